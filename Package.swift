@@ -1,0 +1,87 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Build settings shared by every target. Swift 5 language mode keeps strict-concurrency
+// diagnostics as warnings while the node shells are young; the state machines are value types.
+let settings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let nio: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+]
+
+let package = Package(
+    name: "wa-ha-cluster",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "wacluster", targets: ["wacluster"]),
+        .executable(name: "wachaos", targets: ["wachaos"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // System SQLite: no server needed, one file shared by every local node.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+
+        // Shared vocabulary: clock and time scale, errors, routing hash, settings, events.
+        .target(name: "WACore", dependencies: [.product(name: "Logging", package: "swift-log")],
+                swiftSettings: settings),
+        // Pure decision logic: lease, promotion, monitoring. No IO, no sleeping.
+        .target(name: "WACoordination", dependencies: ["WACore"], swiftSettings: settings),
+        // Storage interface and the SQLite backend, with numbered migrations.
+        .target(name: "WAStore", dependencies: ["WACore", "CSQLite"], swiftSettings: settings),
+        // Wire protocols: node RPC (JSON lines over TCP), gateway frames, a small HTTP client.
+        .target(name: "WAWire", dependencies: ["WACore", .product(name: "NIOHTTP1", package: "swift-nio")] + nio,
+                swiftSettings: settings),
+        // The simulated WhatsApp server.
+        .target(name: "WAGateway", dependencies: ["WACore", "WAWire"] + nio, swiftSettings: settings),
+        // Node shells: master, coreapp, dbupgrade; configuration from the environment.
+        .target(name: "WANodes", dependencies: [
+            "WACore", "WACoordination", "WAStore", "WAWire",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ] + nio, swiftSettings: settings),
+        // The REST API (Hummingbird) and health aggregation.
+        .target(name: "WAWebapp", dependencies: [
+            "WACore", "WAStore", "WAWire", "WANodes",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ], swiftSettings: settings),
+        .executableTarget(name: "wacluster", dependencies: [
+            "WACore", "WANodes", "WAWebapp", "WAGateway",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: settings),
+
+        // Chaos runner building blocks.
+        // fork/exec with PR_SET_PDEATHSIG and a process group: what posix_spawn cannot do.
+        .target(name: "CProcessShim", path: "Sources/CProcessShim"),
+        .target(name: "ProcessSupervisor", dependencies: ["CProcessShim"], swiftSettings: settings),
+        .target(name: "LinkProxy", dependencies: nio, swiftSettings: settings),
+        .target(name: "ChaosScenario", dependencies: [.product(name: "Yams", package: "Yams")],
+                swiftSettings: settings),
+        // Shared by tests and the runner: launching a cluster of real processes and talking to it.
+        .target(name: "WATestKit", dependencies: ["WACore", "WAWire", "ProcessSupervisor"], swiftSettings: settings),
+        .target(name: "WAChaos", dependencies: [
+            "WACore", "WAWire", "WATestKit", "ProcessSupervisor", "LinkProxy", "ChaosScenario",
+        ], swiftSettings: settings),
+        .executableTarget(name: "wachaos", dependencies: [
+            "WAChaos", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: settings),
+
+        .testTarget(name: "WACoreTests", dependencies: ["WACore"], swiftSettings: settings),
+        .testTarget(name: "WACoordinationTests", dependencies: ["WACoordination"], swiftSettings: settings),
+        .testTarget(name: "WAStoreTests", dependencies: ["WAStore"], swiftSettings: settings),
+        .testTarget(name: "WAGatewayTests", dependencies: ["WAGateway", "WAWire"], swiftSettings: settings),
+        .testTarget(name: "ClusterIntegrationTests", dependencies: ["WATestKit", "WAWire", "wacluster"],
+                    swiftSettings: settings),
+        .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor"], swiftSettings: settings),
+        .testTarget(name: "LinkProxyTests", dependencies: ["LinkProxy"] + nio, swiftSettings: settings),
+        .testTarget(name: "ChaosScenarioTests", dependencies: ["ChaosScenario"], swiftSettings: settings),
+    ]
+)

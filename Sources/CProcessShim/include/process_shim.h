@@ -1,0 +1,1 @@
+void wa_process_shim_placeholder(void);

@@ -1,0 +1,126 @@
+import Foundation
+
+/// What a node process is.
+public enum NodeRole: String, Codable, Sendable, CaseIterable {
+    case webapp, master, coreapp, gateway, dbupgrade
+}
+
+public enum DatabaseEngine: String, Codable, Sendable, CaseIterable {
+    case sqlite = "SQLITE", pgsql = "PGSQL", mysql = "MYSQL"
+}
+
+/// Where the shared database is and how to reach it (`db.env`).
+public struct DatabaseConfig: Sendable, Equatable {
+    public var engine: DatabaseEngine
+    public var sqlitePath: String?
+    public var hostname: String?
+    public var port: Int?
+    public var username: String?
+    public var password: String?
+    public var namePrefix: String
+
+    /// Characters the product forbids in the DB password (the seeds' `?{}&~!()^=`).
+    public static let forbiddenPasswordCharacters: Set<Character> = ["?", "{", "}", "&", "~", "!", "(", ")", "^", "="]
+
+    public static func from(_ env: Environment) throws -> DatabaseConfig {
+        let engineText = (env["WA_DB_ENGINE"] ?? "SQLITE").uppercased()
+        guard let engine = DatabaseEngine(rawValue: engineText) else {
+            throw ConfigError(.invalidValue, variable: "WA_DB_ENGINE",
+                              detail: "unknown engine '\(env["WA_DB_ENGINE"] ?? "")'; use SQLITE, PGSQL or MYSQL")
+        }
+        if let pw = env["WA_DB_PASSWORD"], let bad = pw.first(where: { forbiddenPasswordCharacters.contains($0) }) {
+            throw ConfigError(.forbiddenCharacter, variable: "WA_DB_PASSWORD",
+                              detail: "contains '\(bad)'; the password must not contain any of ?{}&~!()^= — change the DB user's password")
+        }
+        var config = DatabaseConfig(engine: engine, namePrefix: env["WA_DB_NAME_PREFIX"] ?? "wa")
+        switch engine {
+        case .sqlite:
+            config.sqlitePath = try env.required("WA_DB_PATH", because: "with WA_DB_ENGINE=SQLITE (the file every local node shares)")
+        case .pgsql, .mysql:
+            config.hostname = try env.required("WA_DB_HOSTNAME", because: "with WA_DB_ENGINE=\(engine.rawValue)")
+            config.username = try env.required("WA_DB_USERNAME", because: "with WA_DB_ENGINE=\(engine.rawValue)")
+            config.password = try env.required("WA_DB_PASSWORD", because: "with WA_DB_ENGINE=\(engine.rawValue)")
+            let portText = try env.required("WA_DB_PORT", because: "with WA_DB_ENGINE=\(engine.rawValue)")
+            guard let p = Int(portText), (1...65535).contains(p) else {
+                throw ConfigError(.invalidValue, variable: "WA_DB_PORT", detail: "expected a port number, got '\(portText)'")
+            }
+            config.port = p
+        }
+        return config
+    }
+}
+
+/// Everything a cluster node reads at start, validated, with the real product's variable names.
+public struct NodeConfig: Sendable {
+    public var role: NodeRole
+    /// The node's name in health keys (`COREAPP_HOSTNAME` / `WEBAPP_HOSTNAME`).
+    public var hostname: String
+    /// The name other nodes use to reach this one (`EXTERNAL_HOSTNAME`).
+    public var externalHostname: String
+    /// messaging, contacts, control, healthcheck (`COREAPP_EXTERNAL_PORTS`). The node RPC
+    /// (heartbeats, health, routed API calls) listens on the control port.
+    public var coreappPorts: [Int]
+    public var webappPort: Int
+    public var gatewayAddress: HostPort?
+    public var apiKey: String?
+    public var timeScale: TimeScale
+    public var dataDirectory: String
+    public var exitOnSuccess: Bool
+    public var database: DatabaseConfig
+    /// Our addition for the chaos runner: a JSON file mapping peer `host:port` to the address
+    /// to dial instead (a link proxy). Re-read when it changes. Unset: plain host:port.
+    public var peerOverridesFile: String?
+
+    public var controlPort: Int { coreappPorts[2] }
+    public var rpcAddress: HostPort { HostPort(host: externalHostname, port: controlPort) }
+
+    public static func from(_ env: Environment, role: NodeRole) throws -> NodeConfig {
+        let database = try DatabaseConfig.from(env)
+        let scale: TimeScale
+        if let t = env["WA_TIME_SCALE"] {
+            guard let f = Double(t) else { throw ConfigError(.invalidValue, variable: "WA_TIME_SCALE", detail: "expected a number such as 0.1, got '\(t)'") }
+            scale = try TimeScale(f)
+        } else { scale = .realTime }
+
+        let portsText = env["COREAPP_EXTERNAL_PORTS"] ?? "6250,6251,6252,6253"
+        let ports = portsText.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard ports.count == 4, ports.allSatisfy({ $0 != nil && (1...65535).contains($0!) }) else {
+            throw ConfigError(.invalidValue, variable: "COREAPP_EXTERNAL_PORTS",
+                              detail: "expected four ports (messaging,contacts,control,healthcheck), got '\(portsText)'")
+        }
+        let webText = env["WEBAPP_EXTERNAL_PORTS"] ?? "9090"
+        guard let webPort = Int(webText.split(separator: ",").first.map(String.init) ?? ""), (1...65535).contains(webPort) else {
+            throw ConfigError(.invalidValue, variable: "WEBAPP_EXTERNAL_PORTS", detail: "expected a port such as 9090, got '\(webText)'")
+        }
+
+        var gateway: HostPort?
+        if role == .master || role == .coreapp {
+            let g = try env.required("WA_GATEWAY_ADDRESS", because: "for a \(role.rawValue) (host:port of the WhatsApp server simulator)")
+            guard let hp = HostPort(g) else { throw ConfigError(.invalidValue, variable: "WA_GATEWAY_ADDRESS", detail: "expected host:port, got '\(g)'") }
+            gateway = hp
+        }
+
+        let defaultName: String = switch role {
+        case .webapp: "waweb"
+        case .master: "master"
+        case .coreapp: "wacore"
+        case .gateway: "gateway"
+        case .dbupgrade: "dbupgrade"
+        }
+        let hostname = (role == .webapp ? env["WEBAPP_HOSTNAME"] : env["COREAPP_HOSTNAME"]) ?? defaultName
+        guard hostname.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
+            throw ConfigError(.invalidValue, variable: role == .webapp ? "WEBAPP_HOSTNAME" : "COREAPP_HOSTNAME",
+                              detail: "use letters, digits, '-', '_' or '.', got '\(hostname)'")
+        }
+        let exitText = (env["EXIT_ON_SUCCESS"] ?? "TRUE").uppercased()
+        guard ["TRUE", "FALSE", "1", "0"].contains(exitText) else {
+            throw ConfigError(.invalidValue, variable: "EXIT_ON_SUCCESS", detail: "expected TRUE or FALSE, got '\(exitText)'")
+        }
+        let dataDir = env["WA_DATA_DIR"] ?? (NSTemporaryDirectory() + "wacluster/\(hostname)")
+        return NodeConfig(role: role, hostname: hostname, externalHostname: env["EXTERNAL_HOSTNAME"] ?? "127.0.0.1",
+                          coreappPorts: ports.map { $0! }, webappPort: webPort, gatewayAddress: gateway,
+                          apiKey: env["WA_API_KEY"], timeScale: scale, dataDirectory: dataDir,
+                          exitOnSuccess: exitText == "TRUE" || exitText == "1", database: database,
+                          peerOverridesFile: env["WA_PEER_OVERRIDES"])
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+
+/// Writes one JSON object per line: `{"ts":…,"logical":…,"node":…,"level":…,"event":…,"msg":…, …}`.
+/// Every node has one logger labelled with its name; the chaos runner reads these lines to
+/// timestamp events (role changes, leases, promotions, gateway connections).
+public struct JSONLineLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    let node: String
+    let clock: any ClusterClock
+    let sink: LineSink
+
+    public init(node: String, clock: any ClusterClock, sink: LineSink = .standardOutput) {
+        self.node = node; self.clock = clock; self.sink = sink
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] } set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields: [String: Any] = [:]
+        for (k, v) in metadata { fields[k] = Self.plain(v) }
+        for (k, v) in event.metadata ?? [:] { fields[k] = Self.plain(v) }
+        var ts = timespec(); clock_gettime(CLOCK_REALTIME, &ts)
+        fields["ts"] = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+        fields["logical"] = (clock.now.seconds * 1000).rounded() / 1000
+        fields["node"] = node
+        fields["level"] = event.level.rawValue
+        fields["msg"] = event.message.description
+        if fields["event"] == nil { fields["event"] = "log" }
+        guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
+        sink.write(line: data)
+    }
+
+    static func plain(_ v: Logger.MetadataValue) -> Any {
+        switch v {
+        case .string(let s): return s
+        case .stringConvertible(let c): return c.description
+        case .array(let a): return a.map(plain)
+        case .dictionary(let d): return d.mapValues(plain)
+        }
+    }
+}
+
+/// A thread-safe line writer; lines are flushed at once so a SIGKILL loses nothing written.
+public final class LineSink: @unchecked Sendable {
+    private let lock = NSLock()
+    private let handle: FileHandle
+    public init(handle: FileHandle) { self.handle = handle }
+    public static let standardOutput = LineSink(handle: .standardOutput)
+    public static func file(atPath path: String) throws -> LineSink {
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let h = FileHandle(forWritingAtPath: path) else {
+            throw ConfigError(.invalidValue, variable: "log file", detail: "cannot open \(path) for writing")
+        }
+        h.seekToEndOfFile()
+        return LineSink(handle: h)
+    }
+    public func write(line: Data) {
+        var d = line; d.append(0x0A)
+        lock.withLock { handle.write(d) }
+    }
+}
+
+extension Logger {
+    /// Logs a structured event: `event` names it for machines, `message` is for people.
+    public func event(_ name: String, _ message: @autoclosure () -> String, _ fields: [String: String] = [:],
+                      level: Logger.Level = .info) {
+        var md: Logger.Metadata = ["event": .string(name)]
+        for (k, v) in fields { md[k] = .string(v) }
+        log(level: level, "\(message())", metadata: md)
+    }
+
+    /// The logger of one node, writing JSON lines to standard output.
+    public static func node(_ name: String, clock: any ClusterClock, sink: LineSink = .standardOutput) -> Logger {
+        var l = Logger(label: name) { _ in JSONLineLogHandler(node: name, clock: clock, sink: sink) }
+        l.logLevel = .info
+        return l
+    }
+}

@@ -1,0 +1,94 @@
+/// The application settings (`/v1/settings/application`), with the product's field names and
+/// defaults. Intervals are logical seconds; they live in the DB and every node applies them.
+public struct ApplicationSettings: Codable, Sendable, Equatable {
+    public struct Webhooks: Codable, Sendable, Equatable {
+        public var url: String?
+        public var maxConcurrentRequests: Int = 6
+        enum CodingKeys: String, CodingKey { case url, maxConcurrentRequests = "max_concurrent_requests" }
+        public init(url: String? = nil) { self.url = url }
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(url ?? "", forKey: .url)
+            try c.encode(maxConcurrentRequests, forKey: .maxConcurrentRequests)
+        }
+    }
+
+    public var heartbeatInterval: Int = 5
+    public var unhealthyInterval: Int = 30
+    public var callbackBackoffDelayMs: Int = 3000
+    public var maxCallbackBackoffDelayMs: Int = 900_000
+    public var callbackPersist: Bool = true
+    public var passThrough: Bool = false
+    public var sentStatus: Bool = false
+    public var dbGarbageCollectorEnable: Bool = true
+    public var webhooks = Webhooks()
+
+    enum CodingKeys: String, CodingKey {
+        case heartbeatInterval = "heartbeat_interval", unhealthyInterval = "unhealthy_interval"
+        case callbackBackoffDelayMs = "callback_backoff_delay_ms"
+        case maxCallbackBackoffDelayMs = "max_callback_backoff_delay_ms"
+        case callbackPersist = "callback_persist", passThrough = "pass_through", sentStatus = "sent_status"
+        case dbGarbageCollectorEnable = "db_garbagecollector_enable", webhooks
+    }
+
+    public init() {}
+
+    public var webhookURL: String? {
+        guard let u = webhooks.url, !u.isEmpty else { return nil }
+        return u
+    }
+
+    /// Applies a PATCH body: only the keys sent change. Every key is checked for name, type and
+    /// range, and the result must keep `unhealthy_interval > heartbeat_interval`. Nothing is
+    /// changed when any key is wrong.
+    public func applying(patch: [String: JSONValue]) throws(APIError) -> ApplicationSettings {
+        var s = self
+        for (key, value) in patch.sorted(by: { $0.key < $1.key }) {
+            func int(_ min: Int, _ max: Int) throws(APIError) -> Int {
+                guard let n = value.intValue else { throw .invalid(key, "expected an integer, got \(value.typeName)") }
+                guard n >= min, n <= max else { throw .invalid(key, "must be between \(min) and \(max), got \(n)") }
+                return n
+            }
+            func bool() throws(APIError) -> Bool {
+                guard let b = value.boolValue else { throw .invalid(key, "expected a boolean, got \(value.typeName)") }
+                return b
+            }
+            switch key {
+            case "heartbeat_interval": s.heartbeatInterval = try int(1, 3600)
+            case "unhealthy_interval": s.unhealthyInterval = try int(2, 3600)
+            case "callback_backoff_delay_ms": s.callbackBackoffDelayMs = try int(0, 3_600_000)
+            case "max_callback_backoff_delay_ms": s.maxCallbackBackoffDelayMs = try int(0, 86_400_000)
+            case "callback_persist": s.callbackPersist = try bool()
+            case "pass_through": s.passThrough = try bool()
+            case "sent_status": s.sentStatus = try bool()
+            case "db_garbagecollector_enable": s.dbGarbageCollectorEnable = try bool()
+            case "webhooks":
+                guard let obj = value.objectValue else { throw .invalid(key, "expected an object, got \(value.typeName)") }
+                for (wk, wv) in obj {
+                    switch wk {
+                    case "url":
+                        guard let u = wv.stringValue else { throw .invalid("webhooks.url", "expected a string, got \(wv.typeName)") }
+                        if !u.isEmpty, !(u.hasPrefix("http://") || u.hasPrefix("https://")) {
+                            throw .invalid("webhooks.url", "must be an http:// or https:// URL or empty")
+                        }
+                        s.webhooks.url = u.isEmpty ? nil : u
+                    case "max_concurrent_requests":
+                        guard let n = wv.intValue, [6, 12, 18, 24].contains(n) else {
+                            throw .invalid("webhooks.max_concurrent_requests", "must be 6, 12, 18 or 24")
+                        }
+                        s.webhooks.maxConcurrentRequests = n
+                    default: throw .invalid("webhooks.\(wk)", "unknown setting")
+                    }
+                }
+            default: throw .invalid(key, "unknown setting")
+            }
+        }
+        if s.maxCallbackBackoffDelayMs < s.callbackBackoffDelayMs {
+            throw .invalid("max_callback_backoff_delay_ms", "must not be below callback_backoff_delay_ms")
+        }
+        guard s.unhealthyInterval > s.heartbeatInterval else {
+            throw .invalid("unhealthy_interval", "must be greater than heartbeat_interval (\(s.unhealthyInterval) <= \(s.heartbeatInterval))")
+        }
+        return s
+    }
+}

@@ -1,0 +1,31 @@
+/// Intervals of the coordination protocol, in logical seconds. The heartbeat pair comes from the
+/// application settings; the rest are fixed by the product (DB monitoring) or by our design.
+public struct ClusterTimings: Sendable, Equatable {
+    /// Coreapps and masters write their DB heartbeat row this often (the seeds: every minute).
+    public var dbHeartbeatPeriod: Double = 60
+    /// A coreapp whose DB heartbeat is older than this is unhealthy (the seeds: 2 minutes).
+    public var dbUnhealthyAfter: Double = 120
+    /// How often the primary master scans DB heartbeats.
+    public var dbCheckPeriod: Double = 5
+    /// Master lease time to live, and how often the holder renews it.
+    public var masterLeaseTTL: Double = 10
+    public var masterLeaseRenewEvery: Double = 2
+    /// Shard lease: an owner may serve only while it holds this; a successor waits it out.
+    public var shardLeaseTTL: Double = 8
+    public var shardLeaseRenewEvery: Double = 2
+    /// An owner drops its gateway connection this long before its lease would expire, so the
+    /// successor (who waits for expiry) can never overlap with it.
+    public var shardLeaseSafetyMargin: Double = 2
+    /// Main loop tick of masters and coreapps.
+    public var tick: Double = 1
+    /// Gateway ping period and the number of missed pings after which a connection is dead.
+    public var gatewayPingPeriod: Double = 1
+    public var gatewayMissedPings: Int = 3
+    /// How long the gateway refuses a shard after a conflict (two live connections).
+    public var gatewayConflictBan: Double = 60
+    /// How long the webapp waits for one node's health answer.
+    public var healthTimeout: Double = 3
+
+    public init() {}
+    public static let standard = ClusterTimings()
+}

@@ -1,0 +1,73 @@
+import WACore
+import WACoordination
+
+/// A master or coreapp known to the cluster (webapps and the gateway are not listed).
+public struct NodeRecord: Codable, Equatable, Sendable {
+    public var nodeID: String
+    public var hostname: String
+    public var role: NodeRole
+    public var rpcAddress: HostPort
+    public var version: String
+    public var registeredAt: LogicalInstant
+    public var heartbeatAt: LogicalInstant
+    public init(nodeID: String, hostname: String, role: NodeRole, rpcAddress: HostPort, version: String,
+                registeredAt: LogicalInstant, heartbeatAt: LogicalInstant) {
+        self.nodeID = nodeID; self.hostname = hostname; self.role = role; self.rpcAddress = rpcAddress
+        self.version = version; self.registeredAt = registeredAt; self.heartbeatAt = heartbeatAt
+    }
+    /// The key used in health answers: `hostname:nodeid`.
+    public var healthKey: String { "\(hostname):\(nodeID)" }
+}
+
+/// The WhatsApp account this cluster serves.
+public struct AccountRecord: Codable, Equatable, Sendable {
+    public enum State: String, Codable, Sendable { case pendingCode = "pending_code", registered }
+    public var cc: String
+    public var phoneNumber: String
+    public var vname: String
+    public var state: State
+    public var shards: Int
+    public init(cc: String, phoneNumber: String, vname: String, state: State, shards: Int) {
+        self.cc = cc; self.phoneNumber = phoneNumber; self.vname = vname; self.state = state; self.shards = shards
+    }
+    public var isRegistered: Bool { state == .registered }
+    /// The full number the gateway knows: country code then number.
+    public var fullNumber: String { cc + phoneNumber }
+}
+
+/// A primary master's write permit: the store applies a guarded write only while this master
+/// still holds the lease in this term, so a deposed primary's late writes are refused.
+public struct MasterGuard: Sendable, Equatable {
+    public var nodeID: String
+    public var term: Int
+    public var now: LogicalInstant
+    public init(nodeID: String, term: Int, now: LogicalInstant) { self.nodeID = nodeID; self.term = term; self.now = now }
+}
+
+public struct ShardMapSnapshot: Equatable, Sendable {
+    public var shardCount: Int
+    public var rows: [ShardAssignment]
+    public init(shardCount: Int, rows: [ShardAssignment]) { self.shardCount = shardCount; self.rows = rows }
+    public func owner(of shard: Int) -> String? { rows.first { $0.shard == shard }?.owner }
+    public func shard(ownedBy node: String) -> ShardAssignment? { rows.first { $0.owner == node && $0.shard < shardCount } }
+}
+
+public struct UserRecord: Codable, Equatable, Sendable {
+    public var username: String
+    public var passwordHash: String
+    public var salt: String
+    public var mustChangePassword: Bool
+    public var isAdmin: Bool
+    public init(username: String, passwordHash: String, salt: String, mustChangePassword: Bool, isAdmin: Bool) {
+        self.username = username; self.passwordHash = passwordHash; self.salt = salt
+        self.mustChangePassword = mustChangePassword; self.isAdmin = isAdmin
+    }
+}
+
+public struct TokenRecord: Codable, Equatable, Sendable {
+    public var tokenHash: String
+    public var username: String
+    /// Unix time (real seconds): tokens last 7 real days whatever the time scale.
+    public var expiresAt: Double
+    public init(tokenHash: String, username: String, expiresAt: Double) { self.tokenHash = tokenHash; self.username = username; self.expiresAt = expiresAt }
+}
