@@ -38,7 +38,7 @@ let package = Package(
         // Storage interface and the SQLite backend, with numbered migrations.
         .target(name: "WAStore", dependencies: ["WACore", "CSQLite"], swiftSettings: settings),
         // Wire protocols: node RPC (JSON lines over TCP), gateway frames, a small HTTP client.
-        .target(name: "WAWire", dependencies: ["WACore", .product(name: "NIOHTTP1", package: "swift-nio")] + nio,
+        .target(name: "WAWire", dependencies: ["WACore", .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio")] + nio,
                 swiftSettings: settings),
         // The simulated WhatsApp server.
         .target(name: "WAGateway", dependencies: ["WACore", "WAWire"] + nio, swiftSettings: settings),
@@ -51,6 +51,7 @@ let package = Package(
         .target(name: "WAWebapp", dependencies: [
             "WACore", "WAStore", "WAWire", "WANodes",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: settings),
         .executableTarget(name: "wacluster", dependencies: [
             "WACore", "WANodes", "WAWebapp", "WAGateway",

@@ -109,6 +109,13 @@ public struct ShardOwnerMachine: Sendable {
         }
     }
 
+    /// Only the expiry rule of `tick`: a watchdog calls it often, independent of DB latency,
+    /// so an owner whose DB calls hang still lets go of the gateway in time.
+    public mutating func enforceExpiry(now: LogicalInstant) -> [Directive] {
+        guard case .serving(_, let until, _) = state, now >= until - timings.shardLeaseSafetyMargin else { return [] }
+        return tick(now: now)
+    }
+
     /// Result of an acquire sent at `sentAt`: the lease end the DB granted, or nil if refused.
     public mutating func leaseAcquired(until: LogicalInstant?, sentAt: LogicalInstant) -> [Directive] {
         guard case .acquiring(let a) = state else { return [] }

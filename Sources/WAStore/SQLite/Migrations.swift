@@ -29,3 +29,8 @@ enum Migrations {
 
     static var latest: Int { all.last!.version }
 }
+
+extension SQLiteClusterStore {
+    /// The schema version this binary creates and expects.
+    public static var latestSchemaVersion: Int { Migrations.latest }
+}

@@ -1,0 +1,109 @@
+/// Names one node, either directly or by the role it plays when the step runs.
+public enum NodeSelector: Hashable, Sendable, CustomStringConvertible {
+    /// A node by name: `wacore2`, `master1`, `waweb`, `db`, `gateway`.
+    case name(String)
+    /// The node an earlier step bound with `as: label`, written `$label`.
+    case label(String)
+    /// The running master holding the master lease.
+    case primaryMaster
+    /// The lowest-named running master that is not primary.
+    case secondaryMaster
+    /// The running coreapp owning the shard.
+    case owner(shard: Int)
+    /// The lowest-named running coreapp owning no shard (connected or not).
+    case standby
+    /// The lowest-named running node of the role (`coreapp`, `master`, `webapp`).
+    case anyOfRole(NodeRole)
+    /// A seeded random pick among every node the inner selector matches: `random(standby)` or `any(standby)`.
+    indirect case random(NodeSelector)
+
+    /// The canonical spelling, as accepted by `parse`.
+    public var description: String {
+        switch self {
+        case .name(let name): return name
+        case .label(let label): return "$" + label
+        case .primaryMaster: return "primary_master"
+        case .secondaryMaster: return "secondary_master"
+        case .owner(let shard): return "owner(shard: \(shard))"
+        case .standby: return "standby"
+        case .anyOfRole(let role): return role.rawValue
+        case .random(let inner): return "random(\(inner))"
+        }
+    }
+
+    /// True for selectors that pick by role at run time (not by name or label).
+    public var isRoleBased: Bool {
+        switch self {
+        case .name, .label: return false
+        case .primaryMaster, .secondaryMaster, .owner, .standby, .anyOfRole, .random: return true
+        }
+    }
+
+    /// Role keywords usable as selectors on their own; anything else bare is a node name.
+    static let roleKeywords: [String: NodeSelector] = [
+        "primary_master": .primaryMaster,
+        "secondary_master": .secondaryMaster,
+        "standby": .standby,
+        "coreapp": .anyOfRole(.coreapp),
+        "master": .anyOfRole(.master),
+        "webapp": .anyOfRole(.webapp),
+    ]
+}
+
+/// Two selectors naming a network link: connections opened by `from` towards `to`.
+public struct LinkSelector: Hashable, Sendable, CustomStringConvertible {
+    /// The side that opens connections: a webapp, master or coreapp.
+    public var from: NodeSelector
+    /// The side that accepts them: any node, `db` or `gateway`.
+    public var to: NodeSelector
+
+    /// Creates a link selector.
+    public init(from: NodeSelector, to: NodeSelector) {
+        self.from = from
+        self.to = to
+    }
+
+    /// `from -> to`, for messages and reports.
+    public var description: String { "\(from) -> \(to)" }
+}
+
+/// Which traffic a partition drops.
+public enum PartitionDirection: String, CaseIterable, Equatable, Sendable {
+    /// Nothing passes either way.
+    case both
+    /// Only traffic from `from` to `to` is dropped.
+    case oneWay = "one_way"
+}
+
+/// What a `heal` step repairs.
+public enum HealScope: Equatable, Sendable {
+    /// Every network fault in place.
+    case all
+    /// The faults on one link.
+    case link(LinkSelector)
+}
+
+/// The window a failover must fit in, measured from the most recent fault step.
+public enum FailoverBound: Equatable, Sendable {
+    /// Heartbeat-based detection: `[u - h, u + h + p]` from the settings.
+    case heartbeat
+    /// DB-heartbeat-based detection (single master): `[60, 120 + check period + p]`.
+    case db
+    /// An explicit window in logical seconds.
+    case range(min: LogicalSeconds, max: LogicalSeconds)
+
+    /// The window in logical seconds, given the settings and the allowances the runner grants.
+    public func logicalWindow(settings: SettingsOverrides, promotionAllowance: LogicalSeconds,
+                              dbCheckPeriod: LogicalSeconds = 60) -> ClosedRange<LogicalSeconds> {
+        switch self {
+        case .heartbeat:
+            let heartbeat = Double(settings.effectiveHeartbeatInterval)
+            let unhealthy = Double(settings.effectiveUnhealthyInterval)
+            return (unhealthy - heartbeat)...(unhealthy + heartbeat + promotionAllowance)
+        case .db:
+            return 60...(120 + dbCheckPeriod + promotionAllowance)
+        case .range(let min, let max):
+            return min...max
+        }
+    }
+}

@@ -1,0 +1,120 @@
+/// The node a process step acts on, optionally bound to a label for later steps (`as: victim`).
+public struct NodeTarget: Hashable, Sendable, CustomStringConvertible {
+    /// Which node.
+    public var selector: NodeSelector
+    /// The label later steps may use as `$label` to mean the node this step resolved to.
+    public var label: String?
+
+    /// Creates a target.
+    public init(_ selector: NodeSelector, label: String? = nil) {
+        self.selector = selector
+        self.label = label
+    }
+
+    /// The selector, plus ` as label` when bound.
+    public var description: String { label.map { "\(selector) as $\($0)" } ?? selector.description }
+}
+
+/// The kinds of step, spelled as in the file.
+public enum StepKind: String, CaseIterable, Sendable {
+    case waitHealthy = "wait_healthy"
+    case checkHealth = "check_health"
+    case kill, stop, restart, start, pause, resume
+    case partition, delay, bandwidth, reset, heal
+    case expectFailover = "expect_failover"
+    case expectNoFailover = "expect_no_failover"
+    case expectPrimaryMaster = "expect_primary_master"
+    case setShards = "set_shards"
+    case sleep, run
+
+    /// Steps that disturb the cluster; `expect_failover` measures from the most recent one.
+    public var isFault: Bool {
+        switch self {
+        case .kill, .stop, .restart, .pause, .partition, .delay, .bandwidth, .reset: return true
+        default: return false
+        }
+    }
+}
+
+/// One entry of the timeline; every case carries the line it was written on.
+public enum Step: Equatable, Sendable {
+    /// Wait until every running node reports healthy, failing after `timeout`.
+    case waitHealthy(timeout: LogicalSeconds, line: Int)
+    /// Compare `/v1/health` with `fixtures/health/<golden>`, retrying for up to `within` if given.
+    case checkHealth(golden: String, within: LogicalSeconds?, line: Int)
+    /// SIGKILL.
+    case kill(NodeTarget, line: Int)
+    /// SIGTERM.
+    case stop(NodeTarget, line: Int)
+    /// Stop, then start again with the same node id, data and ports.
+    case restart(NodeTarget, line: Int)
+    /// Start a node that is defined but not running.
+    case start(NodeTarget, line: Int)
+    /// SIGSTOP.
+    case pause(NodeTarget, line: Int)
+    /// SIGCONT.
+    case resume(NodeTarget, line: Int)
+    /// Drop traffic on a link, both ways or only from `from` to `to`.
+    case partition(LinkSelector, direction: PartitionDirection, line: Int)
+    /// Add latency (logical milliseconds) in both directions of a link.
+    case delay(LinkSelector, ms: Int, jitterMs: Int, line: Int)
+    /// Limit a link's throughput, in bytes per logical second.
+    case bandwidth(LinkSelector, bytesPerSecond: Int, line: Int)
+    /// Reset the link's open connections.
+    case reset(LinkSelector, line: Int)
+    /// Remove network faults.
+    case heal(HealScope, line: Int)
+    /// A failover of the shard must complete within the bound, from the most recent fault step.
+    case expectFailover(shard: Int, bound: FailoverBound, line: Int)
+    /// The shard must keep its owner for `duration`.
+    case expectNoFailover(shard: Int, duration: LogicalSeconds, line: Int)
+    /// The primary master must change within `within` (`changes: true`) or stay the same that long.
+    case expectPrimaryMaster(changes: Bool, within: LogicalSeconds, line: Int)
+    /// `POST /v1/account/shards` with the new count.
+    case setShards(Int, line: Int)
+    /// Let time pass.
+    case sleep(LogicalSeconds, line: Int)
+    /// Run a shell command; a non-zero exit fails the scenario.
+    case run(command: String, line: Int)
+
+    /// The line of the step in its file.
+    public var line: Int {
+        switch self {
+        case .waitHealthy(_, let line), .checkHealth(_, _, let line), .kill(_, let line), .stop(_, let line),
+             .restart(_, let line), .start(_, let line), .pause(_, let line), .resume(_, let line),
+             .partition(_, _, let line), .delay(_, _, _, let line), .bandwidth(_, _, let line),
+             .reset(_, let line), .heal(_, let line), .expectFailover(_, _, let line),
+             .expectNoFailover(_, _, let line), .expectPrimaryMaster(_, _, let line),
+             .setShards(_, let line), .sleep(_, let line), .run(_, let line):
+            return line
+        }
+    }
+
+    /// The kind of step, as spelled in the file.
+    public var kind: StepKind {
+        switch self {
+        case .waitHealthy: return .waitHealthy
+        case .checkHealth: return .checkHealth
+        case .kill: return .kill
+        case .stop: return .stop
+        case .restart: return .restart
+        case .start: return .start
+        case .pause: return .pause
+        case .resume: return .resume
+        case .partition: return .partition
+        case .delay: return .delay
+        case .bandwidth: return .bandwidth
+        case .reset: return .reset
+        case .heal: return .heal
+        case .expectFailover: return .expectFailover
+        case .expectNoFailover: return .expectNoFailover
+        case .expectPrimaryMaster: return .expectPrimaryMaster
+        case .setShards: return .setShards
+        case .sleep: return .sleep
+        case .run: return .run
+        }
+    }
+
+    /// True for steps that disturb the cluster (see `StepKind.isFault`).
+    public var isFault: Bool { kind.isFault }
+}

@@ -1,0 +1,98 @@
+import Yams
+
+/// Reads `steps`, in order, tracking what earlier steps imply (shard count, faults, labels).
+struct TimelineParser {
+    let diagnostics: Diagnostics
+    var context: TimelineContext
+
+    /// Every readable step; unreadable ones are reported and skipped.
+    mutating func parseSteps(_ field: Field) -> [Step] {
+        guard case .sequence(let items) = field.node, !items.isEmpty else {
+            let got = { if case .sequence = field.node { return "an empty list" } else { return describe(field.node) } }()
+            diagnostics.report(field.node, field.path, "expected a list of steps, got \(got)")
+            return []
+        }
+        var steps: [Step] = []
+        for (index, item) in items.enumerated() {
+            if let step = parseStep(Field(node: item, path: "\(field.path)[\(index)]")) {
+                steps.append(step)
+            }
+        }
+        return steps
+    }
+
+    /// One step: a mapping with exactly one key, its kind.
+    private mutating func parseStep(_ item: Field) -> Step? {
+        guard case .mapping(let mapping) = item.node, mapping.count == 1, let (keyNode, valueNode) = mapping.first else {
+            reportMisshapenStep(item)
+            return nil
+        }
+        let key = keyNode.scalar?.string ?? describe(keyNode)
+        guard let kind = StepKind(rawValue: key) else {
+            diagnostics.report(keyNode, item.path, "unknown step kind \"\(key)\""
+                + (closestMatch(to: key, among: StepKind.allCases.map(\.rawValue)).map { "; did you mean \"\($0)\"?" }
+                    ?? "; expected one of \(StepKind.allCases.map(\.rawValue).joined(separator: ", "))"))
+            return nil
+        }
+        let value = Field(node: valueNode, path: item.child(key), key: keyNode)
+        let line = keyNode.mark?.line ?? item.line
+        let step = parse(kind, value, line: line)
+        if kind.isFault { context.sawFault = true }
+        return step
+    }
+
+    private mutating func parse(_ kind: StepKind, _ value: Field, line: Int) -> Step? {
+        switch kind {
+        case .waitHealthy: return waitHealthy(value, line: line)
+        case .checkHealth: return checkHealth(value, line: line)
+        case .kill: return processTarget(value, kind).map { .kill($0, line: line) }
+        case .stop: return processTarget(value, kind).map { .stop($0, line: line) }
+        case .restart: return processTarget(value, kind).map { .restart($0, line: line) }
+        case .start: return processTarget(value, kind).map { .start($0, line: line) }
+        case .pause: return processTarget(value, kind).map { .pause($0, line: line) }
+        case .resume: return processTarget(value, kind).map { .resume($0, line: line) }
+        case .partition: return partition(value, line: line)
+        case .delay: return delay(value, line: line)
+        case .bandwidth: return bandwidth(value, line: line)
+        case .reset: return reset(value, line: line)
+        case .heal: return heal(value, line: line)
+        case .expectFailover: return expectFailover(value, line: line)
+        case .expectNoFailover: return expectNoFailover(value, line: line)
+        case .expectPrimaryMaster: return expectPrimaryMaster(value, line: line)
+        case .setShards: return setShards(value, line: line)
+        case .sleep: return diagnostics.duration(value).map { .sleep($0, line: line) }
+        case .run: return run(value, line: line)
+        }
+    }
+
+    /// Explains the usual cause: fields written beside the kind instead of indented under it.
+    private func reportMisshapenStep(_ item: Field) {
+        guard case .mapping(let mapping) = item.node else {
+            diagnostics.report(item.node, item.path,
+                               "expected a step (a mapping with one key, its kind), got \(describe(item.node))")
+            return
+        }
+        let keys = mapping.map { $0.key.scalar?.string ?? describe($0.key) }
+        var message = "a step has exactly one key, its kind; got \(keys.count): \(keys.joined(separator: ", "))"
+        if let first = mapping.first, case .scalar = first.value, first.value.tagName == .null, keys.count > 1 {
+            message += " (indent \(keys.dropFirst().joined(separator: ", ")) under \(keys[0])?)"
+        }
+        diagnostics.report(item.node, item.path, message)
+    }
+
+    private mutating func setShards(_ value: Field, line: Int) -> Step? {
+        let count = shardCountValue(value, diagnostics: diagnostics)
+        // An unreadable count makes later shard numbers uncheckable rather than wrongly checked.
+        context.shards = count
+        return count.map { .setShards($0, line: line) }
+    }
+
+    private func run(_ value: Field, line: Int) -> Step? {
+        guard let command = diagnostics.string(value) else { return nil }
+        guard !command.trimmingWhitespace.isEmpty else {
+            diagnostics.report(value.node, value.path, "expected a shell command, got an empty string")
+            return nil
+        }
+        return .run(command: command, line: line)
+    }
+}

@@ -1,0 +1,21 @@
+import Foundation
+import WACore
+
+/// The gateway's JSON-lines record of connections and frames: what checkers read to prove no
+/// loss, no duplicate and no conflict. One object per line with `ts` (unix seconds),
+/// `logical` and `event` (connect, disconnect, refused, conflict, message, ack, status,
+/// ping_timeout, verification_code, registered, cert_rejected).
+public final class GatewayJournal: @unchecked Sendable {
+    private let sink: LineSink
+    private let clock: any ClusterClock
+    public init(sink: LineSink, clock: any ClusterClock) { self.sink = sink; self.clock = clock }
+
+    public func record(_ event: String, _ fields: [String: Any]) {
+        var obj = fields
+        var ts = timespec(); clock_gettime(CLOCK_REALTIME, &ts)
+        obj["ts"] = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+        obj["logical"] = (clock.now.seconds * 1000).rounded() / 1000
+        obj["event"] = event
+        if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) { sink.write(line: data) }
+    }
+}

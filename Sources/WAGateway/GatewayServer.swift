@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOPosix
+import WACore
+import WAWire
+
+/// The simulated WhatsApp server's listener.
+public final class GatewayServer: @unchecked Sendable {
+    public let state: GatewayState
+    public let channel: Channel
+    public var port: Int { channel.localAddress?.port ?? 0 }
+
+    private init(state: GatewayState, channel: Channel) { self.state = state; self.channel = channel }
+
+    public static func start(host: String, port: Int, state: GatewayState, group: EventLoopGroup) async throws -> GatewayServer {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLength: 1 << 20)))
+                    try ch.pipeline.syncOperations.addHandler(GatewayConnectionHandler(state: state))
+                }
+            }
+        do {
+            return GatewayServer(state: state, channel: try await bootstrap.bind(host: host, port: port).get())
+        } catch let e as IOError where e.errnoCode == EADDRINUSE {
+            throw ConfigError(.portInUse, variable: "--port", detail: "port \(port) is already in use; choose another port for the gateway")
+        }
+    }
+
+    public func close() async { try? await channel.close() }
+}
+
+/// One client connection: either a session (hello, pings, messages) or one admin request.
+final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    enum Mode { case fresh, session(id: Int, node: String, shard: Int), admin }
+
+    let state: GatewayState
+    var mode = Mode.fresh
+    var pingTask: RepeatedTask?
+    var missedPings = 0
+    var pingSeq = 0
+    var closeReason: String?
+
+    init(state: GatewayState) { self.state = state }
+
+    private func send(_ context: ChannelHandlerContext, _ frame: GatewayFrame) {
+        context.writeAndFlush(NIOAny(ByteBuffer(data: frame.encodedLine())), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buf = unwrapInboundIn(data)
+        guard let line = buf.readData(length: buf.readableBytes),
+              let frame = try? JSONDecoder().decode(GatewayFrame.self, from: line) else {
+            var bad = GatewayFrame(.refused); bad.reason = "malformed frame"
+            send(context, bad)
+            closeReason = "malformed frame"
+            context.close(promise: nil)
+            return
+        }
+        switch (mode, frame.type) {
+        case (.fresh, .hello):
+            guard let phone = frame.phone, let shard = frame.shard, let node = frame.node else {
+                var r = GatewayFrame(.refused); r.reason = "hello needs phone, shard and node"
+                send(context, r); context.close(promise: nil); return
+            }
+            switch state.hello(node: node, phone: phone, shard: shard, epoch: frame.epoch ?? 0, channel: context.channel) {
+            case .welcome(let id):
+                mode = .session(id: id, node: node, shard: shard)
+                var w = GatewayFrame(.welcome); w.shard = shard
+                send(context, w)
+                startPings(context)
+            case .refused(let reason):
+                var r = GatewayFrame(.refused); r.reason = reason
+                send(context, r)
+                context.close(promise: nil)
+            }
+        case (.fresh, .admin):
+            mode = .admin
+            let answer = state.admin(frame)
+            context.writeAndFlush(NIOAny(ByteBuffer(data: answer.encodedLine()))).whenComplete { _ in context.close(promise: nil) }
+        case (.session, .pong):
+            if frame.seq == pingSeq { missedPings = 0 }
+        case (.session(let id, let node, let shard), .message):
+            guard let msgID = frame.id else { return }
+            let count = state.message(id: msgID, to: frame.to ?? "", node: node, shard: shard, sessionID: id)
+            var ack = GatewayFrame(.ack); ack.id = msgID; ack.status = "sent"
+            send(context, ack)
+            state.journal.record("ack", ["id": msgID, "status": "sent", "session": id, "count": count])
+            let delay = TimeAmount.nanoseconds(Int64(state.clock.scale.real(0.2) * 1e9))
+            let channel = context.channel
+            context.eventLoop.scheduleTask(in: delay) { [state] in
+                guard channel.isActive else { return }
+                var st = GatewayFrame(.status); st.id = msgID; st.status = "delivered"
+                channel.writeAndFlush(NIOAny(ByteBuffer(data: st.encodedLine())), promise: nil)
+                state.journal.record("status", ["id": msgID, "status": "delivered", "session": id])
+            }
+        case (.session, .bye):
+            closeReason = "client said bye: \(frame.reason ?? "")"
+            context.close(promise: nil)
+        default:
+            break
+        }
+    }
+
+    private func startPings(_ context: ChannelHandlerContext) {
+        let period = TimeAmount.nanoseconds(Int64(state.clock.scale.real(state.timings.gatewayPingPeriod) * 1e9))
+        let maxMissed = state.timings.gatewayMissedPings
+        let channel = context.channel
+        pingTask = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in
+            guard let self else { return }
+            if self.missedPings >= maxMissed {
+                self.closeReason = "ping_timeout: \(maxMissed) pings missed"
+                if case .session(let id, let node, let shard) = self.mode {
+                    self.state.journal.record("ping_timeout", ["session": id, "node": node, "shard": shard])
+                }
+                self.pingTask?.cancel()
+                channel.close(promise: nil)
+                return
+            }
+            self.missedPings += 1
+            self.pingSeq += 1
+            var p = GatewayFrame(.ping); p.seq = self.pingSeq
+            channel.writeAndFlush(NIOAny(ByteBuffer(data: p.encodedLine())), promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pingTask?.cancel()
+        if case .session(let id, _, _) = mode { state.closed(sessionID: id, reason: closeReason ?? "connection closed by the node") }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        closeReason = closeReason ?? "error: \(error)"
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import Logging
+import NIOCore
+import WACore
+import WAWire
+
+/// Everything the simulated WhatsApp server knows: registered numbers, pending codes, live
+/// sessions per (number, shard), bans after conflicts, and message ids seen. One lock guards
+/// it, so the conflict rule is decided atomically.
+public final class GatewayState: @unchecked Sendable {
+    struct Key: Hashable { let phone: String; let shard: Int }
+    struct Session { let id: Int; let node: String; let key: Key; let epoch: Int; let channel: Channel }
+    public struct Account: Codable { var cc: String; var phoneNumber: String; var vname: String; var verified: Bool }
+
+    private let lock = NSLock()
+    private var sessions: [Key: Session] = [:]
+    private var bans: [Key: LogicalInstant] = [:]
+    private var accounts: [String: Account] = [:]
+    private var pendingCodes: [String: String] = [:]
+    private var messageCounts: [String: Int] = [:]
+    private var nextSessionID = 0
+    private var rng: SplitMix64
+
+    let clock: any ClusterClock
+    let timings: ClusterTimings
+    let journal: GatewayJournal
+    let logger: Logger
+    let stateFile: String?
+
+    public init(clock: any ClusterClock, timings: ClusterTimings, journal: GatewayJournal, logger: Logger,
+                stateFile: String?, seed: UInt64) {
+        self.clock = clock; self.timings = timings; self.journal = journal; self.logger = logger
+        self.stateFile = stateFile; self.rng = SplitMix64(seed: seed)
+        if let stateFile, let data = FileManager.default.contents(atPath: stateFile),
+           let saved = try? JSONDecoder().decode([String: Account].self, from: data) { accounts = saved }
+    }
+
+    private func persist() {
+        guard let stateFile, let data = try? JSONEncoder().encode(accounts) else { return }
+        try? data.write(to: URL(fileURLWithPath: stateFile), options: .atomic)
+    }
+
+    // MARK: sessions
+
+    enum HelloOutcome { case welcome(sessionID: Int), refused(String) }
+
+    func hello(node: String, phone: String, shard: Int, epoch: Int, channel: Channel) -> HelloOutcome {
+        lock.lock(); defer { lock.unlock() }
+        let key = Key(phone: phone, shard: shard)
+        let now = clock.now
+        guard accounts[phone]?.verified == true else {
+            journal.record("refused", ["node": node, "phone": phone, "shard": shard, "reason": "number not registered"])
+            return .refused("number \(phone) is not registered")
+        }
+        if let until = bans[key], now < until {
+            journal.record("refused", ["node": node, "phone": phone, "shard": shard, "reason": "banned", "until": until.seconds])
+            return .refused(String(format: "shard %d of %@ is banned for %.0fs after a conflict", shard, phone, until - now))
+        }
+        if let existing = sessions[key] {
+            if existing.node == node {
+                sessions[key] = nil
+                journal.record("disconnect", ["node": node, "phone": phone, "shard": shard, "session": existing.id,
+                                              "reason": "replaced by a new connection from the same node"])
+                existing.channel.close(promise: nil)
+            } else {
+                // Two nodes serving one number and shard: what the real service bans for.
+                sessions[key] = nil
+                bans[key] = now + timings.gatewayConflictBan
+                journal.record("conflict", ["phone": phone, "shard": shard, "live_node": existing.node, "live_session": existing.id,
+                                            "live_epoch": existing.epoch, "new_node": node, "new_epoch": epoch,
+                                            "ban_seconds": timings.gatewayConflictBan])
+                logger.event("gateway_conflict", "conflict on shard \(shard): \(existing.node) was live, \(node) connected",
+                             ["shard": "\(shard)", "live_node": existing.node, "new_node": node], level: .error)
+                journal.record("disconnect", ["node": existing.node, "phone": phone, "shard": shard, "session": existing.id, "reason": "conflict"])
+                existing.channel.close(promise: nil)
+                return .refused("conflict: \(existing.node) already holds shard \(shard); both dropped and the shard is banned")
+            }
+        }
+        nextSessionID += 1
+        sessions[key] = Session(id: nextSessionID, node: node, key: key, epoch: epoch, channel: channel)
+        journal.record("connect", ["node": node, "phone": phone, "shard": shard, "epoch": epoch, "session": nextSessionID])
+        logger.event("gateway_connect", "\(node) connected for shard \(shard)", ["node": node, "shard": "\(shard)", "epoch": "\(epoch)"])
+        return .welcome(sessionID: nextSessionID)
+    }
+
+    func closed(sessionID: Int, reason: String) {
+        lock.lock(); defer { lock.unlock() }
+        guard let (key, s) = sessions.first(where: { $0.value.id == sessionID }) else { return }
+        sessions[key] = nil
+        journal.record("disconnect", ["node": s.node, "phone": key.phone, "shard": key.shard, "session": sessionID, "reason": reason])
+        logger.event("gateway_disconnect", "\(s.node) disconnected from shard \(key.shard): \(reason)",
+                     ["node": s.node, "shard": "\(key.shard)", "reason": reason])
+    }
+
+    func isLive(sessionID: Int) -> Bool { lock.withLock { sessions.values.contains { $0.id == sessionID } } }
+
+    /// Records a message; returns how many times this id has now been seen (1 = first).
+    func message(id: String, to: String, node: String, shard: Int, sessionID: Int) -> Int {
+        lock.withLock {
+            let n = (messageCounts[id] ?? 0) + 1
+            messageCounts[id] = n
+            journal.record("message", ["id": id, "to": to, "node": node, "shard": shard, "session": sessionID, "count": n])
+            return n
+        }
+    }
+
+    /// Live sessions, for the gateway's status answer and tests.
+    public func liveSessions() -> [(node: String, phone: String, shard: Int)] {
+        lock.withLock { sessions.values.map { ($0.node, $0.key.phone, $0.key.shard) }.sorted { ($0.phone, $0.shard) < ($1.phone, $1.shard) } }
+    }
+
+    // MARK: registration
+
+    func checkCert(cc: String, phoneNumber: String, cert: String) -> (SimulatedCert?, String?) {
+        guard let c = SimulatedCert.decode(cert) else {
+            return (nil, "cert is not a valid base64-encoded certificate")
+        }
+        guard c.cc == cc, c.phoneNumber == phoneNumber else {
+            return (nil, "cert belongs to +\(c.cc) \(c.phoneNumber), not +\(cc) \(phoneNumber): the client is logged off; call again with the right cert")
+        }
+        if let exp = c.expires, exp < Date().timeIntervalSince1970 {
+            return (nil, "cert expired: the account is blocked")
+        }
+        return (c, nil)
+    }
+
+    func admin(_ f: GatewayFrame) -> GatewayFrame {
+        var out = GatewayFrame(.adminResult)
+        out.op = f.op
+        let cc = f.cc ?? "", pn = f.phoneNumber ?? ""
+        let phone = cc + pn
+        switch f.op {
+        case "check_cert", "request_code":
+            let (cert, problem) = checkCert(cc: cc, phoneNumber: pn, cert: f.cert ?? "")
+            guard let cert else {
+                journal.record("cert_rejected", ["phone": phone, "reason": problem!])
+                out.ok = false; out.reason = problem; return out
+            }
+            out.ok = true; out.vname = cert.vname
+            guard f.op == "request_code" else { return out }
+            lock.lock(); defer { lock.unlock() }
+            if accounts[phone]?.verified == true { out.verified = true; return out }
+            let code = String(format: "%06d", rng.next() % 1_000_000)
+            pendingCodes[phone] = code
+            accounts[phone] = Account(cc: cc, phoneNumber: pn, vname: cert.vname, verified: false)
+            journal.record("verification_code", ["phone": phone, "code": code, "method": f.method ?? "sms"])
+            out.verified = false
+            return out
+        case "verify_code":
+            lock.lock(); defer { lock.unlock() }
+            guard let expected = pendingCodes[phone] else { out.ok = false; out.reason = "no verification code was requested for +\(phone)"; return out }
+            guard expected == f.code else { out.ok = false; out.reason = "wrong verification code"; return out }
+            pendingCodes[phone] = nil
+            accounts[phone]?.verified = true
+            persist()
+            journal.record("registered", ["phone": phone])
+            out.ok = true; out.vname = accounts[phone]?.vname
+            return out
+        case "get_code":
+            out.code = lock.withLock { pendingCodes[phone] }
+            out.ok = out.code != nil
+            if out.code == nil { out.reason = "no pending code for +\(phone)" }
+            return out
+        default:
+            out.ok = false; out.reason = "unknown admin op \(f.op ?? "nil")"
+            return out
+        }
+    }
+}
+
+/// A small seeded generator: verification codes are reproducible from the gateway's seed.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import Logging
+import WACore
+import WACoordination
+import WAStore
+import WAWire
+
+/// A coreapp's brain: drives the shard-owner machine from the DB and the gateway session,
+/// and answers masters' heartbeats and health. All state lives in this actor.
+public actor CoreappController {
+    let rt: NodeRuntime
+    var machine: ShardOwnerMachine
+    var session: GatewaySession?
+    var phone: String?
+    var registered = false
+    var lastDBHeartbeat: LogicalInstant?
+    var stopping = false
+
+    public init(runtime: NodeRuntime) {
+        rt = runtime
+        machine = ShardOwnerMachine(timings: runtime.timings)
+    }
+
+    // MARK: loop
+
+    /// One pass: DB heartbeat, settings, the shard map's word on this node, lease upkeep.
+    public func step() async {
+        guard !stopping else { return }
+        let now = rt.clock.now
+        if lastDBHeartbeat == nil || now - lastDBHeartbeat! >= rt.timings.dbHeartbeatPeriod {
+            do { try await rt.registerSelf(role: .coreapp); lastDBHeartbeat = now }
+            catch { rt.logger.event("db_error", "DB heartbeat failed: \(error)", level: .warning) }
+        }
+        do {
+            if try await rt.refreshSettings() {
+                rt.logger.event("settings_applied", "settings version \(rt.settingsVersion) applied", ["version": "\(rt.settingsVersion)"])
+            }
+            let account = try await rt.store.account()
+            registered = account?.isRegistered ?? false
+            phone = account?.fullNumber
+            var mine: ShardOwnerMachine.Assignment?
+            if registered {
+                let map = try await rt.store.shardMap()
+                if let row = map.shard(ownedBy: rt.nodeID) {
+                    mine = .init(shard: row.shard, epoch: row.epoch, fenceUntil: row.fenceUntil)
+                }
+            }
+            await apply(machine.observe(mine, now: rt.clock.now))
+        } catch {
+            rt.logger.event("db_error", "cannot read the shard map: \(error)", level: .warning)
+            await apply(machine.databaseUnavailable(now: rt.clock.now))
+        }
+        await apply(machine.tick(now: rt.clock.now))
+    }
+
+    /// The lease watchdog: runs between steps, never waits on the DB.
+    public func enforceLease() async {
+        await apply(machine.enforceExpiry(now: rt.clock.now))
+    }
+
+    func apply(_ directives: [ShardOwnerMachine.Directive]) async {
+        for d in directives {
+            switch d {
+            case .acquireLease(let shard, let epoch):
+                let sentAt = rt.clock.now
+                let until = try? await rt.store.acquireShardLease(shard: shard, epoch: epoch, node: rt.nodeID, now: sentAt, ttl: rt.timings.shardLeaseTTL)
+                await apply(machine.leaseAcquired(until: until ?? nil, sentAt: sentAt))
+            case .renewLease(let shard, let epoch):
+                let sentAt = rt.clock.now
+                var ok: Bool?
+                do { ok = try await rt.store.renewShardLease(shard: shard, epoch: epoch, node: rt.nodeID, now: sentAt, ttl: rt.timings.shardLeaseTTL) }
+                catch { rt.logger.event("db_error", "shard lease renewal failed: \(error)", level: .warning) }
+                await apply(machine.leaseRenewed(ok: ok, sentAt: sentAt))
+            case .connect(let shard, let epoch):
+                startSession(shard: shard, epoch: epoch)
+            case .disconnect(let shard, let reason):
+                if let s = session {
+                    session = nil
+                    s.stop(reason: reason)
+                    rt.logger.event("gateway_disconnected", "left the gateway for shard \(shard): \(reason)", ["shard": "\(shard)", "reason": reason])
+                }
+            case .promoted(let shard, let epoch):
+                rt.logger.event("role_changed", "now the primary coreapp of shard \(shard)", ["role": "owner", "shard": "\(shard)", "epoch": "\(epoch)"])
+            case .demoted(let shard, let reason):
+                rt.logger.event("role_changed", "back to standby (was shard \(shard)): \(reason)", ["role": "standby", "shard": "\(shard)", "reason": reason])
+            }
+        }
+    }
+
+    private func startSession(shard: Int, epoch: Int) {
+        guard let gateway = rt.config.gatewayAddress, let phone else { return }
+        session?.stop(reason: "replaced by a new session")
+        let s = GatewaySession(shard: shard, epoch: epoch)
+        session = s
+        let rt = rt
+        Task {
+            let watcher = Task {
+                // Tell the machine as soon as the gateway welcomes us.
+                while !Task.isCancelled {
+                    if s.state == .connected { await self.sessionConnected(s); return }
+                    if case .closed = s.state { return }
+                    try? await rt.clock.sleep(logicalSeconds: 0.05)
+                }
+            }
+            let reason = await s.run(gateway: gateway, runtime: rt, phone: phone)
+            watcher.cancel()
+            await self.sessionEnded(s, reason: reason)
+        }
+    }
+
+    func sessionConnected(_ s: GatewaySession) async {
+        guard session === s else { return }
+        rt.logger.event("gateway_connected", "connected to the gateway for shard \(s.shard)", ["shard": "\(s.shard)", "epoch": "\(s.epoch)"])
+        await apply(machine.gatewayConnected(now: rt.clock.now))
+    }
+
+    func sessionEnded(_ s: GatewaySession, reason: String) async {
+        guard session === s else { return }
+        session = nil
+        rt.logger.event("gateway_disconnected", "gateway session for shard \(s.shard) ended: \(reason)", ["shard": "\(s.shard)", "reason": reason])
+        await apply(machine.gatewayDisconnected(now: rt.clock.now, retryAfter: 1))
+    }
+
+    /// Graceful stop: leave the gateway, then free the shard so it moves at once.
+    public func shutdown() async {
+        stopping = true
+        let held = machine.state
+        await apply(machine.resign())
+        if case .serving(let a, _, _) = held {
+            try? await rt.store.releaseShard(shard: a.shard, epoch: a.epoch, node: rt.nodeID, now: rt.clock.now)
+            rt.logger.event("shard_released", "released shard \(a.shard) on shutdown", ["shard": "\(a.shard)"])
+        }
+    }
+
+    // MARK: RPC answers
+
+    public func heartbeat() -> NodeRPC.Heartbeat.Result {
+        .init(nodeID: rt.nodeID, shard: machine.servingShard, connected: machine.connection == .connected)
+    }
+
+    public func health() -> JSONValue {
+        guard rt.isSchemaReady else { return HealthEntry.status("uninitialized", role: "coreapp") }
+        guard registered else { return HealthEntry.notInstantiated }
+        let status: String = switch machine.connection {
+        case .connected: "connected"
+        case .connecting: "connecting"
+        case .down: machine.servingShard == nil ? "disconnected" : "connecting"
+        }
+        return HealthEntry.status(status, role: "coreapp")
+    }
+
+    public func nudge() async { await step() }
+}
+
+/// The health entry shapes of the product.
+public enum HealthEntry {
+    public static func status(_ status: String, role: String) -> JSONValue {
+        .object(["gateway_status": .string(status), "role": .string(role)])
+    }
+    public static func error(_ e: APIError) -> JSONValue {
+        .object(["errors": .array([.object(["code": .number(Double(e.code)), "title": .string(e.title), "details": .string(e.details)])])])
+    }
+    public static var notInstantiated: JSONValue { error(.wacoreNotInstantiated) }
+}

@@ -1,0 +1,51 @@
+import ServiceLifecycle
+import WACore
+import WAWire
+
+/// The `wacoreN` process: standby until promoted for a shard, then the shard's gateway
+/// connection holder. `start` does everything that can fail at start (the port); `run`
+/// serves until SIGTERM, then leaves the gateway and frees its shard.
+public final class CoreappService: Service, @unchecked Sendable {
+    let rt: NodeRuntime
+    let controller: CoreappController
+    let server: RPCServer
+
+    private init(rt: NodeRuntime, controller: CoreappController, server: RPCServer) {
+        self.rt = rt; self.controller = controller; self.server = server
+    }
+
+    public static func start(runtime rt: NodeRuntime) async throws -> CoreappService {
+        let controller = CoreappController(runtime: rt)
+        var routes = RPCRoutes()
+        routes.on(NodeRPC.Health.self) { _ in await controller.health() }
+        routes.on(NodeRPC.Heartbeat.self) { _ in await controller.heartbeat() }
+        routes.on(NodeRPC.SettingsChanged.self) { _ in
+            if (try? await rt.refreshSettings()) == true {
+                rt.logger.event("settings_applied", "settings version \(rt.settingsVersion) applied (broadcast)", ["version": "\(rt.settingsVersion)"])
+            }
+            return Empty()
+        }
+        routes.on(NodeRPC.ShardMapChanged.self) { _ in Task { await controller.nudge() }; return Empty() }
+        let server = try await RPCServer.bind(host: bindHost(for: rt.config), port: rt.config.controlPort, routes: routes,
+                                              group: rt.group, variable: "COREAPP_EXTERNAL_PORTS")
+        rt.logger.event("node_started", "coreapp \(rt.healthKey) listening on \(rt.config.controlPort)",
+                        ["role": "coreapp", "node_id": rt.nodeID, "port": "\(rt.config.controlPort)"])
+        return CoreappService(rt: rt, controller: controller, server: server)
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown { [rt] in try await rt.waitForSchema() }
+        if !Task.isShuttingDownGracefully {
+            try await rt.registerSelf(role: .coreapp)
+            rt.logger.event("role_changed", "standby coreapp", ["role": "standby"])
+            await withTaskGroup(of: Void.self) { group in
+                let c = controller, clock = rt.clock, tick = rt.timings.tick
+                group.addTask { await periodic(every: tick, clock: clock) { await c.step() } }
+                group.addTask { await periodic(every: tick / 4, clock: clock) { await c.enforceLease() } }
+            }
+        }
+        rt.logger.event("node_stopping", "coreapp stopping")
+        await controller.shutdown()
+        await server.close()
+    }
+}

@@ -1,0 +1,359 @@
+import Foundation
+import Logging
+import WACore
+import WACoordination
+import WAStore
+import WAWire
+
+/// A master's brain: competes for the lease; every master heartbeats the coreapps and reports
+/// what it saw; the primary also detects failures, promotes standbys, holds the control shard
+/// in Multiconnect, handles registration and broadcasts settings.
+public actor MasterController {
+    let rt: NodeRuntime
+    var lease: MasterLeaseMachine
+    var ledger = HeartbeatLedger()
+    var lastRound: LogicalInstant?
+    var lastDBHeartbeat: LogicalInstant?
+    var account: AccountRecord?
+    var reportedUnhealthy: [String: String] = [:]
+    var reportedNoCandidate: [Int: LogicalInstant] = [:]
+    var broadcastVersion = 0
+    var control: GatewaySession?
+    var stopping = false
+
+    public init(runtime: NodeRuntime) {
+        rt = runtime
+        lease = MasterLeaseMachine(nodeID: runtime.nodeID, timings: runtime.timings)
+    }
+
+    var settings: ApplicationSettings { rt.settings }
+
+    // MARK: loop
+
+    public func step() async {
+        guard !stopping else { return }
+        let now = rt.clock.now
+        if lastDBHeartbeat == nil || now - lastDBHeartbeat! >= rt.timings.dbHeartbeatPeriod {
+            do { try await rt.registerSelf(role: .master); lastDBHeartbeat = now }
+            catch { rt.logger.event("db_error", "DB heartbeat failed: \(error)", level: .warning) }
+        }
+        if (try? await rt.refreshSettings()) == true {
+            rt.logger.event("settings_applied", "settings version \(rt.settingsVersion) applied", ["version": "\(rt.settingsVersion)"])
+        }
+        await apply(lease.tick(now: rt.clock.now))
+        account = (try? await rt.store.account()) ?? account
+
+        if lastRound == nil || rt.clock.now - lastRound! >= Double(settings.heartbeatInterval) {
+            lastRound = rt.clock.now
+            await heartbeatRound()
+        }
+        if lease.isPrimary(at: rt.clock.now) {
+            await primaryDuties()
+        } else {
+            stopControl(reason: "not the primary master")
+        }
+    }
+
+    /// Watchdog between steps: a master whose lease lapsed stops acting at once.
+    public func enforceLease() async {
+        let now = rt.clock.now
+        if control != nil, !lease.isPrimary(at: now) {
+            stopControl(reason: "master lease not confirmed")
+        }
+        if case .primary = lease.role, now >= lease.localExpiry {
+            await apply(lease.tick(now: now))
+        }
+    }
+
+    func apply(_ directives: [MasterLeaseMachine.Directive]) async {
+        for d in directives {
+            switch d {
+            case .tryAcquire:
+                let sentAt = rt.clock.now
+                do {
+                    let row = try await rt.store.acquireMasterLease(node: rt.nodeID, now: sentAt, ttl: rt.timings.masterLeaseTTL)
+                    await apply(lease.acquired(row, sentAt: sentAt))
+                } catch {
+                    rt.logger.event("db_error", "lease acquire failed: \(error)", level: .warning)
+                }
+            case .renew(let term):
+                let sentAt = rt.clock.now
+                do {
+                    let ok = try await rt.store.renewMasterLease(node: rt.nodeID, term: term, now: sentAt, ttl: rt.timings.masterLeaseTTL)
+                    await apply(lease.renewed(ok: ok, sentAt: sentAt))
+                } catch {
+                    rt.logger.event("db_error", "lease renewal failed: \(error)", level: .warning)
+                }
+            case .stepDown(let reason):
+                stopControl(reason: "lost the master lease")
+                rt.logger.event("lease_lost", "master lease lost: \(reason)",
+                                ["reason": reason, "valid_until": "\(lease.localExpiry.seconds)"], level: .warning)
+            case .becamePrimary(let term):
+                rt.logger.event("lease_acquired", "won the master lease (term \(term))",
+                                ["term": "\(term)", "valid_until": "\(lease.localExpiry.seconds)"])
+                rt.logger.event("role_changed", "primary master", ["role": "primary_master", "term": "\(term)"])
+                reportedUnhealthy = [:]
+                broadcastVersion = 0
+            case .becameSecondary(let primary):
+                rt.logger.event("role_changed", "secondary master (primary: \(primary ?? "none yet"))",
+                                ["role": "secondary_master", "primary": primary ?? ""])
+            }
+        }
+    }
+
+    // MARK: heartbeats
+
+    func coreapps() async -> [NodeRecord] {
+        ((try? await rt.store.nodes()) ?? []).filter { $0.role == .coreapp }
+    }
+
+    func heartbeatRound() async {
+        let now = rt.clock.now
+        let nodes = await coreapps()
+        let timeout = rt.real(Double(settings.unhealthyInterval), floor: 0.2)
+        for node in nodes where now - node.heartbeatAt <= rt.timings.dbUnhealthyAfter {
+            ledger.saw(node.nodeID, at: now)
+            let client = rt.peers.client(for: node.rpcAddress)
+            let me = rt.nodeID
+            Task {
+                if (try? await client.call(NodeRPC.Heartbeat.self, .init(master: me), timeout: timeout)) != nil {
+                    await self.answered(node.nodeID, sentAt: now)
+                }
+            }
+        }
+        do { try await rt.store.reportHeartbeats(master: rt.nodeID, at: now, lastAnswered: ledger.lastAnswered) }
+        catch { rt.logger.event("db_error", "cannot report heartbeats: \(error)", level: .warning) }
+    }
+
+    func answered(_ node: String, sentAt: LogicalInstant) { ledger.answered(node, sentAt: sentAt) }
+
+    // MARK: primary duties
+
+    func guardNow() -> MasterGuard? {
+        guard let term = lease.term, lease.isPrimary(at: rt.clock.now) else { return nil }
+        return MasterGuard(nodeID: rt.nodeID, term: term, now: rt.clock.now)
+    }
+
+    func primaryDuties() async {
+        await broadcastSettingsIfChanged()
+        guard let account, account.isRegistered else { stopControl(reason: "account not registered"); return }
+        do {
+            let now = rt.clock.now
+            let nodes = try await rt.store.nodes()
+            let map = try await rt.store.shardMap()
+            let peers = try await rt.store.peerReports(excluding: rt.nodeID)
+            let monitor = CoreappMonitor(heartbeatInterval: Double(settings.heartbeatInterval),
+                                         unhealthyInterval: Double(settings.unhealthyInterval), timings: rt.timings)
+            let coreapps = nodes.filter { $0.role == .coreapp }
+            let byID = Dictionary(coreapps.map { ($0.nodeID, $0) }, uniquingKeysWith: { a, _ in a })
+            var candidates: [CoreappCandidate] = []
+            for c in coreapps {
+                let verdict = monitor.verdict(for: c.nodeID, now: now, own: ledger, peers: peers,
+                                              dbHeartbeat: c.heartbeatAt, registeredAt: c.registeredAt)
+                candidates.append(CoreappCandidate(nodeID: c.nodeID, hostname: c.hostname, unhealthy: verdict,
+                                                   promotable: monitor.isPromotable(c.nodeID, now: now, own: ledger, dbHeartbeat: c.heartbeatAt)))
+                let owned = map.shard(ownedBy: c.nodeID)
+                if let verdict, let owned, reportedUnhealthy[c.nodeID] != "\(owned.epoch)" {
+                    reportedUnhealthy[c.nodeID] = "\(owned.epoch)"
+                    rt.logger.event("coreapp_unhealthy", "\(c.hostname) (shard \(owned.shard)) is unhealthy: \(verdict)",
+                                    ["node": c.nodeID, "hostname": c.hostname, "shard": "\(owned.shard)",
+                                     "path": verdict.path, "reason": verdict.description], level: .warning)
+                }
+            }
+            for decision in ShardPlanner.plan(shardCount: map.shardCount, map: map.rows, coreapps: candidates) {
+                switch decision {
+                case let .promote(shard, node, replacing, reason):
+                    guard let g = guardNow() else { return }
+                    guard let row = try await rt.store.assignShard(shard, to: node, guard: g) else { continue }
+                    reportedNoCandidate[shard] = nil
+                    let host = byID[node]?.hostname ?? node
+                    rt.logger.event("promotion", "promoted \(host) to primary coreapp of shard \(shard): \(reason)",
+                                    ["shard": "\(shard)", "node": node, "hostname": host, "replacing": replacing.flatMap { byID[$0]?.hostname } ?? "",
+                                     "epoch": "\(row.epoch)", "fence_until": "\(row.fenceUntil.seconds)", "reason": reason])
+                    if let addr = byID[node]?.rpcAddress {
+                        let client = rt.peers.client(for: addr)
+                        let t = rt.real(2, floor: 0.2)
+                        Task { _ = try? await client.call(NodeRPC.ShardMapChanged.self, Empty(), timeout: t) }
+                    }
+                case let .noCandidate(shard, reason):
+                    if reportedNoCandidate[shard] == nil || now - reportedNoCandidate[shard]! > 30 {
+                        reportedNoCandidate[shard] = now
+                        rt.logger.event("shard_unowned", "shard \(shard) has no owner: \(reason)", ["shard": "\(shard)", "reason": reason], level: .warning)
+                    }
+                }
+            }
+            if map.shardCount > 1 { ensureControl(phone: account.fullNumber) } else { stopControl(reason: "single shard: no control connection") }
+        } catch {
+            rt.logger.event("db_error", "primary duties failed: \(error)", level: .warning)
+        }
+    }
+
+    func broadcastSettingsIfChanged() async {
+        let version = rt.settingsVersion
+        guard version != broadcastVersion else { return }
+        broadcastVersion = version
+        let t = rt.real(2, floor: 0.2)
+        for node in (try? await rt.store.nodes()) ?? [] where node.nodeID != rt.nodeID {
+            let client = rt.peers.client(for: node.rpcAddress)
+            Task { _ = try? await client.call(NodeRPC.SettingsChanged.self, .init(version: version), timeout: t) }
+        }
+    }
+
+    // MARK: control shard (Multiconnect)
+
+    func ensureControl(phone: String) {
+        if let c = control {
+            if case .closed = c.state { control = nil } else { return }
+        }
+        guard let gateway = rt.config.gatewayAddress, let term = lease.term else { return }
+        let s = GatewaySession(shard: -1, epoch: term)
+        control = s
+        let rt = rt
+        Task {
+            let watcher = Task {
+                while !Task.isCancelled {
+                    if s.state == .connected {
+                        rt.logger.event("gateway_connected", "connected to the gateway for the control shard", ["shard": "-1"])
+                        return
+                    }
+                    if case .closed = s.state { return }
+                    try? await rt.clock.sleep(logicalSeconds: 0.05)
+                }
+            }
+            let reason = await s.run(gateway: gateway, runtime: rt, phone: phone)
+            watcher.cancel()
+            await self.controlEnded(s, reason: reason)
+        }
+    }
+
+    func controlEnded(_ s: GatewaySession, reason: String) {
+        rt.logger.event("gateway_disconnected", "control shard session ended: \(reason)", ["shard": "-1", "reason": reason])
+        if control === s { control = nil }
+    }
+
+    func stopControl(reason: String) {
+        guard let c = control else { return }
+        control = nil
+        c.stop(reason: reason)
+    }
+
+    // MARK: registration (primary only)
+
+    func requirePrimary() throws(APIError) -> MasterGuard {
+        guard let g = guardNow() else {
+            throw APIError(.notPrimaryMaster, "this master is not the primary master; retry the request", status: 403)
+        }
+        return g
+    }
+
+    func gatewayAdmin(_ frame: GatewayFrame) async throws -> GatewayFrame {
+        guard let gw = rt.config.gatewayAddress else { throw APIError.notReady("no gateway configured") }
+        do {
+            return try await GatewayAdmin.request(frame, gateway: gw, addressBook: rt.addressBook, group: rt.group, timeout: rt.real(5, floor: 1))
+        } catch {
+            throw APIError(.serviceNotReady, "the WhatsApp server is unreachable: \(error)", status: 503)
+        }
+    }
+
+    public func register(_ p: NodeRPC.Register.Params) async throws -> NodeRPC.Register.Result {
+        _ = try requirePrimary()
+        if let a = account, a.isRegistered {
+            guard a.cc == p.cc, a.phoneNumber == p.phoneNumber else {
+                throw APIError(.alreadyExists, "this cluster is already registered for +\(a.cc) \(a.phoneNumber)", status: 400)
+            }
+            return .init(registered: true, vname: a.vname)
+        }
+        var f = GatewayFrame(.admin)
+        f.op = "request_code"; f.cc = p.cc; f.phoneNumber = p.phoneNumber; f.cert = p.cert; f.method = p.method
+        let answer = try await gatewayAdmin(f)
+        guard answer.ok == true else { throw APIError.invalid("cert", answer.reason ?? "rejected by the WhatsApp server") }
+        let verified = answer.verified == true
+        let record = AccountRecord(cc: p.cc, phoneNumber: p.phoneNumber, vname: answer.vname ?? "",
+                                   state: verified ? .registered : .pendingCode, shards: account?.shards ?? 1)
+        guard let g = guardNow(), try await rt.store.saveAccount(record, guard: g) else {
+            throw APIError(.notPrimaryMaster, "lost the master lease while registering; retry", status: 403)
+        }
+        account = record
+        rt.logger.event(verified ? "account_registered" : "verification_requested",
+                        verified ? "account +\(p.cc) \(p.phoneNumber) registered" : "verification code sent by \(p.method)",
+                        ["cc": p.cc, "phone_number": p.phoneNumber])
+        return .init(registered: verified, vname: record.vname)
+    }
+
+    public func verify(_ p: NodeRPC.Verify.Params) async throws -> Empty {
+        _ = try requirePrimary()
+        guard var a = try await rt.store.account() else {
+            throw APIError.invalid("code", "no registration is in progress; POST /v1/account first")
+        }
+        if a.isRegistered { return Empty() }
+        var f = GatewayFrame(.admin)
+        f.op = "verify_code"; f.cc = a.cc; f.phoneNumber = a.phoneNumber; f.code = p.code
+        let answer = try await gatewayAdmin(f)
+        guard answer.ok == true else { throw APIError.invalid("code", answer.reason ?? "rejected") }
+        a.state = .registered
+        guard let g = guardNow(), try await rt.store.saveAccount(a, guard: g) else {
+            throw APIError(.notPrimaryMaster, "lost the master lease while verifying; retry", status: 403)
+        }
+        account = a
+        rt.logger.event("account_registered", "account +\(a.cc) \(a.phoneNumber) verified and registered", ["cc": a.cc, "phone_number": a.phoneNumber])
+        return Empty()
+    }
+
+    public func setShards(_ p: NodeRPC.SetShards.Params) async throws -> Empty {
+        _ = try requirePrimary()
+        guard ShardRouter.validShardCounts.contains(p.shards) else {
+            throw APIError.invalid("shards", "must be one of 1, 2, 4, 8, 16, 32")
+        }
+        guard let a = try await rt.store.account(), a.isRegistered else {
+            throw APIError(.serviceNotReady, "the account is not registered yet; register it with POST /v1/account first", status: 400)
+        }
+        guard a.cc == p.cc, a.phoneNumber == p.phoneNumber else {
+            throw APIError.invalid("phone_number", "+\(p.cc) \(p.phoneNumber) is not the registered number")
+        }
+        var f = GatewayFrame(.admin)
+        f.op = "check_cert"; f.cc = p.cc; f.phoneNumber = p.phoneNumber; f.cert = p.cert
+        let answer = try await gatewayAdmin(f)
+        guard answer.ok == true else { throw APIError.invalid("cert", answer.reason ?? "rejected by the WhatsApp server") }
+        if a.shards == p.shards { return Empty() }
+        guard let g = guardNow(), try await rt.store.setShardCount(p.shards, guard: g) else {
+            throw APIError(.notPrimaryMaster, "lost the master lease while changing shards; retry", status: 403)
+        }
+        account?.shards = p.shards
+        rt.logger.event("shards_changed", "shard count \(a.shards) → \(p.shards); every coreapp drops its shard and is reassigned",
+                        ["from": "\(a.shards)", "to": "\(p.shards)"])
+        for node in await coreapps() {
+            let client = rt.peers.client(for: node.rpcAddress)
+            let t = rt.real(2, floor: 0.2)
+            Task { _ = try? await client.call(NodeRPC.ShardMapChanged.self, Empty(), timeout: t) }
+        }
+        return Empty()
+    }
+
+    // MARK: health and shutdown
+
+    public func health() -> JSONValue {
+        let primary = lease.isPrimary(at: rt.clock.now)
+        let role = primary ? "primary_master" : "secondary_master"
+        guard rt.isSchemaReady else { return HealthEntry.status("uninitialized", role: role) }
+        guard let account, account.isRegistered else {
+            return primary ? HealthEntry.status("unregistered", role: role) : HealthEntry.notInstantiated
+        }
+        guard primary, account.shards > 1 else { return HealthEntry.status("disconnected", role: role) }
+        let status: String = switch control?.state {
+        case .connected?: "connected"
+        case .connecting?: "connecting"
+        default: "disconnected"
+        }
+        return HealthEntry.status(status, role: role)
+    }
+
+    public func shutdown() async {
+        stopping = true
+        stopControl(reason: "master shutting down")
+        if let term = lease.term {
+            try? await rt.store.releaseMasterLease(node: rt.nodeID, term: term)
+            rt.logger.event("lease_lost", "released the master lease on shutdown", ["reason": "shutdown", "valid_until": "\(rt.clock.now.seconds)"])
+        }
+        lease.resign()
+    }
+}

@@ -1,0 +1,50 @@
+import ServiceLifecycle
+import WACore
+import WAWire
+
+/// The `masterN` process. Masters create or upgrade the schema if needed (the primary's job
+/// in the product; any master may do it here because migrations are transactional).
+public final class MasterService: Service, @unchecked Sendable {
+    let rt: NodeRuntime
+    let controller: MasterController
+    let server: RPCServer
+
+    private init(rt: NodeRuntime, controller: MasterController, server: RPCServer) {
+        self.rt = rt; self.controller = controller; self.server = server
+    }
+
+    public static func start(runtime rt: NodeRuntime) async throws -> MasterService {
+        let controller = MasterController(runtime: rt)
+        var routes = RPCRoutes()
+        routes.on(NodeRPC.Health.self) { _ in await controller.health() }
+        routes.on(NodeRPC.SettingsChanged.self) { _ in _ = try? await rt.refreshSettings(); return Empty() }
+        routes.on(NodeRPC.Register.self) { p in try await controller.register(p) }
+        routes.on(NodeRPC.Verify.self) { p in try await controller.verify(p) }
+        routes.on(NodeRPC.SetShards.self) { p in try await controller.setShards(p) }
+        let server = try await RPCServer.bind(host: bindHost(for: rt.config), port: rt.config.controlPort, routes: routes,
+                                              group: rt.group, variable: "COREAPP_EXTERNAL_PORTS")
+        rt.logger.event("node_started", "master \(rt.healthKey) listening on \(rt.config.controlPort)",
+                        ["role": "master", "node_id": rt.nodeID, "port": "\(rt.config.controlPort)"])
+        return MasterService(rt: rt, controller: controller, server: server)
+    }
+
+    public func run() async throws {
+        let migrated = try await cancelWhenGracefulShutdown { [rt] in try await rt.store.migrate() }
+        if migrated.from != migrated.to {
+            rt.logger.event("schema_migrated", "DB schema migrated from version \(migrated.from) to \(migrated.to)",
+                            ["from": "\(migrated.from)", "to": "\(migrated.to)"])
+        }
+        rt.markSchemaReady()
+        if !Task.isShuttingDownGracefully {
+            try await rt.registerSelf(role: .master)
+            await withTaskGroup(of: Void.self) { group in
+                let c = controller, clock = rt.clock, tick = rt.timings.tick
+                group.addTask { await periodic(every: tick, clock: clock) { await c.step() } }
+                group.addTask { await periodic(every: tick / 4, clock: clock) { await c.enforceLease() } }
+            }
+        }
+        rt.logger.event("node_stopping", "master stopping")
+        await controller.shutdown()
+        await server.close()
+    }
+}

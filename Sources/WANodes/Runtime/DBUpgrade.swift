@@ -1,0 +1,12 @@
+import WACore
+import WAStore
+
+/// `wacluster dbupgrade`: migrates the schema to this binary's version.
+public enum DBUpgrade {
+    public static func run(runtime rt: NodeRuntime) async throws -> (from: Int, to: Int) {
+        let result = try await rt.store.migrate()
+        rt.logger.event("schema_migrated", "DB schema at version \(result.to) (was \(result.from))",
+                        ["from": "\(result.from)", "to": "\(result.to)"])
+        return result
+    }
+}

@@ -1,0 +1,65 @@
+import WACore
+
+/// The RPC methods cluster nodes answer (masters and coreapps, on the control port).
+public enum NodeRPC {
+    /// The node's own health entry, exactly as it appears under its key in `/v1/health`.
+    public enum Health: RPCMethod { public typealias Params = Empty; public typealias Result = JSONValue; public static let name = "health" }
+
+    /// A master's heartbeat to a coreapp.
+    public enum Heartbeat: RPCMethod {
+        public struct Params: Codable, Sendable { public var master: String; public init(master: String) { self.master = master } }
+        public struct Result: Codable, Sendable {
+            public var nodeID: String
+            public var shard: Int?
+            public var connected: Bool
+            public init(nodeID: String, shard: Int?, connected: Bool) { self.nodeID = nodeID; self.shard = shard; self.connected = connected }
+        }
+        public static let name = "heartbeat"
+    }
+
+    /// The primary master's broadcast: settings changed, re-read them now.
+    public enum SettingsChanged: RPCMethod {
+        public struct Params: Codable, Sendable { public var version: Int; public init(version: Int) { self.version = version } }
+        public typealias Result = Empty
+        public static let name = "settings_changed"
+    }
+
+    /// The primary master's nudge: the shard map changed, re-read it now.
+    public enum ShardMapChanged: RPCMethod { public typealias Params = Empty; public typealias Result = Empty; public static let name = "shard_map_changed" }
+
+    /// `POST /v1/account`, forwarded to the primary master.
+    public enum Register: RPCMethod {
+        public struct Params: Codable, Sendable {
+            public var cc: String, phoneNumber: String, method: String, cert: String, pin: String?
+            public init(cc: String, phoneNumber: String, method: String, cert: String, pin: String?) {
+                self.cc = cc; self.phoneNumber = phoneNumber; self.method = method; self.cert = cert; self.pin = pin
+            }
+        }
+        public struct Result: Codable, Sendable {
+            /// true: already verified (201); false: a code was sent (202).
+            public var registered: Bool
+            public var vname: String
+            public init(registered: Bool, vname: String) { self.registered = registered; self.vname = vname }
+        }
+        public static let name = "register"
+    }
+
+    /// `POST /v1/account/verify`, forwarded to the primary master.
+    public enum Verify: RPCMethod {
+        public struct Params: Codable, Sendable { public var code: String; public init(code: String) { self.code = code } }
+        public typealias Result = Empty
+        public static let name = "verify"
+    }
+
+    /// `POST /v1/account/shards`, forwarded to the primary master.
+    public enum SetShards: RPCMethod {
+        public struct Params: Codable, Sendable {
+            public var cc: String, phoneNumber: String, shards: Int, cert: String, pin: String?
+            public init(cc: String, phoneNumber: String, shards: Int, cert: String, pin: String?) {
+                self.cc = cc; self.phoneNumber = phoneNumber; self.shards = shards; self.cert = cert; self.pin = pin
+            }
+        }
+        public typealias Result = Empty
+        public static let name = "set_shards"
+    }
+}

@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import WACore
+import WAGateway
+import WANodes
+import WAWebapp
+import WAWire
+
+@main
+struct WACluster: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wacluster",
+        abstract: "A node of the WhatsApp Business API HA / Multiconnect cluster replica (one node per process).",
+        subcommands: [Webapp.self, Master.self, Coreapp.self, Gateway.self, DBUpgradeCommand.self, Cert.self, Code.self])
+}
+
+/// Flags every node shares.
+struct NodeOptions: ParsableArguments {
+    @Option(name: .long, help: "A file of KEY=VALUE lines (like db.env); the process environment wins over it.")
+    var envFile: String?
+}
+
+/// Prints one clear line and exits non-zero: what start-up problems look like.
+func fail(_ role: String, _ error: Error) -> Never {
+    let text: String
+    if let e = error as? ConfigError { text = e.description }
+    else if "\(error)".contains("Address already in use") {
+        text = ConfigError(.portInUse, variable: "port", detail: "a listening port is already in use; choose another port").description
+    } else { text = "\(error)" }
+    FileHandle.standardError.write(Data("wacluster \(role): \(text)\n".utf8))
+    exit(1)
+}
+
+func loadRuntime(_ role: NodeRole, _ options: NodeOptions) -> NodeRuntime {
+    do {
+        let env = try Environment.load(envFile: options.envFile)
+        return try NodeRuntime(config: try NodeConfig.from(env, role: role))
+    } catch { fail(role.rawValue, error) }
+}
+
+func runServices(_ services: [any Service], runtime rt: NodeRuntime, role: String) async {
+    let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: rt.logger)
+    do { try await group.run() } catch { fail(role, error) }
+}
+
+struct Master: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run a master node (competes for the master lease).")
+    @OptionGroup var options: NodeOptions
+    func run() async throws {
+        let rt = loadRuntime(.master, options)
+        let service: MasterService
+        do { service = try await MasterService.start(runtime: rt) } catch { fail("master", error) }
+        await runServices([service], runtime: rt, role: "master")
+    }
+}
+
+struct Coreapp: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run a coreapp node (standby until promoted for a shard).")
+    @OptionGroup var options: NodeOptions
+    func run() async throws {
+        let rt = loadRuntime(.coreapp, options)
+        let service: CoreappService
+        do { service = try await CoreappService.start(runtime: rt) } catch { fail("coreapp", error) }
+        await runServices([service], runtime: rt, role: "coreapp")
+    }
+}
+
+struct Webapp: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the webapp node (REST API on WEBAPP_EXTERNAL_PORTS).")
+    @OptionGroup var options: NodeOptions
+    func run() async throws {
+        let rt = loadRuntime(.webapp, options)
+        do { try PortProbe.ensureFree(host: "127.0.0.1", port: rt.config.webappPort, variable: "WEBAPP_EXTERNAL_PORTS") }
+        catch { fail("webapp", error) }
+        await runServices([buildWebapp(runtime: rt), WebappUpkeep(runtime: rt)], runtime: rt, role: "webapp")
+    }
+}
+
+struct DBUpgradeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dbupgrade",
+        abstract: "Migrate the DB schema to this binary's version; exit 0 on success (EXIT_ON_SUCCESS=FALSE: stay up).")
+    @OptionGroup var options: NodeOptions
+    func run() async throws {
+        let rt = loadRuntime(.dbupgrade, options)
+        do { _ = try await DBUpgrade.run(runtime: rt) } catch { fail("dbupgrade", error) }
+        if rt.config.exitOnSuccess { return }
+        rt.logger.event("dbupgrade_idle", "upgrade done; staying up because EXIT_ON_SUCCESS=FALSE")
+        await runServices([IdleService()], runtime: rt, role: "dbupgrade")
+    }
+}
+
+/// Waits for SIGTERM: what an orchestrator that restarts exited containers needs.
+struct IdleService: Service {
+    func run() async throws { try? await gracefulShutdown() }
+}
+
+struct Gateway: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the simulated WhatsApp server.")
+    @Option(help: "Port to listen on.") var port: Int = 5222
+    @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
+    @Option(help: "Folder for the gateway's state (registered numbers).") var dataDir: String?
+    @Option(help: "JSON-lines journal of connections and frames (default: DATA_DIR/gateway.jsonl).") var log: String?
+    @Option(help: "Seed for verification codes.") var seed: UInt64 = 1
+    @Option(help: "Seconds (logical) a shard stays banned after a conflict.") var banSeconds: Double = 60
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
+        guard banSeconds >= 0 else { throw ValidationError("--ban-seconds must not be negative") }
+    }
+
+    func run() async throws {
+        let scale: TimeScale
+        do {
+            let text = ProcessInfo.processInfo.environment["WA_TIME_SCALE"]
+            scale = try text.map { t in
+                guard let f = Double(t) else { throw ConfigError(.invalidValue, variable: "WA_TIME_SCALE", detail: "expected a number, got '\(t)'") }
+                return try TimeScale(f)
+            } ?? .realTime
+        } catch { fail("gateway", error) }
+        let clock = ScaledSystemClock(scale: scale)
+        let dir = dataDir ?? NSTemporaryDirectory() + "wacluster/gateway"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var timings = ClusterTimings.standard
+        timings.gatewayConflictBan = banSeconds
+        let logger = Logger.node("gateway", clock: clock)
+        let server: GatewayServer
+        do {
+            let journal = GatewayJournal(sink: try LineSink.file(atPath: log ?? dir + "/gateway.jsonl"), clock: clock)
+            let state = GatewayState(clock: clock, timings: timings, journal: journal, logger: logger,
+                                     stateFile: dir + "/accounts.json", seed: seed)
+            server = try await GatewayServer.start(host: host, port: port, state: state, group: MultiThreadedEventLoopGroup.singleton)
+        } catch { fail("gateway", error) }
+        logger.event("node_started", "gateway listening on \(host):\(server.port)", ["role": "gateway", "port": "\(server.port)"])
+        let group = ServiceGroup(services: [IdleService()], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try? await group.run()
+        await server.close()
+    }
+}
+
+struct Cert: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a simulated verified-name cert (base64) for a number.")
+    @Option var cc: String
+    @Option var phoneNumber: String
+    @Option var vname: String = "Replica Business"
+    @Option(help: "Unix time after which the cert is expired.") var expires: Double?
+    func run() { print(SimulatedCert(cc: cc, phoneNumber: phoneNumber, vname: vname, expires: expires).base64) }
+}
+
+struct Code: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the pending verification code the gateway sent for a number.")
+    @Option(help: "host:port of the gateway.") var gateway: String
+    @Option var cc: String
+    @Option var phoneNumber: String
+    func run() async throws {
+        guard let gw = HostPort(gateway) else { throw ValidationError("--gateway must be host:port, got \(gateway)") }
+        var f = GatewayFrame(.admin)
+        f.op = "get_code"; f.cc = cc; f.phoneNumber = phoneNumber
+        let answer = try await GatewayAdmin.request(f, gateway: gw, group: MultiThreadedEventLoopGroup.singleton, timeout: 5)
+        guard answer.ok == true, let code = answer.code else { fail("code", ConfigError(.invalidValue, variable: "--phone-number", detail: answer.reason ?? "no code")) }
+        print(code)
+    }
+}
