@@ -99,7 +99,7 @@ final class WebappAPI: @unchecked Sendable {
                     do { return (node.healthKey, try await client.call(NodeRPC.Health.self, Empty(), timeout: timeout)) }
                     catch {
                         return (node.healthKey, HealthEntry.error(APIError(.serviceNotReady,
-                            "Node \(node.hostname) is unreachable: no health answer within \(String(format: "%.1f", timeout))s (\(error))", status: 503)))
+                            "Node \(node.hostname) is unreachable: \(Self.reason(error, timeout: timeout))", status: 503)))
                     }
                 }
             }
@@ -108,6 +108,18 @@ final class WebappAPI: @unchecked Sendable {
             return out
         }
         return APIResponse.json(JSONValue.object(["health": .object(entries)]))
+    }
+
+    static func reason(_ error: Error, timeout: Double) -> String {
+        if let e = error as? RPCError {
+            switch e.kind {
+            case .timeout: return String(format: "no health answer within %.1fs", timeout)
+            case .unreachable: return "connection refused or unreachable"
+            case .closed: return "connection closed before the answer"
+            case .malformed: return "malformed answer"
+            }
+        }
+        return "\(error)"
     }
 
     // MARK: account (forwarded to the primary master)

@@ -1,1 +1,1 @@
-print("wachaos")
+print("wachaos: not yet")

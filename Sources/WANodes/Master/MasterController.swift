@@ -141,7 +141,11 @@ public actor MasterController {
             let now = rt.clock.now
             let nodes = try await rt.store.nodes()
             let map = try await rt.store.shardMap()
-            let peers = try await rt.store.peerReports(excluding: rt.nodeID)
+            // Peers are named by hostname so the unhealthy reason reads well in events.
+            let masterNames = Dictionary(nodes.filter { $0.role == .master }.map { ($0.nodeID, $0.hostname) }, uniquingKeysWith: { a, _ in a })
+            let peers = try await rt.store.peerReports(excluding: rt.nodeID).map { r -> PeerReport in
+                var r = r; r.masterID = masterNames[r.masterID] ?? r.masterID; return r
+            }
             let monitor = CoreappMonitor(heartbeatInterval: Double(settings.heartbeatInterval),
                                          unhealthyInterval: Double(settings.unhealthyInterval), timings: rt.timings)
             let coreapps = nodes.filter { $0.role == .coreapp }

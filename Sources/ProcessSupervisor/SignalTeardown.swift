@@ -1,0 +1,45 @@
+import Foundation
+
+extension Supervisor {
+    /// On SIGINT, SIGTERM or SIGHUP to the runner: SIGKILL every managed group and adopted
+    /// orphan, then exit with 128 + signal (130, 143, 129). Process-wide; call once at start-up.
+    public func installSignalHandlers() {
+        SignalTeardown.shared.register(self)
+    }
+}
+
+/// The runner's reaction to being asked to stop: take every node down with it.
+/// (A SIGKILLed runner cannot react; PR_SET_PDEATHSIG covers that case.)
+final class SignalTeardown: @unchecked Sendable {
+    static let shared = SignalTeardown()
+
+    private struct WeakSupervisor { weak var supervisor: Supervisor? }
+
+    private let lock = NSLock()
+    private var supervisors: [WeakSupervisor] = []
+    private var sources: [DispatchSourceSignal] = []
+    private let queue = DispatchQueue(label: "ProcessSupervisor.signals")
+
+    func register(_ supervisor: Supervisor) {
+        lock.withLock {
+            supervisors.append(WeakSupervisor(supervisor: supervisor))
+            if sources.isEmpty { sources = [SIGINT, SIGTERM, SIGHUP].map(makeSource) }
+        }
+    }
+
+    private func makeSource(for signalNumber: Int32) -> DispatchSourceSignal {
+        // Without this the default action would end the runner before Dispatch sees the signal.
+        // Children do not inherit the SIG_IGN: the shim resets every disposition before exec.
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+        source.setEventHandler { [self] in tearDown(exitCode: 128 + signalNumber) }
+        source.resume()
+        return source
+    }
+
+    private func tearDown(exitCode: Int32) {
+        let live = lock.withLock { supervisors.compactMap(\.supervisor) }
+        live.forEach { $0.killAll() }
+        exit(exitCode)
+    }
+}

@@ -1,0 +1,263 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import ProcessSupervisor
+import WACore
+import WAWire
+
+/// The shape of a cluster to start on this machine.
+public struct ClusterLayout: Sendable {
+    public var webapps = 1
+    public var masters = 2
+    public var coreapps = 2
+    /// Coreapps defined (names, ports, folders) but not started at boot.
+    public var extraCoreapps = 0
+    public var timeScale = 0.1
+    public var gatewaySeed: UInt64 = 1
+    public var gatewayBanSeconds: Double = 60
+    /// Extra environment for every node.
+    public var environment: [String: String] = [:]
+    public init() {}
+
+    public var webappNames: [String] { webapps == 1 ? ["waweb"] : (1...max(webapps, 1)).map { "waweb\($0)" } }
+    public var masterNames: [String] { masters == 0 ? [] : (1...masters).map { "master\($0)" } }
+    public var coreappNames: [String] { coreapps + extraCoreapps == 0 ? [] : (1...(coreapps + extraCoreapps)).map { "wacore\($0)" } }
+    public var bootCoreappNames: [String] { Array(coreappNames.prefix(coreapps)) }
+}
+
+/// One node's fixed identity: same name, folder, ports and environment across restarts.
+public struct ClusterNode: Sendable {
+    public var name: String
+    public var role: NodeRole
+    public var ports: [Int]
+    public var dataDirectory: String
+    public var logFile: String
+    public var arguments: [String]
+    public var environment: [String: String]
+    /// The port other nodes dial (control port for masters/coreapps, API port for webapps).
+    public var servicePort: Int { role == .webapp ? ports[0] : (role == .gateway ? ports[0] : ports[2]) }
+}
+
+/// A cluster of real `wacluster` processes under a supervisor, with the client calls tests
+/// and the chaos runner need (login, health, registration, shards, settings, events).
+public final class LocalCluster: @unchecked Sendable {
+    public static let cc = "1"
+    public static let phoneNumber = "6505551234"
+    public static let password = "Replica-Pass-1"
+
+    public let layout: ClusterLayout
+    public let runDirectory: String
+    public let binary: String
+    public let supervisor: Supervisor
+    public let group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    public private(set) var nodes: [String: ClusterNode] = [:]
+    private var processes: [String: ManagedProcess] = [:]
+    private let lock = NSLock()
+    public private(set) var token: String?
+
+    public var clock: ScaledSystemClock { ScaledSystemClock(scale: (try? TimeScale(layout.timeScale)) ?? .realTime) }
+    public var gateway: ClusterNode { nodes["gateway"]! }
+    public var webapp: ClusterNode { nodes[layout.webappNames[0]]! }
+    public var webappAddress: HostPort { HostPort(host: "127.0.0.1", port: webapp.ports[0]) }
+    public var gatewayAddress: HostPort { HostPort(host: "127.0.0.1", port: gateway.ports[0]) }
+    public var dbPath: String { runDirectory + "/wa.db" }
+
+    public init(layout: ClusterLayout, runDirectory: String, binary: String? = nil, supervisor: Supervisor? = nil) throws {
+        guard let bin = binary ?? BinaryLocator.wacluster() else {
+            throw ClusterError("cannot find the wacluster binary; build it (swift build) or set WACLUSTER_BIN")
+        }
+        self.layout = layout
+        self.runDirectory = runDirectory
+        self.binary = bin
+        self.supervisor = supervisor ?? Supervisor()
+        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        let gwPort = PortAllocator.freePorts(1)[0]
+        define(name: "gateway", role: .gateway, ports: [gwPort],
+               arguments: ["gateway", "--port", "\(gwPort)", "--data-dir", "\(runDirectory)/gateway",
+                           "--log", "\(runDirectory)/gateway/gateway.jsonl", "--seed", "\(layout.gatewaySeed)",
+                           "--ban-seconds", "\(layout.gatewayBanSeconds)"])
+        for m in layout.masterNames { define(name: m, role: .master, ports: PortAllocator.freePorts(4), arguments: ["master"]) }
+        for c in layout.coreappNames { define(name: c, role: .coreapp, ports: PortAllocator.freePorts(4), arguments: ["coreapp"]) }
+        for w in layout.webappNames { define(name: w, role: .webapp, ports: PortAllocator.freePorts(1), arguments: ["webapp"]) }
+    }
+
+    private func define(name: String, role: NodeRole, ports: [Int], arguments: [String]) {
+        let dir = "\(runDirectory)/\(name)"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var env = layout.environment
+        env["WA_DB_PATH"] = dbPath
+        env["WA_TIME_SCALE"] = "\(layout.timeScale)"
+        env["WA_DATA_DIR"] = dir
+        env["EXTERNAL_HOSTNAME"] = "127.0.0.1"
+        env["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        switch role {
+        case .webapp:
+            env["WEBAPP_HOSTNAME"] = name
+            env["WEBAPP_EXTERNAL_PORTS"] = "\(ports[0])"
+        case .master, .coreapp:
+            env["COREAPP_HOSTNAME"] = name
+            env["COREAPP_EXTERNAL_PORTS"] = ports.map(String.init).joined(separator: ",")
+        default: break
+        }
+        nodes[name] = ClusterNode(name: name, role: role, ports: ports, dataDirectory: dir, logFile: "\(runDirectory)/\(name).log",
+                                  arguments: arguments, environment: env)
+    }
+
+    /// Sets an environment variable of one node for its next start (e.g. WA_PEER_OVERRIDES).
+    public func setEnvironment(_ name: String, _ key: String, _ value: String?) {
+        lock.withLock { nodes[name]?.environment[key] = value }
+    }
+
+    // MARK: processes
+
+    public func start(_ name: String) throws {
+        guard let node = lock.withLock({ nodes[name] }) else { throw ClusterError("no node named \(name)") }
+        var env = node.environment
+        if node.role != .gateway { env["WA_GATEWAY_ADDRESS"] = gatewayAddress.description }
+        let spec = ProcessSpec(name: name, executable: binary, arguments: node.arguments, environment: env,
+                               workingDirectory: node.dataDirectory, logFile: node.logFile)
+        let p = try supervisor.spawn(spec)
+        lock.withLock { processes[name] = p }
+    }
+
+    /// Gateway, masters, the boot coreapps, then webapps.
+    public func startAll() throws {
+        try start("gateway")
+        for n in layout.masterNames + layout.bootCoreappNames + layout.webappNames { try start(n) }
+    }
+
+    public func process(_ name: String) -> ManagedProcess? { lock.withLock { processes[name] } }
+    public var runningNames: [String] { lock.withLock { processes.filter { $0.value.isAlive }.map(\.key).sorted() } }
+
+    public func kill(_ name: String) { process(name)?.kill() }
+    public func terminate(_ name: String) { process(name)?.terminate() }
+    public func pause(_ name: String) { process(name)?.pause() }
+    public func resume(_ name: String) { process(name)?.resume() }
+
+    /// Restarts a node with the same id, data and ports once the old process is gone.
+    public func restart(_ name: String, timeout: Double = 10) async throws {
+        if let p = process(name), p.isAlive {
+            p.kill()
+            _ = await p.waitForExit(timeout: .milliseconds(Int(timeout * 1000)))
+        }
+        try start(name)
+    }
+
+    public func shutdown() async {
+        await supervisor.shutdown(grace: .seconds(3))
+    }
+
+    // MARK: files
+
+    public func events(_ name: String) -> [NodeEvent] { NodeEvent.read(file: nodes[name]?.logFile ?? "") }
+    public func allEvents() -> [NodeEvent] {
+        nodes.keys.flatMap { events($0) }.sorted { $0.ts < $1.ts }
+    }
+    public func gatewayJournal() -> [JSONValue] {
+        guard let data = FileManager.default.contents(atPath: "\(runDirectory)/gateway/gateway.jsonl") else { return [] }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { try? JSONValue.parse(Data($0.utf8)) }
+    }
+    public func nodeID(_ name: String) -> String? {
+        (try? String(contentsOfFile: "\(runDirectory)/\(name)/node_id", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    // MARK: API
+
+    public func api(_ method: String, _ path: String, body: JSONValue? = nil, token: String? = nil, timeout: Double = 10) async throws -> HTTPResult {
+        try await SimpleHTTPClient.json(method, webappAddress, path: path, token: token ?? self.token, body: body, group: group, timeout: timeout)
+    }
+
+    /// Logs in as admin, setting the password on first login; keeps the token.
+    @discardableResult
+    public func login(timeout: Double = 30) async throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last = ""
+        while Date() < deadline {
+            for (password, body) in [("secret", JSONValue.object(["new_password": .string(Self.password)])), (Self.password, nil)] {
+                let auth = "Basic " + Data("admin:\(password)".utf8).base64EncodedString()
+                if let r = try? await SimpleHTTPClient.json("POST", webappAddress, path: "/v1/users/login", authorization: auth,
+                                                            body: body, group: group, timeout: 5) {
+                    if r.status == 200, case .array(let users)? = r.json?["users"], let t = users.first?["token"]?.stringValue {
+                        lock.withLock { token = t }
+                        return t
+                    }
+                    last = "\(r.status) \(r.text)"
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100), clock: .continuous)
+        }
+        throw ClusterError("could not log in to \(webappAddress) within \(timeout)s: \(last)")
+    }
+
+    public func health(timeout: Double = 10) async throws -> HealthView {
+        let r = try await api("GET", "/v1/health", timeout: timeout)
+        guard r.status == 200, let json = r.json, let view = HealthView(json) else {
+            throw ClusterError("health answered \(r.status): \(r.text)")
+        }
+        return view
+    }
+
+    public var cert: String { SimulatedCert(cc: Self.cc, phoneNumber: Self.phoneNumber, vname: "Replica Business").base64 }
+
+    /// Registers the account: POST /v1/account, reads the code from the gateway, verifies.
+    public func register() async throws {
+        let body: JSONValue = .object(["cc": .string(Self.cc), "phone_number": .string(Self.phoneNumber),
+                                       "method": .string("sms"), "cert": .string(cert)])
+        let r = try await retrying { try await self.api("POST", "/v1/account", body: body) }
+        if r.status == 201 { return }
+        guard r.status == 202 else { throw ClusterError("POST /v1/account answered \(r.status): \(r.text)") }
+        var f = GatewayFrame(.admin)
+        f.op = "get_code"; f.cc = Self.cc; f.phoneNumber = Self.phoneNumber
+        let answer = try await GatewayAdmin.request(f, gateway: gatewayAddress, group: group, timeout: 5)
+        guard let code = answer.code else { throw ClusterError("gateway has no code: \(answer.reason ?? "")") }
+        let v = try await retrying { try await self.api("POST", "/v1/account/verify", body: .object(["code": .string(code)])) }
+        guard v.status == 201 else { throw ClusterError("POST /v1/account/verify answered \(v.status): \(v.text)") }
+    }
+
+    public func setShards(_ n: Int) async throws {
+        let body: JSONValue = .object(["cc": .string(Self.cc), "phone_number": .string(Self.phoneNumber),
+                                       "shards": .number(Double(n)), "cert": .string(cert)])
+        let r = try await retrying { try await self.api("POST", "/v1/account/shards", body: body) }
+        guard r.status == 201 else { throw ClusterError("POST /v1/account/shards answered \(r.status): \(r.text)") }
+    }
+
+    public func patchSettings(_ patch: JSONValue) async throws {
+        let r = try await api("PATCH", "/v1/settings/application", body: patch)
+        guard r.status == 200 else { throw ClusterError("PATCH settings answered \(r.status): \(r.text)") }
+    }
+
+    /// Retries while the answer says "no primary master reachable" (403/1011) for a while.
+    func retrying(_ call: @escaping () async throws -> HTTPResult, attempts: Int = 50) async throws -> HTTPResult {
+        var last: HTTPResult?
+        for _ in 0..<attempts {
+            let r = try await call()
+            if r.status == 403 || r.status == 503, r.text.contains("1011") || r.text.contains("1017") {
+                last = r
+                try await Task.sleep(for: .milliseconds(100), clock: .continuous)
+                continue
+            }
+            return r
+        }
+        return last!
+    }
+
+    /// Polls health until `condition` holds; returns the matching view or throws with the last.
+    @discardableResult
+    public func waitForHealth(timeout: Double, poll: Double = 0.05, _ condition: (HealthView) -> Bool) async throws -> HealthView {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last: HealthView?
+        while Date() < deadline {
+            if let h = try? await health(timeout: 3) {
+                last = h
+                if condition(h) { return h }
+            }
+            try await Task.sleep(for: .milliseconds(Int(poll * 1000)), clock: .continuous)
+        }
+        throw ClusterError("health condition not met within \(timeout)s; last: \(last?.description ?? "no answer")")
+    }
+}
+
+public struct ClusterError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// Hands out free loopback ports so runs can go in parallel: the kernel picks an ephemeral
+/// port, we close it and remember it, never handing the same port out twice in this process.
+public enum PortAllocator {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var handedOut = Set<Int>()
+
+    public static func freePorts(_ count: Int) -> [Int] {
+        lock.withLock {
+            var out: [Int] = []
+            while out.count < count {
+                let p = probe()
+                if p > 0, !handedOut.contains(p) { handedOut.insert(p); out.append(p) }
+            }
+            return out
+        }
+    }
+
+    private static func probe() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { ptr in
+            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        return ok ? Int(UInt16(bigEndian: addr.sin_port)) : 0
+    }
+}
+
+/// Finds the `wacluster` binary: `WACLUSTER_BIN`, else next to the running executable (the
+/// test bundle or `wachaos` live in the same build folder), else `.build/debug`.
+public enum BinaryLocator {
+    public static func wacluster() -> String? {
+        let fm = FileManager.default
+        if let env = ProcessInfo.processInfo.environment["WACLUSTER_BIN"], fm.isExecutableFile(atPath: env) { return env }
+        if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+            for _ in 0..<4 {
+                let candidate = dir.appendingPathComponent("wacluster").path
+                if fm.isExecutableFile(atPath: candidate) { return candidate }
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        for c in [".build/debug/wacluster", ".build/release/wacluster"] where fm.isExecutableFile(atPath: c) {
+            return fm.currentDirectoryPath + "/" + c
+        }
+        return nil
+    }
+}

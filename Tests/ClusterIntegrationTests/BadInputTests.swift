@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+import WACore
+import WATestKit
+import WAWire
+
+@Suite(.serialized) struct BadInputTests {
+    struct Case: CustomStringConvertible {
+        var name: String
+        var method: String
+        var path: String
+        var body: String?
+        var token: Bool = true
+        var auth: String? = nil
+        var status: Int
+        var code: Int
+        var description: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "no token", method: "GET", path: "/v1/health", token: false, status: 401, code: 1005),
+        Case(name: "garbage token", method: "GET", path: "/v1/settings/application", token: false, auth: "Bearer nope", status: 401, code: 1005),
+        Case(name: "wrong password", method: "POST", path: "/v1/users/login", token: false,
+             auth: "Basic " + Data("admin:wrong".utf8).base64EncodedString(), status: 401, code: 1005),
+        Case(name: "shards 3", method: "POST", path: "/v1/account/shards",
+             body: #"{"cc":"1","phone_number":"6505551234","shards":3,"cert":"x"}"#, status: 400, code: 1009),
+        Case(name: "shards 64", method: "POST", path: "/v1/account/shards",
+             body: #"{"cc":"1","phone_number":"6505551234","shards":64,"cert":"x"}"#, status: 400, code: 1009),
+        Case(name: "shards as string", method: "POST", path: "/v1/account/shards",
+             body: #"{"cc":"1","phone_number":"6505551234","shards":"2","cert":"x"}"#, status: 400, code: 1009),
+        Case(name: "shards missing", method: "POST", path: "/v1/account/shards",
+             body: #"{"cc":"1","phone_number":"6505551234","cert":"x"}"#, status: 400, code: 1008),
+        Case(name: "cert missing", method: "POST", path: "/v1/account/shards",
+             body: #"{"cc":"1","phone_number":"6505551234","shards":2}"#, status: 400, code: 1008),
+        Case(name: "wrong cert", method: "POST", path: "/v1/account/shards",
+             body: #"{"cc":"1","phone_number":"6505551234","shards":2,"cert":"bm90IGEgY2VydA=="}"#, status: 400, code: 1009),
+        Case(name: "malformed JSON", method: "POST", path: "/v1/account/shards", body: #"{"cc":"1","#, status: 400, code: 1025),
+        Case(name: "JSON array body", method: "POST", path: "/v1/account", body: "[1,2]", status: 400, code: 1025),
+        Case(name: "account missing method", method: "POST", path: "/v1/account",
+             body: #"{"cc":"1","phone_number":"6505551234","cert":"x"}"#, status: 400, code: 1008),
+        Case(name: "account bad method", method: "POST", path: "/v1/account",
+             body: #"{"cc":"1","phone_number":"6505551234","method":"fax","cert":"x"}"#, status: 400, code: 1009),
+        Case(name: "account unknown field", method: "POST", path: "/v1/account",
+             body: #"{"cc":"1","phone_number":"6505551234","method":"sms","cert":"x","colour":"red"}"#, status: 400, code: 1009),
+        Case(name: "verify empty body", method: "POST", path: "/v1/account/verify", body: "", status: 400, code: 1025),
+        Case(name: "unhealthy <= heartbeat", method: "PATCH", path: "/v1/settings/application",
+             body: #"{"heartbeat_interval":10,"unhealthy_interval":10}"#, status: 400, code: 1009),
+        Case(name: "unhealthy below current heartbeat", method: "PATCH", path: "/v1/settings/application",
+             body: #"{"unhealthy_interval":4}"#, status: 400, code: 1009),
+        Case(name: "unknown setting", method: "PATCH", path: "/v1/settings/application", body: #"{"heartbeat_intervall":10}"#, status: 400, code: 1009),
+        Case(name: "setting wrong type", method: "PATCH", path: "/v1/settings/application", body: #"{"heartbeat_interval":"5"}"#, status: 400, code: 1009),
+        Case(name: "unknown route", method: "GET", path: "/v1/nothing", status: 404, code: 1006),
+        Case(name: "wrong method", method: "DELETE", path: "/v1/health", status: 405, code: 1025),
+        Case(name: "oversized body", method: "PATCH", path: "/v1/settings/application",
+             body: "{\"x\":\"" + String(repeating: "a", count: 1_100_000) + "\"}", status: 413, code: 1025),
+    ]
+
+    @Test func everyBadRequestGetsTheDocumentedErrorAndChangesNothing() async throws {
+        var layout = ClusterLayout()
+        layout.masters = 1; layout.coreapps = 1; layout.timeScale = 0.1
+        try await withCluster("bad-input", layout: layout) { c in
+            try await c.login()
+            try await c.register()
+            try await c.waitForHealth(timeout: 20) { $0.hosts(status: "connected", role: "coreapp").count == 1 }
+            let settingsBefore = try await c.api("GET", "/v1/settings/application").text
+            let shardsBefore = try await c.api("GET", "/v1/account/shards").text
+            let healthBefore = try await c.health().normalized()
+            for k in Self.cases {
+                var headers = ["Content-Type": "application/json"]
+                if k.token, let t = c.token { headers["Authorization"] = "Bearer \(t)" }
+                if let a = k.auth { headers["Authorization"] = a }
+                let r = try await SimpleHTTPClient.request(k.method, c.webappAddress, path: k.path, headers: headers,
+                                                           body: k.body.map { Data($0.utf8) }, group: c.group)
+                #expect(r.status == k.status, "\(k.name): status \(r.status) \(r.text.prefix(200))")
+                let entry = r.json?["errors"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }
+                #expect(entry?["code"]?.intValue == k.code, "\(k.name): \(r.text.prefix(200))")
+                #expect(entry?["title"]?.stringValue != nil && entry?["details"]?.stringValue != nil, "\(k.name): error shape")
+            }
+            #expect(try await c.api("GET", "/v1/settings/application").text == settingsBefore)
+            #expect(try await c.api("GET", "/v1/account/shards").text == shardsBefore)
+            #expect(try await c.health().normalized() == healthBefore)
+            // The cluster still works after all that.
+            try await c.patchSettings(.object(["heartbeat_interval": .number(4)]))
+        }
+    }
+}

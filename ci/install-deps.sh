@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the system packages the build and the suites need (Debian). Idempotent: only
+# what is missing is installed, so a warm machine pays nothing.
+set -euo pipefail
+needed=(libsqlite3-dev libpq-dev libcap-dev pkg-config postgresql sqlite3 curl)
+missing=()
+for p in "${needed[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi

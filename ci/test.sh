@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command (README): system packages, build, unit + integration tests, then the
+# CI chaos suite time-scaled, keeping junit.xml under ci-artifacts/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ci/install-deps.sh
+swift build --build-tests 2>&1 | grep -v "unhandled; explicitly declare" | tail -n 20
+mkdir -p ci-artifacts
+set +e
+swift test > ci-artifacts/swift-test.log 2>&1
+status=$?
+set -e
+grep -E "✘|error:|failed|Test Suite .* (passed|failed)|Executed [0-9]+ test|Test run with" ci-artifacts/swift-test.log | tail -n 60 || true
+if [ "$status" -ne 0 ]; then
+  echo "swift test failed with status $status; last lines:"
+  tail -n 120 ci-artifacts/swift-test.log
+  exit "$status"
+fi
+if [ -x ci/chaos-suite.sh ]; then ci/chaos-suite.sh; fi
