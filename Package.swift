@@ -36,7 +36,7 @@ let package = Package(
         // Pure decision logic: lease, promotion, monitoring. No IO, no sleeping.
         .target(name: "WACoordination", dependencies: ["WACore"], swiftSettings: settings),
         // Storage interface and the SQLite backend, with numbered migrations.
-        .target(name: "WAStore", dependencies: ["WACore", "CSQLite"], swiftSettings: settings),
+        .target(name: "WAStore", dependencies: ["WACore", "WACoordination", "CSQLite"], swiftSettings: settings),
         // Wire protocols: node RPC (JSON lines over TCP), gateway frames, a small HTTP client.
         .target(name: "WAWire", dependencies: ["WACore", .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio")] + nio,
                 swiftSettings: settings),
@@ -84,5 +84,6 @@ let package = Package(
         .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor"], swiftSettings: settings),
         .testTarget(name: "LinkProxyTests", dependencies: ["LinkProxy"] + nio, swiftSettings: settings),
         .testTarget(name: "ChaosScenarioTests", dependencies: ["ChaosScenario"], swiftSettings: settings),
+        .testTarget(name: "WAChaosTests", dependencies: ["WAChaos", "WATestKit", "wachaos", "wacluster"], swiftSettings: settings),
     ]
 )

@@ -2,8 +2,8 @@ import WACore
 
 /// What one master knows of its heartbeats to the coreapps: when each was first seen and the
 /// send time of the latest heartbeat it answered. Send time, not receive time, so a link
-/// delay d adds at most 2d to the staleness, and a delay below unhealthy_interval never
-/// fails a coreapp over on its own.
+/// delay d adds at most 2d to the staleness: a round trip 2d with 2d + heartbeat_interval
+/// below unhealthy_interval never fails a coreapp over on its own.
 public struct HeartbeatLedger: Equatable, Sendable, Codable {
     public var firstSeen: [String: LogicalInstant] = [:]
     public var lastAnswered: [String: LogicalInstant] = [:]
@@ -100,6 +100,12 @@ public struct CoreappMonitor: Sendable {
             }
         }
         return nil
+    }
+
+    /// Seen by this master but not answered yet, for less than two heartbeat rounds.
+    public func isPending(_ node: String, now: LogicalInstant, own: HeartbeatLedger) -> Bool {
+        guard own.lastAnswered[node] == nil, let seen = own.firstSeen[node] else { return false }
+        return now - seen < 2 * heartbeatInterval + timings.tick
     }
 
     /// A standby may be promoted only if it answered this master recently and its DB row is fresh.

@@ -83,8 +83,17 @@ public struct MasterLeaseMachine: Sendable {
         }
     }
 
-    /// The lease row after an acquire attempt sent at `sentAt`.
-    public mutating func acquired(_ row: LeaseRecord, sentAt: LogicalInstant) -> [Directive] {
+    /// The lease row after an acquire attempt sent at `sentAt`, handled at `now`; a grant that
+    /// lapsed before it could be handled is not announced (and is retried at once).
+    public mutating func acquired(_ row: LeaseRecord, sentAt: LogicalInstant, now: LogicalInstant) -> [Directive] {
+        if row.holder == nodeID, row.expiresAt > sentAt, min(row.expiresAt, sentAt + timings.masterLeaseTTL) <= now {
+            lastAttempt = nil
+            if case .primary = role {
+                role = .secondary(primary: nil)
+                return [.stepDown(reason: "lease grant lapsed before it could be used"), .becameSecondary(primary: nil)]
+            }
+            return []
+        }
         if row.holder == nodeID, row.expiresAt > sentAt {
             localExpiry = min(row.expiresAt, sentAt + timings.masterLeaseTTL)
             lastRenew = sentAt

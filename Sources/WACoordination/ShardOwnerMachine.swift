@@ -117,18 +117,25 @@ public struct ShardOwnerMachine: Sendable {
     }
 
     /// Result of an acquire sent at `sentAt`: the lease end the DB granted, or nil if refused.
-    public mutating func leaseAcquired(until: LogicalInstant?, sentAt: LogicalInstant) -> [Directive] {
-        guard case .acquiring(let a) = state else { return [] }
+    /// `shard`/`epoch` name the request this answers (a stale answer is ignored); `now` is when
+    /// the answer is handled: a grant that already lapsed (the node was paused, the DB was
+    /// slow) must not lead to a connection.
+    public mutating func leaseAcquired(shard: Int, epoch: Int, until: LogicalInstant?, sentAt: LogicalInstant, now: LogicalInstant) -> [Directive] {
+        guard case .acquiring(let a) = state, a.shard == shard, a.epoch == epoch else { return [] }
         guard let until else { state = .standby; return [] }
         let localUntil = min(until, sentAt + timings.shardLeaseTTL)
+        guard now < localUntil - timings.shardLeaseSafetyMargin else {
+            state = .fenced(a)
+            return []
+        }
         lastRenewSent = sentAt
         state = .serving(a, leaseUntil: localUntil, connection: .connecting)
         return [.promoted(shard: a.shard, epoch: a.epoch), .connect(shard: a.shard, epoch: a.epoch)]
     }
 
     /// Result of a renew sent at `sentAt`: ok, refused (no longer owner), or the DB failed (nil).
-    public mutating func leaseRenewed(ok: Bool?, sentAt: LogicalInstant) -> [Directive] {
-        guard case .serving(let a, let until, let conn) = state else { return [] }
+    public mutating func leaseRenewed(shard: Int, epoch: Int, ok: Bool?, sentAt: LogicalInstant) -> [Directive] {
+        guard case .serving(let a, let until, let conn) = state, a.shard == shard, a.epoch == epoch else { return [] }
         switch ok {
         case true?:
             state = .serving(a, leaseUntil: max(until, sentAt + timings.shardLeaseTTL), connection: conn)

@@ -20,8 +20,10 @@ public struct CoreappCandidate: Equatable, Sendable {
     public var hostname: String
     public var unhealthy: UnhealthyReason?
     public var promotable: Bool
-    public init(nodeID: String, hostname: String, unhealthy: UnhealthyReason?, promotable: Bool) {
-        self.nodeID = nodeID; self.hostname = hostname; self.unhealthy = unhealthy; self.promotable = promotable
+    /// Seen but not heard from yet (just started): worth a short wait if it would be chosen.
+    public var pending: Bool
+    public init(nodeID: String, hostname: String, unhealthy: UnhealthyReason?, promotable: Bool, pending: Bool = false) {
+        self.nodeID = nodeID; self.hostname = hostname; self.unhealthy = unhealthy; self.promotable = promotable; self.pending = pending
     }
 }
 
@@ -31,6 +33,14 @@ public enum ShardPlanner {
     public enum Decision: Equatable, Sendable {
         case promote(shard: Int, node: String, replacing: String?, reason: String)
         case noCandidate(shard: Int, reason: String)
+        /// A coreapp that would win is starting: decide on a later pass, so the choice does
+        /// not depend on which process answered its first heartbeat first.
+        case deferred(shard: Int, waitingFor: String)
+    }
+
+    /// Natural order of hostnames: wacore2 before wacore10.
+    public static func precedes(_ a: CoreappCandidate, _ b: CoreappCandidate) -> Bool {
+        HostnameOrder.less(a.hostname, b.hostname) || (a.hostname == b.hostname && a.nodeID < b.nodeID)
     }
 
     public static func plan(shardCount: Int, map: [ShardAssignment], coreapps: [CoreappCandidate]) -> [Decision] {
@@ -41,7 +51,9 @@ public enum ShardPlanner {
             return o
         })
         var standbys = coreapps.filter { $0.promotable && $0.unhealthy == nil && !busy.contains($0.nodeID) }
-            .sorted { ($0.hostname, $0.nodeID) < ($1.hostname, $1.nodeID) }
+            .sorted(by: precedes)
+        let pending = coreapps.filter { $0.pending && !$0.promotable && $0.unhealthy == nil && !busy.contains($0.nodeID) }
+            .sorted(by: precedes)
         var decisions: [Decision] = []
         for shard in 0..<shardCount {
             let row = rows[shard]
@@ -49,27 +61,53 @@ public enum ShardPlanner {
             if let owner = row?.owner {
                 guard let node = byID[owner] else {
                     reason = "owner \(owner) is no longer registered"
-                    decisions.append(pick(shard, &standbys, &busy, replacing: owner, reason))
+                    decisions.append(pick(shard, &standbys, &busy, pending, replacing: owner, reason))
                     continue
                 }
                 guard let why = node.unhealthy else { continue }
                 reason = "owner \(node.hostname) is unhealthy: \(why)"
-                decisions.append(pick(shard, &standbys, &busy, replacing: owner, reason))
+                decisions.append(pick(shard, &standbys, &busy, pending, replacing: owner, reason))
             } else {
                 reason = "shard has no owner"
-                decisions.append(pick(shard, &standbys, &busy, replacing: nil, reason))
+                decisions.append(pick(shard, &standbys, &busy, pending, replacing: nil, reason))
             }
         }
         return decisions
     }
 
     private static func pick(_ shard: Int, _ standbys: inout [CoreappCandidate], _ busy: inout Set<String>,
-                             replacing: String?, _ reason: String) -> Decision {
+                             _ pending: [CoreappCandidate], replacing: String?, _ reason: String) -> Decision {
+        if let early = pending.first(where: { !busy.contains($0.nodeID) }), standbys.first.map({ precedes(early, $0) }) ?? true {
+            return .deferred(shard: shard, waitingFor: early.hostname)
+        }
         guard !standbys.isEmpty else {
             return .noCandidate(shard: shard, reason: "\(reason); no healthy standby coreapp to promote")
         }
         let chosen = standbys.removeFirst()
         busy.insert(chosen.nodeID)
         return .promote(shard: shard, node: chosen.nodeID, replacing: replacing, reason: reason)
+    }
+}
+
+/// Compares hostnames by runs of digits as numbers and other runs as text.
+public enum HostnameOrder {
+    public static func less(_ a: String, _ b: String) -> Bool {
+        let x = chunks(a), y = chunks(b)
+        for (p, q) in zip(x, y) where p != q {
+            if let m = Int(p), let n = Int(q) { return m != n ? m < n : p < q }
+            return p < q
+        }
+        return x.count < y.count
+    }
+
+    static func chunks(_ s: String) -> [String] {
+        var out: [String] = []
+        var current = ""
+        for ch in s {
+            if let last = current.last, last.isNumber != ch.isNumber { out.append(current); current = "" }
+            current.append(ch)
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
     }
 }

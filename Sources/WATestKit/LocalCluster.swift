@@ -67,10 +67,11 @@ public final class LocalCluster: @unchecked Sendable {
             throw ClusterError("cannot find the wacluster binary; build it (swift build) or set WACLUSTER_BIN")
         }
         self.layout = layout
-        self.runDirectory = runDirectory
+        // Nodes run in their own folders, so every path handed to them must be absolute.
+        self.runDirectory = runDirectory.hasPrefix("/") ? runDirectory : FileManager.default.currentDirectoryPath + "/" + runDirectory
         self.binary = bin
         self.supervisor = supervisor ?? Supervisor()
-        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: self.runDirectory, withIntermediateDirectories: true)
         let gwPort = PortAllocator.freePorts(1)[0]
         define(name: "gateway", role: .gateway, ports: [gwPort],
                arguments: ["gateway", "--port", "\(gwPort)", "--data-dir", "\(runDirectory)/gateway",
@@ -120,10 +121,19 @@ public final class LocalCluster: @unchecked Sendable {
         lock.withLock { processes[name] = p }
     }
 
-    /// Gateway, masters, the boot coreapps, then webapps.
-    public func startAll() throws {
+    /// Gateway, masters, the boot coreapps, then webapps. The first master is given the
+    /// chance to win the lease before the others start, so who is primary (and therefore
+    /// every golden health file) does not depend on a start-up race.
+    public func startAll() async throws {
         try start("gateway")
-        for n in layout.masterNames + layout.bootCoreappNames + layout.webappNames { try start(n) }
+        if let first = layout.masterNames.first {
+            try start(first)
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline, !events(first).contains(where: { $0.event == "lease_acquired" }) {
+                try await Task.sleep(for: .milliseconds(20), clock: .continuous)
+            }
+        }
+        for n in layout.masterNames.dropFirst() + layout.bootCoreappNames + layout.webappNames { try start(n) }
     }
 
     public func process(_ name: String) -> ManagedProcess? { lock.withLock { processes[name] } }
@@ -143,8 +153,20 @@ public final class LocalCluster: @unchecked Sendable {
         try start(name)
     }
 
+    /// Stops the whole supervisor (tests: one supervisor per cluster).
     public func shutdown() async {
         await supervisor.shutdown(grace: .seconds(3))
+    }
+
+    /// Stops only this cluster's processes (the runner shares one supervisor across scenarios):
+    /// SIGTERM, then SIGKILL whatever is still there after `grace` seconds.
+    public func stopAll(grace: Double) async {
+        let live = lock.withLock { processes.values.filter(\.isAlive) }
+        for p in live { p.resume(); p.terminate() }
+        for p in live where await p.waitForExit(timeout: .milliseconds(Int(grace * 1000))) == nil {
+            p.kill()
+            _ = await p.waitForExit(timeout: .seconds(5))
+        }
     }
 
     // MARK: files

@@ -1,20 +1,37 @@
 import Foundation
 
-/// Hands out free loopback ports so runs can go in parallel: the kernel picks an ephemeral
-/// port, we close it and remember it, never handing the same port out twice in this process.
+/// Hands out free loopback ports for nodes. They come from below the kernel's ephemeral range
+/// (which starts at 32768), so a port handed out here is never taken meanwhile by an
+/// ephemeral bind such as a link proxy's listener or an outgoing connection. Each process
+/// starts at a pid-derived offset so parallel runs rarely probe the same ports.
 public enum PortAllocator {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var handedOut = Set<Int>()
+    static let range = 20_000..<32_000
+    nonisolated(unsafe) private static var cursor = range.lowerBound + Int(getpid() * 977) % range.count
 
     public static func freePorts(_ count: Int) -> [Int] {
         lock.withLock {
             var out: [Int] = []
-            while out.count < count {
-                let p = probe()
-                if p > 0, !handedOut.contains(p) { handedOut.insert(p); out.append(p) }
+            var tried = 0
+            while out.count < count, tried < range.count {
+                tried += 1
+                cursor = cursor + 1 >= range.upperBound ? range.lowerBound : cursor + 1
+                if !handedOut.contains(cursor), isFree(cursor) { handedOut.insert(cursor); out.append(cursor) }
             }
             return out
         }
+    }
+
+    private static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
     }
 
     private static func probe() -> Int {

@@ -8,7 +8,7 @@ func withCluster<T>(_ name: String, layout: ClusterLayout, _ body: (LocalCluster
     let dir = NSTemporaryDirectory() + "wacluster-tests/\(name)-\(UUID().uuidString.prefix(8))"
     let cluster = try LocalCluster(layout: layout, runDirectory: dir)
     do {
-        try cluster.startAll()
+        try await cluster.startAll()
         let result = try await body(cluster)
         await cluster.shutdown()
         try? FileManager.default.removeItem(atPath: dir)

@@ -34,6 +34,8 @@ extension LinkProxyTests {
         try await Rig.run { rig in
             try rig.proxy.apply(.partition(direction: .both))
             let hung = try await rig.connect()
+            // Reset covers connections the proxy has accepted, not ones still in the kernel's queue.
+            #expect(try await Waiting.until { rig.proxy.counters.activeConnections == 1 })
             try rig.proxy.apply(.reset)
             #expect(try await hung.closed(within: .seconds(2)))
             let fresh = try await rig.connect()

@@ -16,8 +16,9 @@ struct SpawnTests {
 
         let killedAt = ContinuousClock.now
         #expect(node.kill())
-        #expect(await node.waitForExit(timeout: .seconds(1)) == .signalled(SIGKILL))
-        #expect(killedAt.duration(to: .now) < .seconds(1))
+        // Generous bound: the whole test suite, clusters included, shares two cores.
+        #expect(await node.waitForExit(timeout: .seconds(5)) == .signalled(SIGKILL))
+        #expect(killedAt.duration(to: .now) < .seconds(5))
         #expect(node.state == .signalled(SIGKILL))
         #expect(node.exitedAt.map { $0 >= node.spawnedAt } == true)
         #expect(!node.kill(), "a reaped incarnation is never signalled again")

@@ -6,6 +6,12 @@ public struct ApplicationSettings: Codable, Sendable, Equatable {
         public var maxConcurrentRequests: Int = 6
         enum CodingKeys: String, CodingKey { case url, maxConcurrentRequests = "max_concurrent_requests" }
         public init(url: String? = nil) { self.url = url }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let u = try c.decodeIfPresent(String.self, forKey: .url)
+            url = (u?.isEmpty ?? true) ? nil : u
+            maxConcurrentRequests = try c.decodeIfPresent(Int.self, forKey: .maxConcurrentRequests) ?? 6
+        }
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(url ?? "", forKey: .url)
@@ -32,6 +38,24 @@ public struct ApplicationSettings: Codable, Sendable, Equatable {
     }
 
     public init() {}
+
+    /// Missing keys take their defaults: settings written by an older version stay readable
+    /// after an upgrade adds a field (and the other way round).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ApplicationSettings.defaults
+        heartbeatInterval = try c.decodeIfPresent(Int.self, forKey: .heartbeatInterval) ?? d.heartbeatInterval
+        unhealthyInterval = try c.decodeIfPresent(Int.self, forKey: .unhealthyInterval) ?? d.unhealthyInterval
+        callbackBackoffDelayMs = try c.decodeIfPresent(Int.self, forKey: .callbackBackoffDelayMs) ?? d.callbackBackoffDelayMs
+        maxCallbackBackoffDelayMs = try c.decodeIfPresent(Int.self, forKey: .maxCallbackBackoffDelayMs) ?? d.maxCallbackBackoffDelayMs
+        callbackPersist = try c.decodeIfPresent(Bool.self, forKey: .callbackPersist) ?? d.callbackPersist
+        passThrough = try c.decodeIfPresent(Bool.self, forKey: .passThrough) ?? d.passThrough
+        sentStatus = try c.decodeIfPresent(Bool.self, forKey: .sentStatus) ?? d.sentStatus
+        dbGarbageCollectorEnable = try c.decodeIfPresent(Bool.self, forKey: .dbGarbageCollectorEnable) ?? d.dbGarbageCollectorEnable
+        webhooks = try c.decodeIfPresent(Webhooks.self, forKey: .webhooks) ?? d.webhooks
+    }
+
+    static let defaults = ApplicationSettings()
 
     public var webhookURL: String? {
         guard let u = webhooks.url, !u.isEmpty else { return nil }
@@ -64,7 +88,7 @@ public struct ApplicationSettings: Codable, Sendable, Equatable {
             case "db_garbagecollector_enable": s.dbGarbageCollectorEnable = try bool()
             case "webhooks":
                 guard let obj = value.objectValue else { throw .invalid(key, "expected an object, got \(value.typeName)") }
-                for (wk, wv) in obj {
+                for (wk, wv) in obj.sorted(by: { $0.key < $1.key }) {
                     switch wk {
                     case "url":
                         guard let u = wv.stringValue else { throw .invalid("webhooks.url", "expected a string, got \(wv.typeName)") }

@@ -24,8 +24,13 @@ public actor CoreappController {
     // MARK: loop
 
     /// One pass: DB heartbeat, settings, the shard map's word on this node, lease upkeep.
+    var stepping = false
+
     public func step() async {
-        guard !stopping else { return }
+        // The actor is re-entrant at awaits: never run two steps interleaved.
+        guard !stopping, !stepping else { return }
+        stepping = true
+        defer { stepping = false }
         let now = rt.clock.now
         if lastDBHeartbeat == nil || now - lastDBHeartbeat! >= rt.timings.dbHeartbeatPeriod {
             do { try await rt.registerSelf(role: .coreapp); lastDBHeartbeat = now }
@@ -64,13 +69,13 @@ public actor CoreappController {
             case .acquireLease(let shard, let epoch):
                 let sentAt = rt.clock.now
                 let until = try? await rt.store.acquireShardLease(shard: shard, epoch: epoch, node: rt.nodeID, now: sentAt, ttl: rt.timings.shardLeaseTTL)
-                await apply(machine.leaseAcquired(until: until ?? nil, sentAt: sentAt))
+                await apply(machine.leaseAcquired(shard: shard, epoch: epoch, until: until ?? nil, sentAt: sentAt, now: rt.clock.now))
             case .renewLease(let shard, let epoch):
                 let sentAt = rt.clock.now
                 var ok: Bool?
                 do { ok = try await rt.store.renewShardLease(shard: shard, epoch: epoch, node: rt.nodeID, now: sentAt, ttl: rt.timings.shardLeaseTTL) }
                 catch { rt.logger.event("db_error", "shard lease renewal failed: \(error)", level: .warning) }
-                await apply(machine.leaseRenewed(ok: ok, sentAt: sentAt))
+                await apply(machine.leaseRenewed(shard: shard, epoch: epoch, ok: ok, sentAt: sentAt))
             case .connect(let shard, let epoch):
                 startSession(shard: shard, epoch: epoch)
             case .disconnect(let shard, let reason):

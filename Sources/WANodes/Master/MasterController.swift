@@ -30,8 +30,12 @@ public actor MasterController {
 
     // MARK: loop
 
+    var stepping = false
+
     public func step() async {
-        guard !stopping else { return }
+        guard !stopping, !stepping else { return }
+        stepping = true
+        defer { stepping = false }
         let now = rt.clock.now
         if lastDBHeartbeat == nil || now - lastDBHeartbeat! >= rt.timings.dbHeartbeatPeriod {
             do { try await rt.registerSelf(role: .master); lastDBHeartbeat = now }
@@ -72,7 +76,7 @@ public actor MasterController {
                 let sentAt = rt.clock.now
                 do {
                     let row = try await rt.store.acquireMasterLease(node: rt.nodeID, now: sentAt, ttl: rt.timings.masterLeaseTTL)
-                    await apply(lease.acquired(row, sentAt: sentAt))
+                    await apply(lease.acquired(row, sentAt: sentAt, now: rt.clock.now))
                 } catch {
                     rt.logger.event("db_error", "lease acquire failed: \(error)", level: .warning)
                 }
@@ -121,7 +125,11 @@ public actor MasterController {
                 }
             }
         }
-        do { try await rt.store.reportHeartbeats(master: rt.nodeID, at: now, lastAnswered: ledger.lastAnswered) }
+        // Report each coreapp's reference (last answer, else first sight), so a secondary
+        // that never got an answer still votes once the coreapp has been silent long enough.
+        var references: [String: LogicalInstant] = [:]
+        for id in ledger.firstSeen.keys { references[id] = ledger.reference(id) }
+        do { try await rt.store.reportHeartbeats(master: rt.nodeID, at: now, lastAnswered: references) }
         catch { rt.logger.event("db_error", "cannot report heartbeats: \(error)", level: .warning) }
     }
 
@@ -155,7 +163,8 @@ public actor MasterController {
                 let verdict = monitor.verdict(for: c.nodeID, now: now, own: ledger, peers: peers,
                                               dbHeartbeat: c.heartbeatAt, registeredAt: c.registeredAt)
                 candidates.append(CoreappCandidate(nodeID: c.nodeID, hostname: c.hostname, unhealthy: verdict,
-                                                   promotable: monitor.isPromotable(c.nodeID, now: now, own: ledger, dbHeartbeat: c.heartbeatAt)))
+                                                   promotable: monitor.isPromotable(c.nodeID, now: now, own: ledger, dbHeartbeat: c.heartbeatAt),
+                                                   pending: monitor.isPending(c.nodeID, now: now, own: ledger)))
                 let owned = map.shard(ownedBy: c.nodeID)
                 if let verdict, let owned, reportedUnhealthy[c.nodeID] != "\(owned.epoch)" {
                     reportedUnhealthy[c.nodeID] = "\(owned.epoch)"
@@ -179,6 +188,8 @@ public actor MasterController {
                         let t = rt.real(2, floor: 0.2)
                         Task { _ = try? await client.call(NodeRPC.ShardMapChanged.self, Empty(), timeout: t) }
                     }
+                case .deferred:
+                    continue
                 case let .noCandidate(shard, reason):
                     if reportedNoCandidate[shard] == nil || now - reportedNoCandidate[shard]! > 30 {
                         reportedNoCandidate[shard] = now

@@ -35,6 +35,8 @@ public final class RPCClient: @unchecked Sendable {
         body.append(0x0A)
         let timer = ch.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
             self?.fail(id, RPCError(kind: .timeout, peer: self?.peer.description ?? "?", detail: "\(M.name) got no answer within \(String(format: "%.2f", timeout))s"))
+            // A silent connection may be dead without a FIN (a partition ate it): dial anew next time.
+            self?.drop(ch)
         }
         ch.writeAndFlush(ByteBuffer(data: body)).whenFailure { [weak self] err in
             self?.fail(id, RPCError(kind: .closed, peer: self?.peer.description ?? "?", detail: "write failed: \(err)"))
@@ -57,6 +59,15 @@ public final class RPCClient: @unchecked Sendable {
     public func reset() {
         let ch = lock.withLock { () -> Channel? in let c = channel; channel = nil; return c }
         ch?.close(promise: nil)
+    }
+
+    private func drop(_ ch: Channel) {
+        let mine = lock.withLock { () -> Bool in
+            guard channel === ch else { return false }
+            channel = nil
+            return true
+        }
+        if mine { ch.close(promise: nil) }
     }
 
     private func fail(_ id: UInt64, _ error: Error) {

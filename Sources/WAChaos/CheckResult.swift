@@ -1,0 +1,42 @@
+import Foundation
+
+/// A checker's verdict: Jepsen-style three values, with the reason.
+public enum Verdict: String, Codable, Sendable { case pass, fail, unknown }
+
+/// One check of a scenario: what was checked, the verdict, the figures and the bounds.
+public struct CheckResult: Codable, Sendable {
+    public var name: String
+    public var line: Int?
+    public var verdict: Verdict
+    public var reason: String
+    /// Measured figures, e.g. detection_logical, recovery_real.
+    public var figures: [String: Double] = [:]
+    /// Bounds as text, e.g. "25.0...38.0 logical s".
+    public var bounds: String?
+    public init(name: String, line: Int?, verdict: Verdict, reason: String, figures: [String: Double] = [:], bounds: String? = nil) {
+        self.name = name; self.line = line; self.verdict = verdict; self.reason = reason; self.figures = figures; self.bounds = bounds
+    }
+}
+
+/// Everything about one scenario run.
+public struct ScenarioReport: Codable, Sendable {
+    public var scenario: String
+    public var file: String
+    public var seed: UInt64
+    public var timeScale: Double
+    public var verdict: Verdict
+    public var realSeconds: Double
+    public var checks: [CheckResult]
+    public var error: String?
+    public var runDirectory: String
+}
+
+/// One line of the runner's own timeline (`timeline.jsonl`).
+struct TimelineEntry: Codable {
+    var ts: Double
+    var scenario: String
+    var step: Int
+    var line: Int?
+    var kind: String
+    var detail: String
+}

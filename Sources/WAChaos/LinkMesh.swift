@@ -1,0 +1,90 @@
+import Foundation
+import LinkProxy
+import WACore
+import WATestKit
+
+/// One proxy per directed link between cluster nodes, and from every node to the gateway.
+/// Nodes find the proxies through `WA_PEER_OVERRIDES` (a JSON file per node mapping a peer's
+/// `host:port` to its proxy), so the product's own code path stays plain `host:port`.
+public final class LinkMesh: @unchecked Sendable {
+    public struct Link: Hashable, Sendable, CustomStringConvertible {
+        public var from: String
+        public var to: String
+        public var description: String { "\(from)->\(to)" }
+    }
+    public private(set) var proxies: [Link: LinkProxy] = [:]
+    let cluster: LocalCluster
+
+    public init(cluster: LocalCluster, seed: UInt64) {
+        self.cluster = cluster
+        let sources = cluster.nodes.values.filter { $0.role != .gateway }.map(\.name).sorted()
+        let targets = cluster.nodes.values.filter { $0.role == .master || $0.role == .coreapp || $0.role == .gateway }.map(\.name).sorted()
+        var n: UInt64 = 0
+        for from in sources {
+            for to in targets where to != from {
+                let target = cluster.nodes[to]!
+                n += 1
+                proxies[Link(from: from, to: to)] = LinkProxy(name: "\(from)->\(to)", upstreamHost: "127.0.0.1",
+                                                              upstreamPort: target.servicePort, seed: seed &+ n)
+            }
+        }
+    }
+
+    /// Starts every proxy and points each node's overrides file at its outgoing proxies.
+    public func start() async throws {
+        for p in proxies.values { try await p.start() }
+        var perNode: [String: [String: String]] = [:]
+        for (link, proxy) in proxies {
+            let target = cluster.nodes[link.to]!
+            perNode[link.from, default: [:]]["127.0.0.1:\(target.servicePort)"] = "127.0.0.1:\(proxy.listenPort)"
+        }
+        for (node, map) in perNode {
+            let path = "\(cluster.runDirectory)/\(node)/peers.json"
+            let data = try JSONSerialization.data(withJSONObject: map, options: [.sortedKeys, .prettyPrinted])
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+            cluster.setEnvironment(node, "WA_PEER_OVERRIDES", path)
+        }
+    }
+
+    public func stop() async { for p in proxies.values { await p.stop() } }
+
+    func proxy(_ from: String, _ to: String) throws -> LinkProxy {
+        guard let p = proxies[Link(from: from, to: to)] else {
+            throw RunnerError("there is no link \(from) -> \(to) (links go from webapps, masters and coreapps to masters, coreapps and the gateway)")
+        }
+        return p
+    }
+
+    /// Cuts the pair: both directions, or only traffic from `from` to `to`.
+    public func partition(_ from: String, _ to: String, oneWay: Bool) throws {
+        if oneWay {
+            try proxy(from, to).apply(.partition(direction: .forward))
+            if let back = proxies[Link(from: to, to: from)] { try back.apply(.partition(direction: .backward)) }
+        } else {
+            try proxy(from, to).apply(.partition(direction: .both))
+            if let back = proxies[Link(from: to, to: from)] { try back.apply(.partition(direction: .both)) }
+        }
+    }
+
+    /// Applies a fault to both directions of the pair (each proxy carries both byte directions).
+    public func apply(_ fault: LinkFault, _ from: String, _ to: String) throws {
+        try proxy(from, to).apply(fault)
+        if let back = proxies[Link(from: to, to: from)] { try back.apply(fault) }
+    }
+
+    public func heal(_ from: String, _ to: String) {
+        proxies[Link(from: from, to: to)]?.heal()
+        proxies[Link(from: to, to: from)]?.heal()
+    }
+
+    public func healAll() { for p in proxies.values { p.heal() } }
+
+    public var activeFaults: [String] {
+        proxies.compactMap { link, p in p.activeFault.map { "\(link): \($0)" } }.sorted()
+    }
+}
+
+public struct RunnerError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}

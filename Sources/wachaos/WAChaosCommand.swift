@@ -1,0 +1,94 @@
+import ArgumentParser
+import ChaosScenario
+import Foundation
+import ProcessSupervisor
+import WAChaos
+
+@main
+struct WAChaos: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wachaos",
+        abstract: "Chaos runner for the WhatsApp Business API HA / Multiconnect cluster replica.",
+        subcommands: [Run.self, Check.self])
+}
+
+/// Scenario selection shared by `run` and `check`.
+struct ScenarioSelection: ParsableArguments {
+    @Argument(help: "Scenario files or folders (default: chaos).") var paths: [String] = []
+    @Option(help: "Run only scenarios whose name contains this text.") var filter: String?
+
+    func load() throws -> [Scenario] {
+        let targets = paths.isEmpty ? ["chaos"] : paths
+        var all: [Scenario] = []
+        for p in targets {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else { throw ValidationError("no such file or folder: \(p)") }
+            all += isDir.boolValue ? try ScenarioLoader.loadDirectory(p) : [try ScenarioLoader.load(path: p)]
+        }
+        if let filter { all = all.filter { $0.name.contains(filter) } }
+        if all.isEmpty { throw ValidationError("no scenario matched\(filter.map { " --filter \($0)" } ?? "")") }
+        return all
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Validate scenario files without running them.")
+    @OptionGroup var selection: ScenarioSelection
+    func run() throws {
+        let targets = selection.paths.isEmpty ? ["chaos"] : selection.paths
+        var failed = false
+        for p in targets {
+            var isDir: ObjCBool = false
+            let files = FileManager.default.fileExists(atPath: p, isDirectory: &isDir) && isDir.boolValue
+                ? ((try? ScenarioLoader.scenarioFiles(in: p)) ?? []) : [p]
+            for f in files {
+                switch ScenarioLoader.check(path: f) {
+                case .success(let s): print("ok     \(f) (\(s.name), \(s.steps.count) steps)")
+                case .failure(let e): failed = true; print(e.description)
+                }
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run scenarios against real cluster processes and check them.")
+    @OptionGroup var selection: ScenarioSelection
+    @Option(help: "Seed for every random choice (overrides the files).") var seed: UInt64?
+    @Option(help: "Time scale: real = logical × scale (overrides the files).") var timeScale: Double?
+    @Flag(help: "Rewrite golden health files instead of comparing.") var record = false
+    @Flag(help: "Keep every scenario's whole folder (DB, data), not only logs and reports.") var keep = false
+    @Option(help: "Where run folders go.") var runsDir = "runs"
+    @Option(help: "Golden files folder.") var fixtures = "fixtures"
+    @Option(help: "Real seconds of slack on both ends of every failover window.") var slack: Double = 1.0
+    @Option(help: "Path of the wacluster binary (default: next to wachaos).") var wacluster: String?
+
+    func validate() throws {
+        if let t = timeScale, !(t > 0 && t <= 10) { throw ValidationError("--time-scale must be in (0, 10], got \(t)") }
+        if slack < 0 { throw ValidationError("--slack must not be negative") }
+    }
+
+    func run() async throws {
+        let scenarios: [Scenario]
+        do { scenarios = try selection.load() }
+        catch let e as ScenarioErrors { FileHandle.standardError.write(Data("\(e)\n".utf8)); throw ExitCode(2) }
+        let supervisor = Supervisor()
+        supervisor.installSignalHandlers()
+        try? supervisor.enableSubreaper()
+        var options = RunOptions()
+        options.seed = seed; options.timeScale = timeScale; options.record = record; options.keep = keep
+        options.fixturesDirectory = fixtures; options.slackReal = slack; options.binary = wacluster
+        let f = DateFormatter(); f.dateFormat = "yyyyMMdd-HHmmss"; f.timeZone = TimeZone(identifier: "UTC")
+        let dir = "\(runsDir)/\(f.string(from: Date()))-seed\(seed.map(String.init) ?? "file")"
+        print("wachaos: \(scenarios.count) scenario(s), run folder \(dir)")
+        let reports = try await SuiteRunner(options: options, supervisor: supervisor, runDirectory: dir).run(scenarios)
+        await supervisor.shutdown(grace: .seconds(3))
+        print("")
+        print(SummaryTable.render(reports))
+        print("reports: \(dir)/report.json, \(dir)/junit.xml, timeline \(dir)/timeline.jsonl")
+        if record { print("goldens rewritten under \(fixtures)/health (--record)") }
+        for r in reports where r.verdict != .pass { print("\(r.scenario): \(r.verdict.rawValue) — rerun with --seed \(r.seed) --filter \(r.scenario)") }
+        if reports.contains(where: { $0.verdict != .pass }) { throw ExitCode(1) }
+    }
+}
