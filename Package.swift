@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // System SQLite: no server needed, one file shared by every local node.
@@ -52,7 +53,8 @@ let package = Package(
             "WACore", "WAStore", "WAWire", "WANodes",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], swiftSettings: settings),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ], resources: [.copy("Resources/openapi.json")], swiftSettings: settings),
         .executableTarget(name: "wacluster", dependencies: [
             "WACore", "WANodes", "WAWebapp", "WAGateway",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -69,7 +69,7 @@ final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable
                 var r = GatewayFrame(.refused); r.reason = "hello needs phone, shard and node"
                 send(context, r); context.close(promise: nil); return
             }
-            switch state.hello(node: node, phone: phone, shard: shard, epoch: frame.epoch ?? 0, channel: context.channel) {
+            switch state.hello(node: node, phone: phone, shard: shard, epoch: frame.epoch ?? 0, shards: frame.shards ?? 1, channel: context.channel) {
             case .welcome(let id):
                 mode = .session(id: id, node: node, shard: shard)
                 var w = GatewayFrame(.welcome); w.shard = shard
@@ -100,6 +100,11 @@ final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable
                 channel.writeAndFlush(NIOAny(ByteBuffer(data: st.encodedLine())), promise: nil)
                 state.journal.record("status", ["id": msgID, "status": "delivered", "session": id])
             }
+        case (.session, .sync):
+            var answer = GatewayFrame(.syncResult)
+            answer.ids = state.known(frame.ids ?? [])
+            answer.seq = frame.seq
+            send(context, answer)
         case (.session, .bye):
             closeReason = "client said bye: \(frame.reason ?? "")"
             context.close(promise: nil)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOFoundationCompat
 import WACore
 import WAWire
 
@@ -9,7 +10,7 @@ import WAWire
 /// it, so the conflict rule is decided atomically.
 public final class GatewayState: @unchecked Sendable {
     struct Key: Hashable { let phone: String; let shard: Int }
-    struct Session { let id: Int; let node: String; let key: Key; let epoch: Int; let channel: Channel }
+    struct Session { let id: Int; let node: String; let key: Key; let epoch: Int; let channel: Channel; let shards: Int }
     public struct Account: Codable { var cc: String; var phoneNumber: String; var vname: String; var verified: Bool }
 
     private let lock = NSLock()
@@ -18,6 +19,7 @@ public final class GatewayState: @unchecked Sendable {
     private var accounts: [String: Account] = [:]
     private var pendingCodes: [String: String] = [:]
     private var messageCounts: [String: Int] = [:]
+    private var messageShard: [String: Key] = [:]
     private var nextSessionID = 0
     private var rng: SplitMix64
 
@@ -44,7 +46,7 @@ public final class GatewayState: @unchecked Sendable {
 
     enum HelloOutcome { case welcome(sessionID: Int), refused(String) }
 
-    func hello(node: String, phone: String, shard: Int, epoch: Int, channel: Channel) -> HelloOutcome {
+    func hello(node: String, phone: String, shard: Int, epoch: Int, shards: Int, channel: Channel) -> HelloOutcome {
         lock.lock(); defer { lock.unlock() }
         let key = Key(phone: phone, shard: shard)
         let now = clock.now
@@ -77,7 +79,7 @@ public final class GatewayState: @unchecked Sendable {
             }
         }
         nextSessionID += 1
-        sessions[key] = Session(id: nextSessionID, node: node, key: key, epoch: epoch, channel: channel)
+        sessions[key] = Session(id: nextSessionID, node: node, key: key, epoch: epoch, channel: channel, shards: max(1, shards))
         journal.record("connect", ["node": node, "phone": phone, "shard": shard, "epoch": epoch, "session": nextSessionID])
         logger.event("gateway_connect", "\(node) connected for shard \(shard)", ["node": node, "shard": "\(shard)", "epoch": "\(epoch)"])
         return .welcome(sessionID: nextSessionID)
@@ -99,10 +101,14 @@ public final class GatewayState: @unchecked Sendable {
         lock.withLock {
             let n = (messageCounts[id] ?? 0) + 1
             messageCounts[id] = n
+            if let s = sessions.values.first(where: { $0.id == sessionID }) { messageShard[id] = s.key }
             journal.record("message", ["id": id, "to": to, "node": node, "shard": shard, "session": sessionID, "count": n])
             return n
         }
     }
+
+    /// The subset of `ids` this server has received.
+    func known(_ ids: [String]) -> [String] { lock.withLock { ids.filter { messageCounts[$0] != nil } } }
 
     /// Live sessions, for the gateway's status answer and tests.
     public func liveSessions() -> [(node: String, phone: String, shard: Int)] {
@@ -155,6 +161,35 @@ public final class GatewayState: @unchecked Sendable {
             persist()
             journal.record("registered", ["phone": phone])
             out.ok = true; out.vname = accounts[phone]?.vname
+            return out
+        case "inject_inbound":
+            lock.lock(); defer { lock.unlock() }
+            guard let from = f.from, !from.isEmpty else { out.ok = false; out.reason = "inject_inbound needs from"; return out }
+            let shards = sessions.values.first { $0.key.phone == phone && $0.key.shard >= 0 }?.shards ?? 1
+            let shard = ShardRouter.shard(for: from, shards: shards)
+            guard let s = sessions[Key(phone: phone, shard: shard)] else {
+                out.ok = false; out.reason = "shard \(shard) of +\(phone) has no live connection"; return out
+            }
+            var frame = GatewayFrame(.inbound)
+            frame.id = "ABGG" + String(rng.next() % 1_000_000_000_000, radix: 16)
+            frame.from = from; frame.body = f.body ?? ""
+            s.channel.writeAndFlush(NIOAny(ByteBuffer(data: frame.encodedLine())), promise: nil)
+            journal.record("inbound", ["id": frame.id!, "from": from, "shard": shard, "session": s.id])
+            out.ok = true; out.id = frame.id; out.shard = shard
+            return out
+        case "mark_read":
+            lock.lock(); defer { lock.unlock() }
+            guard let id = f.id, let key = messageShard[id], let s = sessions[key] else {
+                out.ok = false; out.reason = "message \(f.id ?? "?") is unknown or its shard has no live connection"; return out
+            }
+            var frame = GatewayFrame(.status); frame.id = id; frame.status = "read"
+            s.channel.writeAndFlush(NIOAny(ByteBuffer(data: frame.encodedLine())), promise: nil)
+            journal.record("status", ["id": id, "status": "read", "session": s.id])
+            out.ok = true
+            return out
+        case "message_count":
+            out.count = lock.withLock { messageCounts[f.id ?? ""] ?? 0 }
+            out.ok = true
             return out
         case "get_code":
             out.code = lock.withLock { pendingCodes[phone] }

@@ -57,6 +57,23 @@ public protocol ClusterStore: Sendable {
     func saveToken(_ token: TokenRecord) async throws
     func token(hash: String) async throws -> TokenRecord?
     func deleteTokens(of user: String) async throws
+
+    // Messaging
+    /// Makes a batch durable in one transaction; returns each message's id (for a repeated
+    /// idempotency key, the id of the message first accepted with it).
+    func acceptMessages(_ batch: [MessageRecord]) async throws -> [String]
+    /// Moves messages forward (never back) and, when `callbacks` is set, queues one status
+    /// callback per message that moved, all in one transaction.
+    func applyStatuses(_ updates: [(id: String, state: MessageState)], at: LogicalInstant, callbacks: Bool) async throws -> Int
+    func pendingMessages(shard: Int, limit: Int) async throws -> [MessageRecord]
+    func message(_ id: String) async throws -> MessageRecord?
+    func enqueueCallback(shard: Int, kind: String, payload: String, at: LogicalInstant) async throws
+    func dueCallbacks(shard: Int, now: LogicalInstant, limit: Int) async throws -> [CallbackRecord]
+    func completeCallbacks(_ ids: [Int64]) async throws
+    func retryCallbacks(_ ids: [Int64], attempts: [Int64: Int], nextAttemptAt: [Int64: LogicalInstant], error: String) async throws
+    /// Stores an inbound message once; false when its id was already stored.
+    func recordInbound(id: String, shard: Int, sender: String, body: String, at: LogicalInstant) async throws -> Bool
+    func dbStats() async throws -> DBStats
 }
 
 /// A database problem, with what to do about it.

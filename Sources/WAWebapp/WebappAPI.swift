@@ -9,7 +9,9 @@ import WAWire
 /// The REST API of the webapp node.
 final class WebappAPI: @unchecked Sendable {
     let rt: NodeRuntime
-    init(runtime: NodeRuntime) { rt = runtime }
+    let shardRoutes: ShardRoutes
+    let requestMetrics = RequestMetrics()
+    init(runtime: NodeRuntime) { rt = runtime; shardRoutes = ShardRoutes(runtime: runtime) }
 
     // MARK: auth
 

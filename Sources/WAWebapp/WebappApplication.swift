@@ -35,20 +35,50 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Builds the webapp: the router with every endpoint, bound to `WEBAPP_EXTERNAL_PORTS`.
+/// Times every request and counts it by route and status for `/metrics`.
+struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: RequestMetrics
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        let d = start.duration(to: .now)
+        let route = WebappRoutes.all.first { APIErrorMiddleware<Context>.matches(pattern: WebappRoutes.routerPath($0.path), path: request.uri.path) }?.path ?? "unmatched"
+        metrics.record(route: route, method: "\(request.method)", status: Int(response.status.code),
+                       seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+        return response
+    }
+}
+
+/// Builds the webapp: every route of `WebappRoutes.all`, bound to `WEBAPP_EXTERNAL_PORTS`.
 public func buildWebapp(runtime rt: NodeRuntime, port: Int? = nil) -> some ApplicationProtocol {
     let api = WebappAPI(runtime: rt)
+    typealias Handler = @Sendable (Request, BasicRequestContext) async throws -> Response
+    let handlers: [String: Handler] = [
+        "POST /v1/users/login": { req, _ in try await api.login(req) },
+        "POST /v1/users": { req, _ in try await api.createUser(req) },
+        "DELETE /v1/users/{username}": { req, ctx in try await api.deleteUser(req, name: ctx.parameters.get("username") ?? "") },
+        "GET /v1/health": { req, _ in try await api.health(req) },
+        "POST /v1/account": { req, _ in try await api.register(req) },
+        "POST /v1/account/verify": { req, _ in try await api.verify(req) },
+        "POST /v1/account/shards": { req, _ in try await api.setShards(req) },
+        "GET /v1/account/shards": { req, _ in try await api.getShards(req) },
+        "GET /v1/settings/application": { req, _ in try await api.getSettings(req) },
+        "PATCH /v1/settings/application": { req, _ in try await api.patchSettings(req) },
+        "POST /v1/messages": { req, _ in try await api.sendMessage(req) },
+        "GET /v1/support": { req, _ in try await api.support(req) },
+        "GET /v1/stats/db": { req, _ in try await api.statsDB(req) },
+        "GET /metrics": { req, _ in try await api.metrics(req) },
+        "GET /v1/openapi.json": { _, _ in OpenAPIDocument.response() },
+    ]
     let router = Router(context: BasicRequestContext.self)
-    let paths = ["/v1/users/login", "/v1/health", "/v1/account", "/v1/account/verify", "/v1/account/shards", "/v1/settings/application"]
-    router.add(middleware: APIErrorMiddleware(knownPaths: paths))
-    router.post("/v1/users/login") { req, _ in try await api.login(req) }
-    router.get("/v1/health") { req, _ in try await api.health(req) }
-    router.post("/v1/account") { req, _ in try await api.register(req) }
-    router.post("/v1/account/verify") { req, _ in try await api.verify(req) }
-    router.post("/v1/account/shards") { req, _ in try await api.setShards(req) }
-    router.get("/v1/account/shards") { req, _ in try await api.getShards(req) }
-    router.get("/v1/settings/application") { req, _ in try await api.getSettings(req) }
-    router.patch("/v1/settings/application") { req, _ in try await api.patchSettings(req) }
+    router.add(middleware: MetricsMiddleware(metrics: api.requestMetrics))
+    router.add(middleware: APIErrorMiddleware(knownPaths: WebappRoutes.all.map { WebappRoutes.routerPath($0.path) }))
+    for route in WebappRoutes.all {
+        guard let handler = handlers["\(route.method) \(route.path)"] else {
+            preconditionFailure("WebappRoutes lists \(route.method) \(route.path) but the webapp has no handler for it")
+        }
+        router.on(RouterPath(WebappRoutes.routerPath(route.path)), method: HTTPRequest.Method(route.method)!, use: handler)
+    }
     let host = rt.config.externalHostname.hasPrefix("127.") || rt.config.externalHostname == "localhost" ? rt.config.externalHostname : "0.0.0.0"
     var quiet = Logger(label: "hummingbird")
     quiet.logLevel = .warning
@@ -60,6 +90,15 @@ public func buildWebapp(runtime rt: NodeRuntime, port: Int? = nil) -> some Appli
                                            ["role": "webapp", "node_id": rt.nodeID, "port": "\(ch.localAddress?.port ?? 0)"])
                        },
                        logger: quiet)
+}
+
+/// The committed OpenAPI document, served as it is.
+enum OpenAPIDocument {
+    static let data: Data? = Bundle.module.url(forResource: "openapi", withExtension: "json").flatMap { try? Data(contentsOf: $0) }
+    static func response() -> Response {
+        guard let data else { return APIResponse.error(APIError(.internalError, "the OpenAPI document is missing from this build", status: 500)) }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: data)))
+    }
 }
 
 /// Keeps the webapp's view of the schema and settings current.

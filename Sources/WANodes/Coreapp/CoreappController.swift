@@ -11,6 +11,8 @@ public actor CoreappController {
     let rt: NodeRuntime
     var machine: ShardOwnerMachine
     var session: GatewaySession?
+    public let pipeline: MessagePipeline
+    var shardCount = 1
     var phone: String?
     var registered = false
     var lastDBHeartbeat: LogicalInstant?
@@ -19,6 +21,7 @@ public actor CoreappController {
     public init(runtime: NodeRuntime) {
         rt = runtime
         machine = ShardOwnerMachine(timings: runtime.timings)
+        pipeline = MessagePipeline(runtime: runtime)
     }
 
     // MARK: loop
@@ -46,6 +49,7 @@ public actor CoreappController {
             var mine: ShardOwnerMachine.Assignment?
             if registered {
                 let map = try await rt.store.shardMap()
+                shardCount = map.shardCount
                 if let row = map.shard(ownedBy: rt.nodeID) {
                     mine = .init(shard: row.shard, epoch: row.epoch, fenceUntil: row.fenceUntil)
                 }
@@ -82,11 +86,14 @@ public actor CoreappController {
                 if let s = session {
                     session = nil
                     s.stop(reason: reason)
+                    await pipeline.sessionDown(s)
                     rt.logger.event("gateway_disconnected", "left the gateway for shard \(shard): \(reason)", ["shard": "\(shard)", "reason": reason])
                 }
             case .promoted(let shard, let epoch):
+                await pipeline.own(shard: shard, epoch: epoch, shards: shardCount)
                 rt.logger.event("role_changed", "now the primary coreapp of shard \(shard)", ["role": "owner", "shard": "\(shard)", "epoch": "\(epoch)"])
             case .demoted(let shard, let reason):
+                await pipeline.release()
                 rt.logger.event("role_changed", "back to standby (was shard \(shard)): \(reason)", ["role": "standby", "shard": "\(shard)", "reason": reason])
             }
         }
@@ -98,6 +105,12 @@ public actor CoreappController {
         let s = GatewaySession(shard: shard, epoch: epoch)
         session = s
         let rt = rt
+        let shards = shardCount
+        let pipeline = pipeline
+        // Frames reach the pipeline in the order the gateway sent them.
+        let (frames, sink) = AsyncStream<GatewayFrame>.makeStream()
+        s.onFrame = { sink.yield($0) }
+        Task { for await f in frames { await pipeline.receive(f) } }
         Task {
             let watcher = Task {
                 // Tell the machine as soon as the gateway welcomes us.
@@ -107,8 +120,9 @@ public actor CoreappController {
                     try? await rt.clock.sleep(logicalSeconds: 0.05)
                 }
             }
-            let reason = await s.run(gateway: gateway, runtime: rt, phone: phone)
+            let reason = await s.run(gateway: gateway, runtime: rt, phone: phone, shards: shards)
             watcher.cancel()
+            sink.finish()
             await self.sessionEnded(s, reason: reason)
         }
     }
@@ -117,9 +131,11 @@ public actor CoreappController {
         guard session === s else { return }
         rt.logger.event("gateway_connected", "connected to the gateway for shard \(s.shard)", ["shard": "\(s.shard)", "epoch": "\(s.epoch)"])
         await apply(machine.gatewayConnected(now: rt.clock.now))
+        if session === s, machine.connection == .connected { await pipeline.sessionUp(s) }
     }
 
     func sessionEnded(_ s: GatewaySession, reason: String) async {
+        await pipeline.sessionDown(s)
         guard session === s else { return }
         session = nil
         rt.logger.event("gateway_disconnected", "gateway session for shard \(s.shard) ended: \(reason)", ["shard": "\(s.shard)", "reason": reason])
@@ -141,6 +157,13 @@ public actor CoreappController {
 
     public func heartbeat() -> NodeRPC.Heartbeat.Result {
         .init(nodeID: rt.nodeID, shard: machine.servingShard, connected: machine.connection == .connected)
+    }
+
+    public func support() -> NodeRPC.Support.Result {
+        let shard = machine.servingShard
+        let conn: String = switch machine.connection { case .connected: "connected"; case .connecting: "connecting"; case .down: "disconnected" }
+        return .init(role: "coreapp", shards: shard.map { [[$0, $0]] } ?? [], socketConn: conn,
+                     dbEngine: rt.config.database.engine.rawValue, multiConnect: shardCount > 1)
     }
 
     public func health() -> JSONValue {

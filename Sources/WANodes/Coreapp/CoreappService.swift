@@ -26,6 +26,10 @@ public final class CoreappService: Service, @unchecked Sendable {
             return Empty()
         }
         routes.on(NodeRPC.ShardMapChanged.self) { _ in Task { await controller.nudge() }; return Empty() }
+        routes.on(NodeRPC.SendMessage.self) { p in
+            NodeRPC.SendMessage.Result(id: try await controller.pipeline.accept(to: p.to, body: p.body, idempotencyKey: p.idempotencyKey))
+        }
+        routes.on(NodeRPC.Support.self) { _ in await controller.support() }
         let server = try await RPCServer.bind(host: bindHost(for: rt.config), port: rt.config.controlPort, routes: routes,
                                               group: rt.group, variable: "COREAPP_EXTERNAL_PORTS")
         rt.logger.event("node_started", "coreapp \(rt.healthKey) listening on \(rt.config.controlPort)",
@@ -42,6 +46,9 @@ public final class CoreappService: Service, @unchecked Sendable {
                 let c = controller, clock = rt.clock, tick = rt.timings.tick
                 group.addTask { await periodic(every: tick, clock: clock) { await c.step() } }
                 group.addTask { await periodic(every: tick / 4, clock: clock) { await c.enforceLease() } }
+                let pipeline = c.pipeline
+                group.addTask { await periodic(every: tick, clock: clock) { await pipeline.reconcile() } }
+                group.addTask { await periodic(every: 0.1, clock: clock) { await pipeline.deliverCallbacks() } }
             }
         }
         rt.logger.event("node_stopping", "coreapp stopping")

@@ -22,7 +22,7 @@ public final class GatewaySession: @unchecked Sendable {
     public var state: State { lock.withLock { _state } }
 
     /// Connects and serves the session until it ends; returns why it ended.
-    public func run(gateway: HostPort, runtime: NodeRuntime, phone: String) async -> String {
+    public func run(gateway: HostPort, runtime: NodeRuntime, phone: String, shards: Int = 1) async -> String {
         let timeout = runtime.real(runtime.timings.gatewayPingPeriod * 3, floor: 0.5)
         let conn: LineConnection
         do {
@@ -37,7 +37,7 @@ public final class GatewaySession: @unchecked Sendable {
         }
         if cancelled { conn.close(); return finish("stopped before the connection was up") }
         var hello = GatewayFrame(.hello)
-        hello.phone = phone; hello.shard = shard; hello.node = runtime.healthKey; hello.epoch = epoch
+        hello.phone = phone; hello.shard = shard; hello.node = runtime.healthKey; hello.epoch = epoch; hello.shards = shards
         conn.send(hello.encodedLine())
         let welcomeTimer = conn.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) { conn.close() }
         var reason = "connection closed by the gateway"

@@ -344,6 +344,14 @@ public actor MasterController {
         return Empty()
     }
 
+    public func support() -> NodeRPC.Support.Result {
+        let primary = lease.isPrimary(at: rt.clock.now)
+        let multi = (account?.shards ?? 1) > 1
+        let conn: String = switch control?.state { case .connected?: "connected"; case .connecting?: "connecting"; default: "disconnected" }
+        return .init(role: primary ? "primary_master" : "secondary_master", shards: primary && multi ? [[-1, -1]] : [],
+                     socketConn: conn, dbEngine: rt.config.database.engine.rawValue, multiConnect: multi)
+    }
+
     // MARK: health and shutdown
 
     public func health() -> JSONValue {

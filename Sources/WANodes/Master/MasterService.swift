@@ -19,6 +19,7 @@ public final class MasterService: Service, @unchecked Sendable {
         routes.on(NodeRPC.Health.self) { _ in await controller.health() }
         routes.on(NodeRPC.SettingsChanged.self) { _ in _ = try? await rt.refreshSettings(); return Empty() }
         routes.on(NodeRPC.Register.self) { p in try await controller.register(p) }
+        routes.on(NodeRPC.Support.self) { _ in await controller.support() }
         routes.on(NodeRPC.Verify.self) { p in try await controller.verify(p) }
         routes.on(NodeRPC.SetShards.self) { p in try await controller.setShards(p) }
         let server = try await RPCServer.bind(host: bindHost(for: rt.config), port: rt.config.controlPort, routes: routes,

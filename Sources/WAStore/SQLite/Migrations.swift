@@ -25,6 +25,20 @@ enum Migrations {
             must_change INTEGER NOT NULL, is_admin INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS tokens(token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, expires_at REAL NOT NULL);
         """),
+        (2, """
+        CREATE TABLE IF NOT EXISTS messages(
+            id TEXT PRIMARY KEY, shard INTEGER NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL,
+            idempotency_key TEXT, state TEXT NOT NULL, accepted_by TEXT NOT NULL, accepted_at REAL NOT NULL,
+            updated_at REAL NOT NULL);
+        CREATE INDEX IF NOT EXISTS messages_by_state ON messages(shard, state, accepted_at);
+        CREATE UNIQUE INDEX IF NOT EXISTS messages_by_key ON messages(idempotency_key) WHERE idempotency_key IS NOT NULL;
+        CREATE TABLE IF NOT EXISTS callbacks(
+            id INTEGER PRIMARY KEY AUTOINCREMENT, shard INTEGER NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL, created_at REAL NOT NULL, last_error TEXT);
+        CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks(shard, next_attempt_at);
+        CREATE TABLE IF NOT EXISTS inbound_messages(
+            id TEXT PRIMARY KEY, shard INTEGER NOT NULL, sender TEXT NOT NULL, body TEXT NOT NULL, received_at REAL NOT NULL);
+        """),
     ]
 
     static var latest: Int { all.last!.version }

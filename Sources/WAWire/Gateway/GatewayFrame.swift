@@ -6,12 +6,19 @@ import WACore
 /// Session: the client sends `hello` (phone, shard, node, epoch); the gateway answers
 /// `welcome` or `refused` (reason), then sends `ping` every second (scaled) and expects
 /// `pong` with the same `seq`; three missed pings and the connection is dead.
+/// Messages: `message` (id, to, body) is answered by `ack` (status sent), later `status`
+/// (delivered; read when asked). `sync` (ids) is answered by `sync_result` (the ids the server
+/// already has), so a new owner resends exactly what never arrived. `inbound` carries a
+/// message from a user (id, from, body).
 /// Admin (one request per connection): `admin` with `op` = `request_code`, `verify_code`,
-/// `check_cert`, `get_code`; answered by one `admin_result` (`ok`, `reason`, fields).
+/// `check_cert`, `get_code`, `inject_inbound` (cc, phone_number, from, body), `mark_read`
+/// (id), `message_count` (id); answered by one `admin_result` (`ok`, `reason`, fields).
 public struct GatewayFrame: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
         case hello, welcome, refused, ping, pong, bye
         case message, ack, status, inbound
+        /// A new session asks which of its pending message ids the server already has.
+        case sync, syncResult = "sync_result"
         case admin, adminResult = "admin_result"
     }
     public var type: Kind
@@ -34,10 +41,14 @@ public struct GatewayFrame: Codable, Sendable, Equatable {
     public var vname: String?
     public var ok: Bool?
     public var verified: Bool?
+    public var ids: [String]?
+    public var from: String?
+    public var shards: Int?
+    public var count: Int?
 
     enum CodingKeys: String, CodingKey {
         case type, phone, shard, node, epoch, seq, id, to, body, status, reason, op, cc
-        case phoneNumber = "phone_number", method, cert, code, vname, ok, verified
+        case phoneNumber = "phone_number", method, cert, code, vname, ok, verified, ids, from, shards, count
     }
 
     public init(_ type: Kind) { self.type = type }

@@ -27,6 +27,33 @@ public enum NodeRPC {
     /// The primary master's nudge: the shard map changed, re-read it now.
     public enum ShardMapChanged: RPCMethod { public typealias Params = Empty; public typealias Result = Empty; public static let name = "shard_map_changed" }
 
+    /// `POST /v1/messages`, routed by the webapp to the shard's owner.
+    public enum SendMessage: RPCMethod {
+        public struct Params: Codable, Sendable {
+            public var to: String, body: String, idempotencyKey: String?
+            public init(to: String, body: String, idempotencyKey: String?) { self.to = to; self.body = body; self.idempotencyKey = idempotencyKey }
+        }
+        public struct Result: Codable, Sendable { public var id: String; public init(id: String) { self.id = id } }
+        public static let name = "send_message"
+    }
+
+    /// A node's line of `GET /v1/support`.
+    public enum Support: RPCMethod {
+        public typealias Params = Empty
+        public struct Result: Codable, Sendable, Equatable {
+            public var role: String
+            public var shards: [[Int]]
+            public var socketConn: String
+            public var dbEngine: String
+            public var multiConnect: Bool
+            enum CodingKeys: String, CodingKey { case role, shards, socketConn = "socket_conn", dbEngine = "db_engine", multiConnect = "multi_connect" }
+            public init(role: String, shards: [[Int]], socketConn: String, dbEngine: String, multiConnect: Bool) {
+                self.role = role; self.shards = shards; self.socketConn = socketConn; self.dbEngine = dbEngine; self.multiConnect = multiConnect
+            }
+        }
+        public static let name = "support"
+    }
+
     /// `POST /v1/account`, forwarded to the primary master.
     public enum Register: RPCMethod {
         public struct Params: Codable, Sendable {

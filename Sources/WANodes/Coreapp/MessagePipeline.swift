@@ -1,0 +1,308 @@
+import Foundation
+import Logging
+import WACore
+import WAStore
+import WAWire
+
+/// The shard owner's messaging. A message is durable in the DB before its 201; it reaches
+/// the gateway exactly once: this owner sends what it accepted itself at once, and anything
+/// else still pending (accepted by a previous owner, or sent on a session that broke) only
+/// after asking the gateway which of those ids it already has (`sync`). Fencing guarantees
+/// the previous owner's connection is gone before this one opens, so nothing can arrive
+/// behind that answer. Statuses move messages forward and queue webhook callbacks, which are
+/// delivered at least once with the product's linear backoff.
+public actor MessagePipeline {
+    struct Ownership { var shard: Int; var epoch: Int; var shards: Int }
+
+    let rt: NodeRuntime
+    var ownership: Ownership?
+    var session: GatewaySession?
+    var accepting: [(MessageRecord, CheckedContinuation<String, Error>)] = []
+    var flushing = false
+    /// Sent on the current session and not yet acknowledged.
+    var sentOnSession: Set<String> = []
+    var statusBuffer: [(id: String, state: MessageState)] = []
+    var statusFlushing = false
+    var reconciling = false
+    var syncWaiters: [Int: CheckedContinuation<[String]?, Never>] = [:]
+    var syncSeq = 0
+    var memoryCallbacks: [CallbackRecord] = []
+    var nextMemoryCallback: Int64 = -1
+    var delivering = false
+
+    public init(runtime: NodeRuntime) { rt = runtime }
+
+    // MARK: ownership, told by the controller
+
+    func own(shard: Int, epoch: Int, shards: Int) {
+        if ownership?.shard != shard || ownership?.epoch != epoch { sentOnSession = [] }
+        ownership = Ownership(shard: shard, epoch: epoch, shards: shards)
+    }
+
+    func release() {
+        ownership = nil
+        session = nil
+        sentOnSession = []
+    }
+
+    func sessionUp(_ s: GatewaySession) async {
+        session = s
+        sentOnSession = []
+        await reconcile()
+    }
+
+    func sessionDown(_ s: GatewaySession) {
+        guard session === s else { return }
+        session = nil
+        sentOnSession = []
+        for (_, w) in syncWaiters { w.resume(returning: nil) }
+        syncWaiters = [:]
+    }
+
+    var servingShard: Int? { ownership?.shard }
+
+    // MARK: accept
+
+    public func accept(to: String, body: String, idempotencyKey: String?) async throws -> String {
+        guard let o = ownership else {
+            throw APIError(.notPrimaryCoreapp, "this coreapp (\(rt.config.hostname)) does not own a shard right now; retry", status: 503)
+        }
+        let recipient = ShardRouter.normalize(to)
+        let shard = ShardRouter.shard(for: recipient, shards: o.shards)
+        guard shard == o.shard else {
+            throw APIError(.notPrimaryCoreapp, "recipient belongs to shard \(shard); this coreapp serves shard \(o.shard); retry", status: 503)
+        }
+        let record = MessageRecord(id: MessageID.make(), shard: shard, recipient: recipient, body: body, idempotencyKey: idempotencyKey,
+                                   state: .accepted, acceptedBy: rt.nodeID, acceptedAt: rt.clock.now)
+        return try await withCheckedThrowingContinuation { c in
+            accepting.append((record, c))
+            if !flushing {
+                flushing = true
+                Task { await self.flushAccepts() }
+            }
+        }
+    }
+
+    /// Group commit: everything that arrived while the previous batch was being written goes
+    /// into the next transaction.
+    func flushAccepts() async {
+        while !accepting.isEmpty {
+            let batch = accepting
+            accepting = []
+            do {
+                let ids = try await rt.store.acceptMessages(batch.map(\.0))
+                for (i, (_, c)) in batch.enumerated() { c.resume(returning: ids[i]) }
+                for (i, (record, _)) in batch.enumerated() where ids[i] == record.id { send(record) }
+            } catch {
+                for (_, c) in batch { c.resume(throwing: APIError.database("could not store the message: \(error)")) }
+            }
+        }
+        flushing = false
+    }
+
+    /// Sends one message on the live session unless it already went out on it.
+    func send(_ m: MessageRecord) {
+        guard let s = session, s.state == .connected, let o = ownership, m.shard == o.shard, !sentOnSession.contains(m.id) else { return }
+        var f = GatewayFrame(.message)
+        f.id = m.id; f.to = m.recipient; f.body = m.body
+        if s.send(f) { sentOnSession.insert(m.id) }
+    }
+
+    // MARK: reconcile pending messages
+
+    /// Sends what is still pending for this shard, after asking the gateway which ids it has.
+    public func reconcile() async {
+        guard !reconciling, let o = ownership, let s = session, s.state == .connected else { return }
+        reconciling = true
+        defer { reconciling = false }
+        var rounds = 0
+        while rounds < 50, session === s, ownership?.shard == o.shard {
+            rounds += 1
+            let horizon = rt.clock.now - 0.5
+            guard let pending = try? await rt.store.pendingMessages(shard: o.shard, limit: 500) else { return }
+            // Fresh accepts of this owner go out on the fast path; leave them to it.
+            let candidates = pending.filter { !sentOnSession.contains($0.id) && ($0.acceptedBy != rt.nodeID || $0.acceptedAt < horizon) }
+            if candidates.isEmpty { return }
+            guard let known = await syncWithGateway(candidates.map(\.id), session: s) else { return }
+            let knownSet = Set(known)
+            if !known.isEmpty {
+                rt.logger.event("messages_reconciled", "\(known.count) pending message(s) were already at the gateway", ["shard": "\(o.shard)", "count": "\(known.count)"])
+                for id in known { statusBuffer.append((id, .sent)) }
+                scheduleStatusFlush()
+            }
+            var resent = 0
+            for m in candidates where !knownSet.contains(m.id) {
+                let before = sentOnSession.count
+                send(m)
+                if sentOnSession.count > before { resent += 1 }
+            }
+            if resent > 0 {
+                rt.logger.event("messages_resent", "sent \(resent) pending message(s) the gateway never got", ["shard": "\(o.shard)", "count": "\(resent)"])
+            }
+            if pending.count < 500 { return }
+        }
+    }
+
+    func syncWithGateway(_ ids: [String], session s: GatewaySession) async -> [String]? {
+        syncSeq += 1
+        let seq = syncSeq
+        var f = GatewayFrame(.sync)
+        f.ids = ids; f.seq = seq
+        guard s.send(f) else { return nil }
+        let timeout = rt.real(5, floor: 1)
+        Task {
+            try? await rt.clock.sleep(logicalSeconds: rt.clock.scale.logical(timeout))
+            await self.syncTimedOut(seq)
+        }
+        return await withCheckedContinuation { c in syncWaiters[seq] = c }
+    }
+
+    func syncTimedOut(_ seq: Int) { syncWaiters.removeValue(forKey: seq)?.resume(returning: nil) }
+
+    // MARK: frames from the gateway
+
+    public func receive(_ f: GatewayFrame) async {
+        switch f.type {
+        case .ack, .status:
+            guard let id = f.id, let state = MessageState(rawValue: f.status ?? "") else { return }
+            if state == .sent { sentOnSession.remove(id) }
+            statusBuffer.append((id, state))
+            scheduleStatusFlush()
+        case .syncResult:
+            syncWaiters.removeValue(forKey: f.seq ?? -1)?.resume(returning: f.ids ?? [])
+        case .inbound:
+            await inbound(f)
+        default:
+            break
+        }
+    }
+
+    func scheduleStatusFlush() {
+        guard !statusFlushing else { return }
+        statusFlushing = true
+        Task { await self.flushStatuses() }
+    }
+
+    func flushStatuses() async {
+        while !statusBuffer.isEmpty {
+            let batch = statusBuffer
+            statusBuffer = []
+            let persist = rt.settings.callbackPersist
+            do {
+                _ = try await rt.store.applyStatuses(batch, at: rt.clock.now, callbacks: persist)
+                if !persist, let shard = ownership?.shard {
+                    for u in batch { memoryCallback(shard: shard, kind: "status", payload: statusPayload(u.id, u.state)) }
+                }
+            } catch {
+                rt.logger.event("db_error", "could not record \(batch.count) status(es): \(error)", level: .warning)
+                statusBuffer.insert(contentsOf: batch, at: 0)
+                try? await rt.clock.sleep(logicalSeconds: 0.5)
+            }
+        }
+        statusFlushing = false
+    }
+
+    func statusPayload(_ id: String, _ state: MessageState) -> String {
+        let obj: [String: Any] = ["statuses": [["id": id, "status": state.rawValue, "timestamp": String(Int(Date().timeIntervalSince1970))]]]
+        return String(decoding: (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+    }
+
+    func inbound(_ f: GatewayFrame) async {
+        guard let id = f.id, let from = f.from, let shard = ownership?.shard else { return }
+        let body = f.body ?? ""
+        guard (try? await rt.store.recordInbound(id: id, shard: shard, sender: from, body: body, at: rt.clock.now)) == true else { return }
+        let obj: [String: Any] = [
+            "contacts": [["profile": ["name": ""], "wa_id": from]],
+            "messages": [["from": from, "id": id, "timestamp": String(Int(Date().timeIntervalSince1970)), "text": ["body": body], "type": "text"]],
+        ]
+        let payload = String(decoding: (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+        if rt.settings.callbackPersist {
+            try? await rt.store.enqueueCallback(shard: shard, kind: "inbound", payload: payload, at: rt.clock.now)
+        } else {
+            memoryCallback(shard: shard, kind: "inbound", payload: payload)
+        }
+        rt.logger.event("inbound_message", "inbound message \(id) from \(from)", ["id": id, "shard": "\(shard)"])
+    }
+
+    func memoryCallback(shard: Int, kind: String, payload: String) {
+        nextMemoryCallback -= 1
+        memoryCallbacks.append(CallbackRecord(id: nextMemoryCallback, shard: shard, kind: kind, payload: payload, attempts: 0, nextAttemptAt: rt.clock.now))
+    }
+
+    // MARK: webhooks
+
+    /// One delivery pass: due callbacks of this shard, statuses merged into one POST.
+    public func deliverCallbacks() async {
+        guard !delivering, let shard = ownership?.shard, let url = rt.settings.webhookURL, let target = WebhookTarget(url) else { return }
+        delivering = true
+        defer { delivering = false }
+        let now = rt.clock.now
+        var due = memoryCallbacks.filter { $0.shard == shard && $0.nextAttemptAt <= now }
+        if let stored = try? await rt.store.dueCallbacks(shard: shard, now: now, limit: 500) { due += stored }
+        if due.isEmpty { return }
+        var statuses: [Any] = []
+        var statusIDs: [Int64] = []
+        var singles: [CallbackRecord] = []
+        for cb in due {
+            if cb.kind == "status", let obj = try? JSONSerialization.jsonObject(with: Data(cb.payload.utf8)) as? [String: Any],
+               let list = obj["statuses"] as? [Any] {
+                statuses += list; statusIDs.append(cb.id)
+            } else { singles.append(cb) }
+        }
+        var batches: [(ids: [Int64], body: Data)] = []
+        if !statuses.isEmpty, let body = try? JSONSerialization.data(withJSONObject: ["statuses": statuses], options: [.sortedKeys]) {
+            batches.append((statusIDs, body))
+        }
+        for cb in singles { batches.append(([cb.id], Data(cb.payload.utf8))) }
+        let byID = Dictionary(due.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for batch in batches {
+            var failure: String?
+            do {
+                let r = try await SimpleHTTPClient.request("POST", target.hostPort, path: target.path, headers: ["Content-Type": "application/json"],
+                                                           body: batch.body, group: rt.group, timeout: rt.real(10, floor: 2))
+                if !(200..<300).contains(r.status) { failure = "webhook answered \(r.status)" }
+            } catch { failure = "\(error)" }
+            let stored = batch.ids.filter { $0 > 0 }
+            if let failure {
+                // Linear backoff: attempt n waits n × callback_backoff_delay_ms, capped.
+                let s = rt.settings
+                var attempts: [Int64: Int] = [:], next: [Int64: LogicalInstant] = [:]
+                for id in batch.ids {
+                    let n = (byID[id]?.attempts ?? 0) + 1
+                    attempts[id] = n
+                    next[id] = now + Double(min(s.callbackBackoffDelayMs * n, s.maxCallbackBackoffDelayMs)) / 1000
+                }
+                if !stored.isEmpty { try? await rt.store.retryCallbacks(stored, attempts: attempts, nextAttemptAt: next, error: failure) }
+                for i in memoryCallbacks.indices where batch.ids.contains(memoryCallbacks[i].id) {
+                    memoryCallbacks[i].attempts = attempts[memoryCallbacks[i].id] ?? 1
+                    memoryCallbacks[i].nextAttemptAt = next[memoryCallbacks[i].id] ?? now
+                }
+                rt.logger.event("webhook_failed", "webhook delivery failed (\(batch.ids.count) callback(s)): \(failure)", ["count": "\(batch.ids.count)"], level: .warning)
+            } else {
+                if !stored.isEmpty { try? await rt.store.completeCallbacks(stored) }
+                memoryCallbacks.removeAll { batch.ids.contains($0.id) }
+            }
+        }
+    }
+}
+
+/// Message ids in the product's style: "gBEG" and 22 URL-safe base64 characters.
+public enum MessageID {
+    public static func make() -> String {
+        var rng = SystemRandomNumberGenerator()
+        let bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        return "gBEG" + Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}
+
+/// `http://host:port/path` of the webhook.
+struct WebhookTarget {
+    let hostPort: HostPort
+    let path: String
+    init?(_ url: String) {
+        guard let u = URL(string: url), u.scheme == "http", let host = u.host else { return nil }
+        hostPort = HostPort(host: host, port: u.port ?? 80)
+        path = u.path.isEmpty ? "/" : u.path + (u.query.map { "?\($0)" } ?? "")
+    }
+}

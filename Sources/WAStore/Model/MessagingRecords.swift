@@ -1,0 +1,54 @@
+import WACore
+
+/// Where a message is: accepted (durable, not yet at the gateway), then what the gateway said.
+public enum MessageState: String, Codable, Sendable, CaseIterable {
+    case accepted, sent, delivered, read, failed
+    /// Statuses only move forward: a late "sent" never overwrites "delivered".
+    public var rank: Int { switch self { case .accepted: 0; case .sent: 1; case .delivered: 2; case .read: 3; case .failed: 4 } }
+}
+
+public struct MessageRecord: Codable, Equatable, Sendable {
+    public var id: String
+    public var shard: Int
+    public var recipient: String
+    public var body: String
+    public var idempotencyKey: String?
+    public var state: MessageState
+    public var acceptedBy: String
+    public var acceptedAt: LogicalInstant
+    public init(id: String, shard: Int, recipient: String, body: String, idempotencyKey: String?, state: MessageState,
+                acceptedBy: String, acceptedAt: LogicalInstant) {
+        self.id = id; self.shard = shard; self.recipient = recipient; self.body = body; self.idempotencyKey = idempotencyKey
+        self.state = state; self.acceptedBy = acceptedBy; self.acceptedAt = acceptedAt
+    }
+}
+
+/// A webhook callback waiting for delivery (at least once, linear backoff).
+public struct CallbackRecord: Codable, Equatable, Sendable {
+    public var id: Int64
+    public var shard: Int
+    public var kind: String
+    public var payload: String
+    public var attempts: Int
+    public var nextAttemptAt: LogicalInstant
+    public init(id: Int64, shard: Int, kind: String, payload: String, attempts: Int, nextAttemptAt: LogicalInstant) {
+        self.id = id; self.shard = shard; self.kind = kind; self.payload = payload; self.attempts = attempts; self.nextAttemptAt = nextAttemptAt
+    }
+}
+
+/// Counts for `/v1/stats/db` and `/metrics`.
+public struct DBStats: Codable, Equatable, Sendable {
+    public var messagesPending = 0
+    public var messagesSent = 0
+    public var messagesDelivered = 0
+    public var messagesRead = 0
+    public var callbacksPending = 0
+    public var inboundMessages = 0
+    public var nodes = 0
+    public var shards = 0
+    public init() {}
+    enum CodingKeys: String, CodingKey {
+        case messagesPending = "messages_pending", messagesSent = "messages_sent", messagesDelivered = "messages_delivered"
+        case messagesRead = "messages_read", callbacksPending = "callbacks_pending", inboundMessages = "inbound_messages", nodes, shards
+    }
+}
