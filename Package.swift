@@ -69,7 +69,8 @@ let package = Package(
         .target(name: "ChaosScenario", dependencies: [.product(name: "Yams", package: "Yams")],
                 swiftSettings: settings),
         // Shared by tests and the runner: launching a cluster of real processes and talking to it.
-        .target(name: "WATestKit", dependencies: ["WACore", "WAWire", "ProcessSupervisor"], swiftSettings: settings),
+        .target(name: "WATestKit", dependencies: ["WACore", "WAWire", "ProcessSupervisor",
+                                             .product(name: "NIOHTTP1", package: "swift-nio")] + nio, swiftSettings: settings),
         .target(name: "WAChaos", dependencies: [
             "WACore", "WAWire", "WATestKit", "ProcessSupervisor", "LinkProxy", "ChaosScenario",
         ], swiftSettings: settings),

@@ -74,8 +74,8 @@ public final class LocalCluster: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: self.runDirectory, withIntermediateDirectories: true)
         let gwPort = PortAllocator.freePorts(1)[0]
         define(name: "gateway", role: .gateway, ports: [gwPort],
-               arguments: ["gateway", "--port", "\(gwPort)", "--data-dir", "\(runDirectory)/gateway",
-                           "--log", "\(runDirectory)/gateway/gateway.jsonl", "--seed", "\(layout.gatewaySeed)",
+               arguments: ["gateway", "--port", "\(gwPort)", "--data-dir", "\(self.runDirectory)/gateway",
+                           "--log", "\(self.runDirectory)/gateway/gateway.jsonl", "--seed", "\(layout.gatewaySeed)",
                            "--ban-seconds", "\(layout.gatewayBanSeconds)"])
         for m in layout.masterNames { define(name: m, role: .master, ports: PortAllocator.freePorts(4), arguments: ["master"]) }
         for c in layout.coreappNames { define(name: c, role: .coreapp, ports: PortAllocator.freePorts(4), arguments: ["coreapp"]) }

@@ -93,9 +93,13 @@ extension WebappAPI {
                 continue  // the map moved under us: look again once
             } catch let e as APIError {
                 throw e
+            } catch let e as RPCError where e.kind == .timeout || e.kind == .closed {
+                // The request may have reached the owner and been stored: the outcome is unknown.
+                shardRoutes.invalidate()
+                throw APIError(.serviceNotReady, "the primary coreapp of shard \(shard) (\(owner.hostname)) did not answer in time; the message may or may not have been accepted — retry with the same Idempotency-Key to avoid a duplicate", status: 503)
             } catch {
                 shardRoutes.invalidate()
-                throw APIError(.serviceNotReady, "the primary coreapp of shard \(shard) (\(owner.hostname)) is unreachable; retry", status: 503)
+                throw APIError(.serviceNotReady, "the primary coreapp of shard \(shard) (\(owner.hostname)) is unreachable; the message was not accepted; retry", status: 503)
             }
         }
     }

@@ -12,6 +12,7 @@ import WAWire
         var body: String?
         var token: Bool = true
         var auth: String? = nil
+        var headers: [String: String] = [:]
         var status: Int
         var code: Int
         var description: String { name }
@@ -51,6 +52,28 @@ import WAWire
         Case(name: "setting wrong type", method: "PATCH", path: "/v1/settings/application", body: #"{"heartbeat_interval":"5"}"#, status: 400, code: 1009),
         Case(name: "unknown route", method: "GET", path: "/v1/nothing", status: 404, code: 1006),
         Case(name: "wrong method", method: "DELETE", path: "/v1/health", status: 405, code: 1025),
+        Case(name: "message missing to", method: "POST", path: "/v1/messages", body: #"{"type":"text","text":{"body":"x"}}"#, status: 400, code: 1008),
+        Case(name: "message to not digits", method: "POST", path: "/v1/messages", body: #"{"to":"bob","type":"text","text":{"body":"x"}}"#, status: 400, code: 1009),
+        Case(name: "message type image", method: "POST", path: "/v1/messages", body: #"{"to":"16315551234","type":"image","text":{"body":"x"}}"#, status: 400, code: 1009),
+        Case(name: "message text missing", method: "POST", path: "/v1/messages", body: #"{"to":"16315551234","type":"text"}"#, status: 400, code: 1008),
+        Case(name: "message text not object", method: "POST", path: "/v1/messages", body: #"{"to":"16315551234","type":"text","text":"hi"}"#, status: 400, code: 1009),
+        Case(name: "message text too long", method: "POST", path: "/v1/messages",
+             body: "{\"to\":\"16315551234\",\"type\":\"text\",\"text\":{\"body\":\"" + String(repeating: "a", count: 4097) + "\"}}", status: 400, code: 1001),
+        Case(name: "message unknown field", method: "POST", path: "/v1/messages", body: #"{"to":"16315551234","type":"text","text":{"body":"x"},"colour":1}"#, status: 400, code: 1009),
+        Case(name: "message recipient_type group", method: "POST", path: "/v1/messages", body: #"{"recipient_type":"group","to":"16315551234","type":"text","text":{"body":"x"}}"#, status: 400, code: 1009),
+        Case(name: "message idempotency key too long", method: "POST", path: "/v1/messages", body: #"{"to":"16315551234","type":"text","text":{"body":"x"}}"#,
+             headers: ["Idempotency-Key": String(repeating: "k", count: 200)], status: 400, code: 1009),
+        Case(name: "message malformed", method: "POST", path: "/v1/messages", body: "{to:", status: 400, code: 1025),
+        Case(name: "user name too short", method: "POST", path: "/v1/users", body: #"{"username":"ab","password":"Good-Pass-1"}"#, status: 400, code: 1009),
+        Case(name: "user weak password", method: "POST", path: "/v1/users", body: #"{"username":"operator","password":"weak"}"#, status: 400, code: 1009),
+        Case(name: "user exists", method: "POST", path: "/v1/users", body: #"{"username":"admin","password":"Good-Pass-1"}"#, status: 400, code: 1004),
+        Case(name: "user missing password", method: "POST", path: "/v1/users", body: #"{"username":"operator"}"#, status: 400, code: 1008),
+        Case(name: "delete unknown user", method: "DELETE", path: "/v1/users/nobody", status: 404, code: 1006),
+        Case(name: "delete myself", method: "DELETE", path: "/v1/users/admin", status: 400, code: 1009),
+        Case(name: "stats without token", method: "GET", path: "/v1/stats/db", token: false, status: 401, code: 1005),
+        Case(name: "support without token", method: "GET", path: "/v1/support", token: false, status: 401, code: 1005),
+        Case(name: "metrics without token", method: "GET", path: "/metrics", token: false, status: 401, code: 1005),
+        Case(name: "messages wrong method", method: "GET", path: "/v1/messages", status: 405, code: 1025),
         Case(name: "oversized body", method: "PATCH", path: "/v1/settings/application",
              body: "{\"x\":\"" + String(repeating: "a", count: 1_100_000) + "\"}", status: 413, code: 1025),
     ]
@@ -62,11 +85,17 @@ import WAWire
             try await c.login()
             try await c.register()
             try await c.waitForHealth(timeout: 20) { $0.hosts(status: "connected", role: "coreapp").count == 1 }
+            // No webhook URL yet: sending is refused with 1022 and nothing is stored.
+            let noHook = try await c.api("POST", "/v1/messages", body: .object(["to": .string("16315551234"), "type": .string("text"),
+                                                                              "text": .object(["body": .string("x")])]))
+            #expect(noHook.status == 400 && noHook.text.contains("1022"), "\(noHook.text)")
+            try await c.patchSettings(.object(["webhooks": .object(["url": .string("http://127.0.0.1:9/hook")])]))
+            let statsBefore = try await c.api("GET", "/v1/stats/db").json?["stats"]?["db"]
             let settingsBefore = try await c.api("GET", "/v1/settings/application").text
             let shardsBefore = try await c.api("GET", "/v1/account/shards").text
             let healthBefore = try await c.health().normalized()
             for k in Self.cases {
-                var headers = ["Content-Type": "application/json"]
+                var headers = k.headers.merging(["Content-Type": "application/json"]) { a, _ in a }
                 if k.token, let t = c.token { headers["Authorization"] = "Bearer \(t)" }
                 if let a = k.auth { headers["Authorization"] = a }
                 let r = try await SimpleHTTPClient.request(k.method, c.webappAddress, path: k.path, headers: headers,
@@ -79,6 +108,12 @@ import WAWire
             #expect(try await c.api("GET", "/v1/settings/application").text == settingsBefore)
             #expect(try await c.api("GET", "/v1/account/shards").text == shardsBefore)
             #expect(try await c.health().normalized() == healthBefore)
+            let statsAfter = try await c.api("GET", "/v1/stats/db").json?["stats"]?["db"]
+            #expect(statsAfter?["messages_pending"] == statsBefore?["messages_pending"] && statsAfter?["messages_delivered"] == statsBefore?["messages_delivered"])
+            #expect(try await c.api("GET", "/v1/users/nobody").status == 405)
+            // The OpenAPI document is public.
+            let doc = try await SimpleHTTPClient.request("GET", c.webappAddress, path: "/v1/openapi.json", group: c.group)
+            #expect(doc.status == 200 && doc.json?["openapi"]?.stringValue?.hasPrefix("3.") == true)
             // The cluster still works after all that.
             try await c.patchSettings(.object(["heartbeat_interval": .number(4)]))
         }

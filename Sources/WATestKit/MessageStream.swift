@@ -1,0 +1,47 @@
+import Foundation
+import NIOCore
+import WACore
+import WAWire
+
+/// A client sending messages at a steady pace from several concurrent senders, recording
+/// which were accepted (201 and an id) and which were refused, for exactly-once checks.
+public final class MessageStream: @unchecked Sendable {
+    public struct Accepted: Sendable { public var id: String; public var to: String; public var at: Double }
+    private let lock = NSLock()
+    public private(set) var accepted: [Accepted] = []
+    public private(set) var refused: [Int: Int] = [:]
+    public private(set) var errors = 0
+    private var stopped = false
+
+    public init() {}
+
+    public func stop() { lock.withLock { stopped = true } }
+    var isStopped: Bool { lock.withLock { stopped } }
+
+    /// Sends until `stop()`; each sender waits `interval` real seconds between messages.
+    public func run(cluster: LocalCluster, senders: Int, interval: Double, recipients: Int = 200) async {
+        await withTaskGroup(of: Void.self) { group in
+            for s in 0..<senders {
+                group.addTask {
+                    var n = 0
+                    while !self.isStopped {
+                        n += 1
+                        let to = "1555\(String(format: "%07d", (s * 7919 + n) % recipients))"
+                        let body: JSONValue = .object(["to": .string(to), "type": .string("text"), "text": .object(["body": .string("stream \(s)-\(n)")])])
+                        do {
+                            let r = try await cluster.api("POST", "/v1/messages", body: body, timeout: 10)
+                            if r.status == 201, case .array(let m)? = r.json?["messages"], let id = m.first?["id"]?.stringValue {
+                                self.lock.withLock { self.accepted.append(Accepted(id: id, to: to, at: Date().timeIntervalSince1970)) }
+                            } else {
+                                self.lock.withLock { self.refused[r.status, default: 0] += 1 }
+                            }
+                        } catch {
+                            self.lock.withLock { self.errors += 1 }
+                        }
+                        try? await Task.sleep(for: .milliseconds(Int(interval * 1000)), clock: .continuous)
+                    }
+                }
+            }
+        }
+    }
+}

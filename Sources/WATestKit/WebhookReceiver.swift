@@ -1,0 +1,82 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import WACore
+
+/// A webhook endpoint for tests and benchmarks: records every POST body, and answers 500 to
+/// the first `failFirst` requests (to prove retries), 200 after that.
+public final class WebhookReceiver: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bodies: [Data] = []
+    private var requests = 0
+    private var failuresLeft: Int
+    private var channel: Channel?
+
+    public var port: Int { channel?.localAddress?.port ?? 0 }
+    public var url: String { "http://127.0.0.1:\(port)/webhook" }
+
+    public init(failFirst: Int = 0) { failuresLeft = failFirst }
+
+    public func start(group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
+        channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { ch in
+                ch.pipeline.configureHTTPServerPipeline().flatMap { ch.pipeline.addHandler(Handler(receiver: self)) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    public func close() async { try? await channel?.close() }
+
+    /// Decides the answer for one request and records it.
+    func received(_ body: Data) -> HTTPResponseStatus {
+        lock.withLock {
+            requests += 1
+            if failuresLeft > 0 { failuresLeft -= 1; return .internalServerError }
+            bodies.append(body)
+            return .ok
+        }
+    }
+
+    public var requestCount: Int { lock.withLock { requests } }
+
+    /// Every status seen in accepted deliveries: message id → statuses.
+    public var statuses: [String: Set<String>] {
+        var out: [String: Set<String>] = [:]
+        for b in lock.withLock({ bodies }) {
+            guard let obj = try? JSONSerialization.jsonObject(with: b) as? [String: Any], let list = obj["statuses"] as? [[String: Any]] else { continue }
+            for s in list { if let id = s["id"] as? String, let st = s["status"] as? String { out[id, default: []].insert(st) } }
+        }
+        return out
+    }
+
+    /// Inbound message ids seen in accepted deliveries.
+    public var inboundIDs: [String] {
+        lock.withLock { bodies }.flatMap { b -> [String] in
+            guard let obj = try? JSONSerialization.jsonObject(with: b) as? [String: Any], let list = obj["messages"] as? [[String: Any]] else { return [] }
+            return list.compactMap { $0["id"] as? String }
+        }
+    }
+
+    final class Handler: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let receiver: WebhookReceiver
+        var body = Data()
+        init(receiver: WebhookReceiver) { self.receiver = receiver }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head: body = Data()
+            case .body(var b): body.append(contentsOf: b.readBytes(length: b.readableBytes) ?? [])
+            case .end:
+                let status = receiver.received(body)
+                var head = HTTPResponseHead(version: .http1_1, status: status)
+                head.headers.add(name: "Content-Length", value: "0")
+                context.write(wrapOutboundOut(.head(head)), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+}
