@@ -71,9 +71,11 @@ let package = Package(
         // Shared by tests and the runner: launching a cluster of real processes and talking to it.
         .target(name: "WATestKit", dependencies: ["WACore", "WAWire", "ProcessSupervisor",
                                              .product(name: "NIOHTTP1", package: "swift-nio")] + nio, swiftSettings: settings),
+        // Keep-alive HTTP load for the benchmarks.
+        .target(name: "LoadGenerator", dependencies: [.product(name: "NIOHTTP1", package: "swift-nio")] + nio, swiftSettings: settings),
         .target(name: "WAChaos", dependencies: [
-            "WACore", "WAWire", "WATestKit", "ProcessSupervisor", "LinkProxy", "ChaosScenario",
-        ], swiftSettings: settings),
+            "WACore", "WAWire", "WATestKit", "ProcessSupervisor", "LinkProxy", "ChaosScenario", "LoadGenerator",
+        ] + nio, swiftSettings: settings),
         .executableTarget(name: "wachaos", dependencies: [
             "WAChaos", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: settings),
@@ -87,6 +89,8 @@ let package = Package(
         .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor"], swiftSettings: settings),
         .testTarget(name: "LinkProxyTests", dependencies: ["LinkProxy"] + nio, swiftSettings: settings),
         .testTarget(name: "ChaosScenarioTests", dependencies: ["ChaosScenario"], swiftSettings: settings),
+        .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", .product(name: "NIOHTTP1", package: "swift-nio")] + nio,
+                    swiftSettings: settings),
         .testTarget(name: "WAChaosTests", dependencies: ["WAChaos", "WATestKit", "wachaos", "wacluster"], swiftSettings: settings),
     ]
 )

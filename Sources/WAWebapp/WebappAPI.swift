@@ -11,6 +11,7 @@ final class WebappAPI: @unchecked Sendable {
     let rt: NodeRuntime
     let shardRoutes: ShardRoutes
     let requestMetrics = RequestMetrics()
+    let tokenCache = TokenCache()
     init(runtime: NodeRuntime) { rt = runtime; shardRoutes = ShardRoutes(runtime: runtime) }
 
     // MARK: auth
@@ -37,9 +38,12 @@ final class WebappAPI: @unchecked Sendable {
             throw APIError(.accessDenied, "expected 'Authorization: Bearer <token>'", status: 401)
         }
         let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        let hash = SHA256.hex(token)
+        if let cached = tokenCache.get(hash, now: Date().timeIntervalSince1970) { return cached }
         let record: TokenRecord?
-        do { record = try await rt.store.token(hash: SHA256.hex(token)) }
+        do { record = try await rt.store.token(hash: hash) }
         catch { throw APIError.database("cannot check the token: \(error)") }
+        if let record, record.expiresAt > Date().timeIntervalSince1970 { tokenCache.put(hash, user: record.username, expires: record.expiresAt) }
         guard let record, record.expiresAt > Date().timeIntervalSince1970 else {
             throw APIError(.accessDenied, "invalid or expired token; log in again", status: 401)
         }
@@ -223,4 +227,24 @@ final class WebappAPI: @unchecked Sendable {
         rt.logger.event("settings_changed", "application settings changed (version \(version))", ["version": "\(version)", "keys": body.keys.sorted().joined(separator: ",")])
         return APIResponse.json(["settings": ["application": next]])
     }
+}
+
+/// Valid tokens seen recently, so the hot path (POST /v1/messages) does not read the DB for
+/// every request. Entries live 5 s: a deleted user's token stops working within that.
+final class TokenCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: (user: String, expires: Double, until: Double)] = [:]
+    func get(_ hash: String, now: Double) -> String? {
+        lock.withLock {
+            guard let e = entries[hash], now < e.until, now < e.expires else { entries[hash] = nil; return nil }
+            return e.user
+        }
+    }
+    func put(_ hash: String, user: String, expires: Double) {
+        lock.withLock {
+            if entries.count > 10_000 { entries.removeAll() }
+            entries[hash] = (user, expires, Date().timeIntervalSince1970 + 5)
+        }
+    }
+    func drop(user: String) { lock.withLock { entries = entries.filter { $0.value.user != user } } }
 }

@@ -135,6 +135,7 @@ extension WebappAPI {
         let me = try await requireAdmin(request)
         guard name != me else { throw APIError.invalid("username", "you cannot delete the user you are logged in as") }
         guard try await rt.store.deleteUser(name) else { throw APIError(.notFound, "no user named \(name)", status: 404) }
+        tokenCache.drop(user: name)
         return APIResponse.empty(.ok)
     }
 

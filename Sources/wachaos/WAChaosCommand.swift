@@ -9,7 +9,7 @@ struct WAChaos: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wachaos",
         abstract: "Chaos runner for the WhatsApp Business API HA / Multiconnect cluster replica.",
-        subcommands: [Run.self, Check.self])
+        subcommands: [Run.self, Check.self, Bench.self])
 }
 
 /// Scenario selection shared by `run` and `check`.
@@ -90,5 +90,50 @@ struct Run: AsyncParsableCommand {
         if record { print("goldens rewritten under \(fixtures)/health (--record)") }
         for r in reports where r.verdict != .pass { print("\(r.scenario): \(r.verdict.rawValue) — rerun with --seed \(r.seed) --filter \(r.scenario)") }
         if reports.contains(where: { $0.verdict != .pass }) { throw ExitCode(1) }
+    }
+}
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Messages.self])
+
+    struct Messages: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Accepted-and-delivered messages per second and accept latency through one webapp (real processes, time scale 1).")
+        @Option(help: "Shard count.") var shards = 2
+        @Option(help: "Coreapps (at least the shard count).") var coreapps = 2
+        @Option(help: "Masters.") var masters = 2
+        @Option(help: "Keep-alive client connections.") var connections = 32
+        @Option(help: "Outstanding requests per connection.") var depth = 1
+        @Option(help: "Measured seconds.") var duration: Double = 20
+        @Option(help: "Warm-up seconds (not measured).") var warmup: Double = 3
+        @Option(help: "Target rate in requests/s (default: as fast as the cluster answers).") var rate: Double?
+        @Option(help: "Path of the wacluster binary (default: next to wachaos).") var wacluster: String?
+        @Option(help: "Write the result as JSON to this file.") var json: String?
+
+        func validate() throws {
+            guard [1, 2, 4, 8, 16, 32].contains(shards) else { throw ValidationError("--shards must be 1, 2, 4, 8, 16 or 32") }
+            guard coreapps >= shards else { throw ValidationError("--coreapps must be at least --shards") }
+            guard connections > 0, depth > 0, duration > 0, warmup >= 0 else { throw ValidationError("--connections, --depth and --duration must be positive") }
+        }
+
+        func run() async throws {
+            var o = MessageBenchmark.Options()
+            o.shards = shards; o.coreapps = coreapps; o.masters = masters; o.connections = connections; o.pipelineDepth = depth
+            o.duration = duration; o.warmup = warmup; o.rate = rate; o.binary = wacluster
+            let r = try await MessageBenchmark(options: o).run { print("bench: \($0)") }
+            print(String(format: """
+                messages accepted:   %d (%d refused, %d errors)
+                accepted per second: %.0f (measured phase, %.1fs)
+                accepted+delivered:  %.0f msg/s (from load start until the gateway acknowledged everything and every callback was delivered; drain %.2fs)
+                accept latency:      p50 %.2f ms, p99 %.2f ms, max %.2f ms
+                lost: %d, duplicated at the gateway: %d, webhook POSTs: %d
+                """, r.accepted, r.refused, r.errors, r.acceptedPerSecond, r.measuredSeconds, r.deliveredPerSecond, r.drainSeconds,
+                r.p50ms, r.p99ms, r.maxms, r.lost, r.duplicated, r.webhookRequests))
+            if let json {
+                let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try enc.encode(r).write(to: URL(fileURLWithPath: json))
+            }
+            if r.lost > 0 || r.duplicated > 0 { throw ExitCode(1) }
+        }
     }
 }

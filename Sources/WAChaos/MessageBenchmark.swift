@@ -1,0 +1,119 @@
+import Foundation
+import LoadGenerator
+import NIOCore
+import NIOPosix
+import WACore
+import WATestKit
+import WAWire
+
+/// `wachaos bench messages`: sustained accepted-and-delivered messages per second and accept
+/// latency through one webapp with N shards on SQLite, with real processes at time scale 1.
+public struct MessageBenchmark {
+    public struct Options: Sendable {
+        public var shards = 2
+        public var coreapps = 2
+        public var masters = 2
+        public var connections = 32
+        public var pipelineDepth = 1
+        public var duration: Double = 20
+        public var warmup: Double = 3
+        public var rate: Double?
+        public var binary: String?
+        public var runDirectory = "runs/bench"
+        public init() {}
+    }
+
+    public struct Result: Codable, Sendable {
+        public var accepted: Int
+        public var refused: Int
+        public var errors: Int
+        public var measuredSeconds: Double
+        public var acceptedPerSecond: Double
+        public var deliveredPerSecond: Double
+        public var drainSeconds: Double
+        public var p50ms: Double
+        public var p99ms: Double
+        public var maxms: Double
+        public var lost: Int
+        public var duplicated: Int
+        public var webhookRequests: Int
+    }
+
+    let options: Options
+    public init(options: Options) { self.options = options }
+
+    public func run(log: (String) -> Void) async throws -> Result {
+        var layout = ClusterLayout()
+        layout.masters = options.masters; layout.coreapps = options.coreapps; layout.timeScale = 1
+        let dir = options.runDirectory + "/" + String(Int(Date().timeIntervalSince1970))
+        let cluster = try LocalCluster(layout: layout, runDirectory: dir, binary: options.binary)
+        let webhook = WebhookReceiver()
+        try await webhook.start()
+        do {
+            let result = try await measure(cluster, webhook, log: log)
+            await cluster.shutdown()
+            await webhook.close()
+            return result
+        } catch {
+            await cluster.shutdown()
+            await webhook.close()
+            throw error
+        }
+    }
+
+    func measure(_ c: LocalCluster, _ webhook: WebhookReceiver, log: (String) -> Void) async throws -> Result {
+        let booted = Date()
+        try await c.startAll()
+        let token = try await c.login()
+        log(String(format: "cluster up in %.2fs: %@", Date().timeIntervalSince(booted), c.runningNames.joined(separator: " ")))
+        try await c.patchSettings(.object(["webhooks": .object(["url": .string(webhook.url)])]))
+        try await c.register()
+        if options.shards > 1 { try await c.setShards(options.shards) }
+        try await c.waitForHealth(timeout: 30) { $0.hosts(status: "connected", role: "coreapp").count == min(options.shards, options.coreapps) }
+        log("registered, \(options.shards) shard(s) connected; load: \(options.connections) connections × depth \(options.pipelineDepth) for \(options.duration)s after \(options.warmup)s warm-up")
+
+        let plan = LoadPlan(host: "127.0.0.1", port: c.webappAddress.port, connections: options.connections, pipelineDepth: options.pipelineDepth,
+                            duration: .milliseconds(Int(options.duration * 1000)), warmup: .milliseconds(Int(options.warmup * 1000)),
+                            maxRequests: nil, targetRate: options.rate)
+        let template = RequestTemplate(method: "POST", path: "/v1/messages",
+                                       headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")]) { n in
+            Array("{\"to\":\"1555\(String(format: "%07d", n % 1_000_000))\",\"type\":\"text\",\"text\":{\"body\":\"bench \(n)\"}}".utf8)
+        }
+        let started = Date()
+        let load = try await LoadRunner.run(plan, template, group: MultiThreadedEventLoopGroup.singleton)
+        let loadEnded = Date()
+        var ids: [String] = []
+        ids.reserveCapacity(load.accepted.count)
+        for a in load.accepted {
+            if let s = String(bytes: a.body, encoding: .utf8), let r = s.range(of: "\"id\":\"") {
+                ids.append(String(s[r.upperBound...].prefix { $0 != "\"" }))
+            }
+        }
+        log("load done: \(load.completed) answers, \(ids.count) accepted (all phases); draining")
+
+        // Drain: every accepted message acknowledged by the gateway and every callback delivered.
+        let drainStart = Date()
+        while Date().timeIntervalSince(drainStart) < 120 {
+            if let db = try? await c.api("GET", "/v1/stats/db").json?["stats"]?["db"],
+               db["messages_pending"]?.intValue == 0, db["callbacks_pending"]?.intValue == 0 { break }
+            try await Task.sleep(for: .milliseconds(100), clock: .continuous)
+        }
+        let drained = Date()
+        var arrivals: [String: Int] = [:]
+        for e in c.gatewayJournal() where e["event"]?.stringValue == "message" {
+            if let id = e["id"]?.stringValue { arrivals[id, default: 0] += 1 }
+        }
+        let lost = ids.filter { arrivals[$0] == nil }.count
+        let duplicated = arrivals.values.filter { $0 > 1 }.count
+        let measured = Double(load.elapsed.components.seconds) + Double(load.elapsed.components.attoseconds) / 1e18
+        let refused = load.byStatus.filter { $0.key != 201 }.values.reduce(0, +)
+        let total = drained.timeIntervalSince(started)
+        return Result(accepted: ids.count, refused: refused, errors: load.errors, measuredSeconds: measured,
+                      acceptedPerSecond: load.throughput, deliveredPerSecond: Double(ids.count - lost) / max(0.001, total),
+                      drainSeconds: drained.timeIntervalSince(loadEnded),
+                      p50ms: ms(load.latency.percentile(50)), p99ms: ms(load.latency.percentile(99)), maxms: ms(load.latency.max),
+                      lost: lost, duplicated: duplicated, webhookRequests: webhook.requestCount)
+    }
+
+    func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+}
