@@ -65,8 +65,8 @@ let package = Package(
         // fork/exec with PR_SET_PDEATHSIG and a process group: what posix_spawn cannot do.
         .target(name: "CProcessShim", path: "Sources/CProcessShim"),
         .target(name: "ProcessSupervisor", dependencies: ["CProcessShim"], swiftSettings: settings),
-        .target(name: "LinkProxy", dependencies: nio, swiftSettings: settings),
-        .target(name: "ChaosScenario", dependencies: [.product(name: "Yams", package: "Yams")],
+        .target(name: "LinkProxy", dependencies: ["WACore"] + nio, swiftSettings: settings),
+        .target(name: "ChaosScenario", dependencies: ["WACore", .product(name: "Yams", package: "Yams")],
                 swiftSettings: settings),
         // Shared by tests and the runner: launching a cluster of real processes and talking to it.
         .target(name: "WATestKit", dependencies: ["WACore", "WAWire", "ProcessSupervisor",
@@ -88,7 +88,7 @@ let package = Package(
                     swiftSettings: settings),
         .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor"], swiftSettings: settings),
         .testTarget(name: "LinkProxyTests", dependencies: ["LinkProxy"] + nio, swiftSettings: settings),
-        .testTarget(name: "ChaosScenarioTests", dependencies: ["ChaosScenario"], swiftSettings: settings),
+        .testTarget(name: "ChaosScenarioTests", dependencies: ["ChaosScenario", "WACore"], swiftSettings: settings),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", .product(name: "NIOHTTP1", package: "swift-nio")] + nio,
                     swiftSettings: settings),
         .testTarget(name: "WAChaosTests", dependencies: ["WAChaos", "WATestKit", "wachaos", "wacluster"], swiftSettings: settings),

@@ -1,3 +1,4 @@
+import WACore
 /// Why a selector matched no node in a snapshot.
 public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The selector that was being resolved.

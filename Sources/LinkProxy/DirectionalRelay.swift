@@ -1,4 +1,5 @@
 import NIOCore
+import WACore
 
 /// How the source side of a direction ended, and so how its destination must be told.
 enum StreamEnd {

@@ -1,4 +1,5 @@
 import NIOCore
+import WACore
 
 /// One accepted client socket and, once dialled, its upstream socket, with the two relays
 /// between them. The upstream is dialled on the client's event loop, so the whole connection

@@ -33,7 +33,7 @@ final class ScenarioRunner: @unchecked Sendable {
     let seed: UInt64
     let scale: Double
     let started = Date().timeIntervalSince1970
-    var rng: ChaosScenario.SplitMix64
+    var rng: SplitMix64
     var checks: [CheckResult] = []
     var timeline: [TimelineEntry] = []
     var labels: [String: String] = [:]
@@ -53,7 +53,7 @@ final class ScenarioRunner: @unchecked Sendable {
         self.directory = directory
         self.seed = options.seed ?? scenario.seed ?? 1
         self.scale = options.timeScale ?? scenario.timeScale ?? 0.1
-        self.rng = ChaosScenario.SplitMix64(seed: seed)
+        self.rng = SplitMix64(seed: seed)
         self.shards = scenario.shards
         self.prefix = index
     }

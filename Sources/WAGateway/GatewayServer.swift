@@ -56,7 +56,7 @@ final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buf = unwrapInboundIn(data)
         guard let line = buf.readData(length: buf.readableBytes),
-              let frame = try? JSONDecoder().decode(GatewayFrame.self, from: line) else {
+              let frame = GatewayFrame.decode(line) else {
             var bad = GatewayFrame(.refused); bad.reason = "malformed frame"
             send(context, bad)
             closeReason = "malformed frame"

@@ -25,7 +25,7 @@ public final class GatewayState: @unchecked Sendable {
 
     let clock: any ClusterClock
     let timings: ClusterTimings
-    let journal: GatewayJournal
+    public let journal: GatewayJournal
     let logger: Logger
     let stateFile: String?
 
@@ -200,18 +200,5 @@ public final class GatewayState: @unchecked Sendable {
             out.ok = false; out.reason = "unknown admin op \(f.op ?? "nil")"
             return out
         }
-    }
-}
-
-/// A small seeded generator: verification codes are reproducible from the gateway's seed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -38,12 +38,12 @@ final class WebappAPI: @unchecked Sendable {
             throw APIError(.accessDenied, "expected 'Authorization: Bearer <token>'", status: 401)
         }
         let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        if let cached = tokenCache.get(token, now: Date().timeIntervalSince1970) { return cached }
         let hash = SHA256.hex(token)
-        if let cached = tokenCache.get(hash, now: Date().timeIntervalSince1970) { return cached }
         let record: TokenRecord?
         do { record = try await rt.store.token(hash: hash) }
         catch { throw APIError.database("cannot check the token: \(error)") }
-        if let record, record.expiresAt > Date().timeIntervalSince1970 { tokenCache.put(hash, user: record.username, expires: record.expiresAt) }
+        if let record, record.expiresAt > Date().timeIntervalSince1970 { tokenCache.put(token, user: record.username, expires: record.expiresAt) }
         guard let record, record.expiresAt > Date().timeIntervalSince1970 else {
             throw APIError(.accessDenied, "invalid or expired token; log in again", status: 401)
         }
@@ -229,8 +229,9 @@ final class WebappAPI: @unchecked Sendable {
     }
 }
 
-/// Valid tokens seen recently, so the hot path (POST /v1/messages) does not read the DB for
-/// every request. Entries live 5 s: a deleted user's token stops working within that.
+/// Valid tokens seen recently (keyed by the token, in this process's memory only), so the hot
+/// path (POST /v1/messages) neither hashes nor reads the DB for every request. Entries live
+/// 5 s: a deleted user's token stops working within that.
 final class TokenCache: @unchecked Sendable {
     private let lock = NSLock()
     private var entries: [String: (user: String, expires: Double, until: Double)] = [:]

@@ -38,11 +38,12 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 /// Times every request and counts it by route and status for `/metrics`.
 struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: RequestMetrics
+    let labels = RouteLabels()
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         let d = start.duration(to: .now)
-        let route = WebappRoutes.all.first { APIErrorMiddleware<Context>.matches(pattern: WebappRoutes.routerPath($0.path), path: request.uri.path) }?.path ?? "unmatched"
+        let route = labels.label(for: request.uri.path)
         metrics.record(route: route, method: "\(request.method)", status: Int(response.status.code),
                        seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
         return response
@@ -109,5 +110,17 @@ public struct WebappUpkeep: Service {
         try await cancelWhenGracefulShutdown { [rt] in try await rt.waitForSchema() }
         let rt = rt
         await periodic(every: rt.timings.tick, clock: rt.clock) { _ = try? await rt.refreshSettings() }
+    }
+}
+
+/// The route pattern a path belongs to, remembered per path (metrics label every request).
+final class RouteLabels: @unchecked Sendable {
+    private let lock = NSLock()
+    private var known: [String: String] = [:]
+    func label(for path: String) -> String {
+        if let l = lock.withLock({ known[path] }) { return l }
+        let l = WebappRoutes.all.first { APIErrorMiddleware<BasicRequestContext>.matches(pattern: WebappRoutes.routerPath($0.path), path: path) }?.path ?? "unmatched"
+        lock.withLock { if known.count < 1000 { known[path] = l } }
+        return l
     }
 }

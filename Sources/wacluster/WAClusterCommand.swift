@@ -129,7 +129,7 @@ struct Gateway: AsyncParsableCommand {
         let logger = Logger.node("gateway", clock: clock)
         let server: GatewayServer
         do {
-            let journal = GatewayJournal(sink: try LineSink.file(atPath: log ?? dir + "/gateway.jsonl"), clock: clock)
+            let journal = GatewayJournal(sink: try LineSink.file(atPath: log ?? dir + "/gateway.jsonl").buffered(flushInterval: 0.02), clock: clock)
             let state = GatewayState(clock: clock, timings: timings, journal: journal, logger: logger,
                                      stateFile: dir + "/accounts.json", seed: seed)
             server = try await GatewayServer.start(host: host, port: port, state: state, group: MultiThreadedEventLoopGroup.singleton)
@@ -138,6 +138,7 @@ struct Gateway: AsyncParsableCommand {
         let group = ServiceGroup(services: [IdleService()], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try? await group.run()
         await server.close()
+        server.state.journal.flush()
     }
 }
 

@@ -1,3 +1,4 @@
+import WACore
 import Testing
 @testable import ChaosScenario
 

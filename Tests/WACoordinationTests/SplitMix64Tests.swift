@@ -1,3 +1,4 @@
+import WACore
 import Testing
 
 @Suite("SplitMix64 (test support)")

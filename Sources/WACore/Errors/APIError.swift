@@ -52,6 +52,10 @@ public struct APIError: Error, Codable, Sendable, Equatable, CustomStringConvert
         self.code = code.rawValue; self.title = code.title; self.details = details; self.httpStatus = status
     }
 
+    public init(code: Int, title: String, details: String, httpStatus: Int) {
+        self.code = code; self.title = title; self.details = details; self.httpStatus = httpStatus
+    }
+
     enum CodingKeys: String, CodingKey { case code, title, details, httpStatus = "http_status" }
 
     public var description: String { "\(code) \(title): \(details) (HTTP \(httpStatus))" }

@@ -44,11 +44,33 @@ public struct JSONLineLogHandler: LogHandler {
     }
 }
 
-/// A thread-safe line writer; lines are flushed at once so a SIGKILL loses nothing written.
+/// A thread-safe line writer. Unbuffered sinks write each line at once, so a SIGKILL loses
+/// nothing written (node logs). A buffered sink (the gateway's journal, several lines per
+/// message) gathers lines and writes them every `flushInterval` seconds or 64 KiB.
 public final class LineSink: @unchecked Sendable {
     private let lock = NSLock()
     private let handle: FileHandle
+    private var buffer = Data()
+    private var timer: DispatchSourceTimer?
     public init(handle: FileHandle) { self.handle = handle }
+
+    /// Makes this sink buffered, flushing at least every `flushInterval` real seconds.
+    public func buffered(flushInterval: Double) -> LineSink {
+        let t = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "linesink.flush"))
+        t.schedule(deadline: .now() + flushInterval, repeating: flushInterval)
+        t.setEventHandler { [weak self] in self?.flush() }
+        lock.withLock { timer = t }
+        t.resume()
+        return self
+    }
+
+    public func flush() {
+        lock.withLock {
+            guard !buffer.isEmpty else { return }
+            handle.write(buffer)
+            buffer.removeAll(keepingCapacity: true)
+        }
+    }
     public static let standardOutput = LineSink(handle: .standardOutput)
     public static func file(atPath path: String) throws -> LineSink {
         if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
@@ -59,8 +81,19 @@ public final class LineSink: @unchecked Sendable {
         return LineSink(handle: h)
     }
     public func write(line: Data) {
-        var d = line; d.append(0x0A)
-        lock.withLock { handle.write(d) }
+        lock.withLock {
+            if timer == nil {
+                var d = line; d.append(0x0A)
+                handle.write(d)
+                return
+            }
+            buffer.append(line)
+            buffer.append(0x0A)
+            if buffer.count >= 64 * 1024 {
+                handle.write(buffer)
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
     }
 }
 

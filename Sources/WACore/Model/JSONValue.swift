@@ -53,8 +53,8 @@ public enum JSONValue: Codable, Sendable, Equatable, CustomStringConvertible {
 
     /// Parses a JSON document; throws a `JSONValue.ParseError` naming what went wrong.
     public static func parse(_ data: Data) throws -> JSONValue {
-        do { return try JSONDecoder().decode(JSONValue.self, from: data) }
-        catch { throw ParseError(reason: Self.reason(error)) }
+        do { return try JSONCodec.parse(data) }
+        catch { throw ParseError(reason: "\(error)") }
     }
 
     public struct ParseError: Error, CustomStringConvertible { public let reason: String; public var description: String { reason } }

@@ -15,7 +15,6 @@ public actor CoreappController {
     var shardCount = 1
     var phone: String?
     var registered = false
-    var lastDBHeartbeat: LogicalInstant?
     var stopping = false
 
     public init(runtime: NodeRuntime) {
@@ -34,15 +33,8 @@ public actor CoreappController {
         guard !stopping, !stepping else { return }
         stepping = true
         defer { stepping = false }
-        let now = rt.clock.now
-        if lastDBHeartbeat == nil || now - lastDBHeartbeat! >= rt.timings.dbHeartbeatPeriod {
-            do { try await rt.registerSelf(role: .coreapp); lastDBHeartbeat = now }
-            catch { rt.logger.event("db_error", "DB heartbeat failed: \(error)", level: .warning) }
-        }
+        await rt.upkeep(role: .coreapp)
         do {
-            if try await rt.refreshSettings() {
-                rt.logger.event("settings_applied", "settings version \(rt.settingsVersion) applied", ["version": "\(rt.settingsVersion)"])
-            }
             let account = try await rt.store.account()
             registered = account?.isRegistered ?? false
             phone = account?.fullNumber

@@ -203,8 +203,8 @@ public actor MessagePipeline {
     }
 
     func statusPayload(_ id: String, _ state: MessageState) -> String {
-        let obj: [String: Any] = ["statuses": [["id": id, "status": state.rawValue, "timestamp": String(Int(Date().timeIntervalSince1970))]]]
-        return String(decoding: (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+        let entry: JSONValue = .object(["id": .string(id), "status": .string(state.rawValue), "timestamp": .string(String(Int(Date().timeIntervalSince1970)))])
+        return String(decoding: JSONCodec.data(.object(["statuses": .array([entry])])), as: UTF8.self)
     }
 
     func inbound(_ f: GatewayFrame) async {
@@ -240,19 +240,16 @@ public actor MessagePipeline {
         var due = memoryCallbacks.filter { $0.shard == shard && $0.nextAttemptAt <= now }
         if let stored = try? await rt.store.dueCallbacks(shard: shard, now: now, limit: 500) { due += stored }
         if due.isEmpty { return }
-        var statuses: [Any] = []
+        var statuses: [JSONValue] = []
         var statusIDs: [Int64] = []
         var singles: [CallbackRecord] = []
         for cb in due {
-            if cb.kind == "status", let obj = try? JSONSerialization.jsonObject(with: Data(cb.payload.utf8)) as? [String: Any],
-               let list = obj["statuses"] as? [Any] {
+            if cb.kind == "status", let obj = try? JSONValue.parse(Data(cb.payload.utf8)), case .array(let list)? = obj["statuses"] {
                 statuses += list; statusIDs.append(cb.id)
             } else { singles.append(cb) }
         }
         var batches: [(ids: [Int64], body: Data)] = []
-        if !statuses.isEmpty, let body = try? JSONSerialization.data(withJSONObject: ["statuses": statuses], options: [.sortedKeys]) {
-            batches.append((statusIDs, body))
-        }
+        if !statuses.isEmpty { batches.append((statusIDs, JSONCodec.data(.object(["statuses": .array(statuses)])))) }
         for cb in singles { batches.append(([cb.id], Data(cb.payload.utf8))) }
         let byID = Dictionary(due.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         for batch in batches {
@@ -289,9 +286,11 @@ public actor MessagePipeline {
 /// Message ids in the product's style: "gBEG" and 22 URL-safe base64 characters.
 public enum MessageID {
     public static func make() -> String {
+        // Two 64-bit draws (one getrandom each), not sixteen.
         var rng = SystemRandomNumberGenerator()
-        let bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        return "gBEG" + Data(bytes).base64EncodedString()
+        var words = (rng.next(), rng.next())
+        let data = withUnsafeBytes(of: &words) { Data($0) }
+        return "gBEG" + data.base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 }

@@ -42,7 +42,7 @@ public final class GatewaySession: @unchecked Sendable {
         let welcomeTimer = conn.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) { conn.close() }
         var reason = "connection closed by the gateway"
         for await line in conn.lines {
-            guard let frame = try? JSONDecoder().decode(GatewayFrame.self, from: line) else { continue }
+            guard let frame = GatewayFrame.decode(line) else { continue }
             switch frame.type {
             case .welcome:
                 welcomeTimer.cancel()

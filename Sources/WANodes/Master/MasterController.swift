@@ -13,7 +13,6 @@ public actor MasterController {
     var lease: MasterLeaseMachine
     var ledger = HeartbeatLedger()
     var lastRound: LogicalInstant?
-    var lastDBHeartbeat: LogicalInstant?
     var account: AccountRecord?
     var reportedUnhealthy: [String: String] = [:]
     var reportedNoCandidate: [Int: LogicalInstant] = [:]
@@ -36,14 +35,7 @@ public actor MasterController {
         guard !stopping, !stepping else { return }
         stepping = true
         defer { stepping = false }
-        let now = rt.clock.now
-        if lastDBHeartbeat == nil || now - lastDBHeartbeat! >= rt.timings.dbHeartbeatPeriod {
-            do { try await rt.registerSelf(role: .master); lastDBHeartbeat = now }
-            catch { rt.logger.event("db_error", "DB heartbeat failed: \(error)", level: .warning) }
-        }
-        if (try? await rt.refreshSettings()) == true {
-            rt.logger.event("settings_applied", "settings version \(rt.settingsVersion) applied", ["version": "\(rt.settingsVersion)"])
-        }
+        await rt.upkeep(role: .master)
         await apply(lease.tick(now: rt.clock.now))
         account = (try? await rt.store.account()) ?? account
 

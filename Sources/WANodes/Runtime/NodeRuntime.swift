@@ -76,6 +76,21 @@ public final class NodeRuntime: @unchecked Sendable {
 
     public func markSchemaReady() { lock.withLock { schemaReady = true } }
 
+    private var lastDBHeartbeat: LogicalInstant?
+
+    /// The part of every master's and coreapp's pass that is the same: the DB heartbeat (every
+    /// `dbHeartbeatPeriod`) and applying changed settings. Logs, never throws.
+    public func upkeep(role: NodeRole) async {
+        let now = clock.now
+        if lock.withLock({ lastDBHeartbeat.map { now - $0 < timings.dbHeartbeatPeriod } ?? false }) == false {
+            do { try await registerSelf(role: role); lock.withLock { lastDBHeartbeat = now } }
+            catch { logger.event("db_error", "DB heartbeat failed: \(error)", level: .warning) }
+        }
+        if (try? await refreshSettings()) == true {
+            logger.event("settings_applied", "settings version \(settingsVersion) applied", ["version": "\(settingsVersion)"])
+        }
+    }
+
     /// Registers this node in the DB so masters monitor it and the webapp lists it.
     public func registerSelf(role: NodeRole) async throws {
         let now = clock.now

@@ -34,8 +34,8 @@ extension SQLiteClusterStore {
     static func statusPayload(id: String, recipient: String, status: MessageState, at: LogicalInstant) -> String {
         // The product's status callback shape.
         let ts = String(Int(Date().timeIntervalSince1970))
-        let obj: [String: Any] = ["statuses": [["id": id, "recipient_id": recipient, "status": status.rawValue, "timestamp": ts]]]
-        return String(decoding: (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+        let entry: JSONValue = .object(["id": .string(id), "recipient_id": .string(recipient), "status": .string(status.rawValue), "timestamp": .string(ts)])
+        return String(decoding: JSONCodec.data(.object(["statuses": .array([entry])])), as: UTF8.self)
     }
 
     public func applyStatuses(_ updates: [(id: String, state: MessageState)], at: LogicalInstant, callbacks: Bool) async throws -> Int {
@@ -43,9 +43,11 @@ extension SQLiteClusterStore {
             try c.writeTransaction {
                 var moved = 0
                 for u in updates {
-                    guard let row = try c.query("SELECT shard, recipient, state FROM messages WHERE id=?", [.text(u.id)]).first,
-                          let current = MessageState(rawValue: row[2].text ?? ""), current.rank < u.state.rank else { continue }
-                    try c.execute("UPDATE messages SET state=?, updated_at=? WHERE id=?", [.text(u.state.rawValue), .double(at.seconds), .text(u.id)])
+                    // Only forward: the states a message may still leave for u.state.
+                    let earlier = MessageState.allCases.filter { $0.rank < u.state.rank }.map { "'\($0.rawValue)'" }.joined(separator: ",")
+                    guard !earlier.isEmpty, let row = try c.query(
+                        "UPDATE messages SET state=?, updated_at=? WHERE id=? AND state IN (\(earlier)) RETURNING shard, recipient",
+                        [.text(u.state.rawValue), .double(at.seconds), .text(u.id)]).first else { continue }
                     moved += 1
                     if callbacks {
                         try c.execute("INSERT INTO callbacks(shard, kind, payload, attempts, next_attempt_at, created_at) VALUES (?, 'status', ?, 0, ?, ?)",
@@ -88,7 +90,12 @@ extension SQLiteClusterStore {
 
     public func completeCallbacks(_ ids: [Int64]) async throws {
         try await db.run { c in
-            try c.writeTransaction { for id in ids { try c.execute("DELETE FROM callbacks WHERE id=?", [.int(id)]) } }
+            try c.writeTransaction {
+                for chunk in stride(from: 0, to: ids.count, by: 200) {
+                    let part = ids[chunk..<min(chunk + 200, ids.count)]
+                    try c.execute("DELETE FROM callbacks WHERE id IN (\(part.map(String.init).joined(separator: ",")))")
+                }
+            }
         }
     }
 

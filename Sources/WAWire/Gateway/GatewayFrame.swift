@@ -53,10 +53,36 @@ public struct GatewayFrame: Codable, Sendable, Equatable {
 
     public init(_ type: Kind) { self.type = type }
 
+    /// The frame as one JSON line (hand-written: this is on the per-message path).
     public func encodedLine() -> Data {
-        var d = (try? JSONEncoder().encode(self)) ?? Data()
-        d.append(0x0A)
-        return d
+        var o: [String: JSONValue] = ["type": .string(type.rawValue)]
+        func put(_ k: String, _ v: String?) { if let v { o[k] = .string(v) } }
+        func put(_ k: String, _ v: Int?) { if let v { o[k] = .number(Double(v)) } }
+        func put(_ k: String, _ v: Bool?) { if let v { o[k] = .bool(v) } }
+        put("phone", phone); put("shard", shard); put("node", node); put("epoch", epoch); put("seq", seq); put("id", id)
+        put("to", to); put("body", body); put("status", status); put("reason", reason); put("op", op); put("cc", cc)
+        put("phone_number", phoneNumber); put("method", method); put("cert", cert); put("code", code); put("vname", vname)
+        put("ok", ok); put("verified", verified); put("from", from); put("shards", shards); put("count", count)
+        if let ids { o["ids"] = .array(ids.map { .string($0) }) }
+        var out: [UInt8] = []
+        out.reserveCapacity(160)
+        JSONCodec.write(.object(o), into: &out)
+        out.append(0x0A)
+        return Data(out)
+    }
+
+    /// Parses one line; nil when it is not a gateway frame.
+    public static func decode(_ line: Data) -> GatewayFrame? {
+        guard let v = try? JSONCodec.parse(line), let o = v.objectValue, let t = o["type"]?.stringValue, let kind = Kind(rawValue: t) else { return nil }
+        var f = GatewayFrame(kind)
+        f.phone = o["phone"]?.stringValue; f.shard = o["shard"]?.intValue; f.node = o["node"]?.stringValue; f.epoch = o["epoch"]?.intValue
+        f.seq = o["seq"]?.intValue; f.id = o["id"]?.stringValue; f.to = o["to"]?.stringValue; f.body = o["body"]?.stringValue
+        f.status = o["status"]?.stringValue; f.reason = o["reason"]?.stringValue; f.op = o["op"]?.stringValue; f.cc = o["cc"]?.stringValue
+        f.phoneNumber = o["phone_number"]?.stringValue; f.method = o["method"]?.stringValue; f.cert = o["cert"]?.stringValue
+        f.code = o["code"]?.stringValue; f.vname = o["vname"]?.stringValue; f.ok = o["ok"]?.boolValue; f.verified = o["verified"]?.boolValue
+        f.from = o["from"]?.stringValue; f.shards = o["shards"]?.intValue; f.count = o["count"]?.intValue
+        if case .array(let a)? = o["ids"] { f.ids = a.compactMap(\.stringValue) }
+        return f
     }
 }
 

@@ -56,7 +56,7 @@ public enum GatewayAdmin {
         let timer = conn.channel.eventLoop.scheduleTask(deadline: deadline) { conn.close() }
         defer { timer.cancel() }
         for await line in conn.lines {
-            if let f = try? JSONDecoder().decode(GatewayFrame.self, from: line), f.type == .adminResult { return f }
+            if let f = GatewayFrame.decode(line), f.type == .adminResult { return f }
         }
         throw RPCError(kind: .timeout, peer: gateway.description, detail: "gateway gave no admin answer within \(timeout)s")
     }

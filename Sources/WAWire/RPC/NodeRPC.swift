@@ -29,11 +29,28 @@ public enum NodeRPC {
 
     /// `POST /v1/messages`, routed by the webapp to the shard's owner.
     public enum SendMessage: RPCMethod {
-        public struct Params: Codable, Sendable {
+        public struct Params: Codable, Sendable, JSONValueConvertible {
             public var to: String, body: String, idempotencyKey: String?
             public init(to: String, body: String, idempotencyKey: String?) { self.to = to; self.body = body; self.idempotencyKey = idempotencyKey }
+            public init(json: JSONValue) throws {
+                guard let to = json["to"]?.stringValue, let body = json["body"]?.stringValue else { throw JSONShapeError("send_message needs to and body") }
+                self.init(to: to, body: body, idempotencyKey: json["idempotencyKey"]?.stringValue)
+            }
+            public var json: JSONValue {
+                var o: [String: JSONValue] = ["to": .string(to), "body": .string(body)]
+                if let idempotencyKey { o["idempotencyKey"] = .string(idempotencyKey) }
+                return .object(o)
+            }
         }
-        public struct Result: Codable, Sendable { public var id: String; public init(id: String) { self.id = id } }
+        public struct Result: Codable, Sendable, JSONValueConvertible {
+            public var id: String
+            public init(id: String) { self.id = id }
+            public init(json: JSONValue) throws {
+                guard let id = json["id"]?.stringValue else { throw JSONShapeError("send_message answer needs id") }
+                self.id = id
+            }
+            public var json: JSONValue { .object(["id": .string(id)]) }
+        }
         public static let name = "send_message"
     }
 

@@ -31,8 +31,7 @@ public final class RPCClient: @unchecked Sendable {
             pending[nextID] = p
             return (nextID, p)
         }
-        var body = try JSONEncoder().encode(RequestEnvelope(id: id, method: M.name, params: params))
-        body.append(0x0A)
+        let body = RPCCodec.line(["id": .number(Double(id)), "method": .string(M.name), "params": try RPCCodec.encode(params)])
         let timer = ch.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
             self?.fail(id, RPCError(kind: .timeout, peer: self?.peer.description ?? "?", detail: "\(M.name) got no answer within \(String(format: "%.2f", timeout))s"))
             // A silent connection may be dead without a FIN (a partition ate it): dial anew next time.
@@ -44,15 +43,16 @@ public final class RPCClient: @unchecked Sendable {
         let data: Data
         do { data = try await promise.futureResult.get() } catch { timer.cancel(); throw error }
         timer.cancel()
-        let env: ResponseEnvelope<M.Result>
-        do { env = try JSONDecoder().decode(ResponseEnvelope<M.Result>.self, from: data) }
-        catch {
-            if let header = try? JSONDecoder().decode(ResponseHeader.self, from: data), let e = header.error { throw e }
-            throw RPCError(kind: .malformed, peer: peer.description, detail: "cannot decode \(M.name) answer: \(error)")
+        guard let answer = try? JSONValue.parse(data) else {
+            throw RPCError(kind: .malformed, peer: peer.description, detail: "\(M.name) answer is not JSON")
         }
-        if let e = env.error { throw e }
-        guard let r = env.result else { throw RPCError(kind: .malformed, peer: peer.description, detail: "\(M.name) answer has no result") }
-        return r
+        if let e = answer["error"], case .object = e {
+            throw APIError(code: e["code"]?.intValue ?? 1014, title: e["title"]?.stringValue ?? "", details: e["details"]?.stringValue ?? "",
+                           httpStatus: e["http_status"]?.intValue ?? 500)
+        }
+        guard let result = answer["result"] else { throw RPCError(kind: .malformed, peer: peer.description, detail: "\(M.name) answer has no result") }
+        do { return try RPCCodec.decode(M.Result.self, result) }
+        catch { throw RPCError(kind: .malformed, peer: peer.description, detail: "cannot decode \(M.name) answer: \(error)") }
     }
 
     /// Drops the connection (after a peer restarts on another address, for example).
@@ -77,10 +77,15 @@ public final class RPCClient: @unchecked Sendable {
 
     private func deliver(_ line: ByteBuffer) {
         var buf = line
-        guard let data = buf.readData(length: buf.readableBytes),
-              let header = try? JSONDecoder().decode(ResponseHeader.self, from: data) else { return }
-        let p = lock.withLock { pending.removeValue(forKey: header.id) }
+        guard let data = buf.readData(length: buf.readableBytes), let id = Self.responseID(data) else { return }
+        let p = lock.withLock { pending.removeValue(forKey: id) }
         p?.succeed(data)
+    }
+
+    /// The id of an answer line: `{"id":N,...}` as written by the server, else a full parse.
+    static func responseID(_ data: Data) -> UInt64? {
+        if let v = try? JSONValue.parse(data), let n = v["id"]?.intValue, n >= 0 { return UInt64(n) }
+        return nil
     }
 
     private func closed(_ ch: Channel) {

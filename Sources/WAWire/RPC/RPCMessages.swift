@@ -8,7 +8,41 @@ public protocol RPCMethod {
     static var name: String { get }
 }
 
-public struct Empty: Codable, Sendable, Equatable { public init() {} }
+public struct Empty: Codable, Sendable, Equatable, JSONValueConvertible {
+    public init() {}
+    public init(json: JSONValue) throws {}
+    public var json: JSONValue { .object([:]) }
+}
+
+/// Types on the per-message path convert to and from `JSONValue` by hand, so RPC can skip
+/// Foundation's coders for them; other types go through Codable.
+public protocol JSONValueConvertible {
+    init(json: JSONValue) throws
+    var json: JSONValue { get }
+}
+
+public struct JSONShapeError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+enum RPCCodec {
+    static func encode<T: Encodable>(_ value: T) throws -> JSONValue {
+        if let v = value as? JSONValueConvertible { return v.json }
+        return try JSONValue.parse(JSONEncoder().encode(value))
+    }
+    static func decode<T: Decodable>(_ type: T.Type, _ json: JSONValue) throws -> T {
+        if let t = type as? JSONValueConvertible.Type { return try t.init(json: json) as! T }
+        return try JSONDecoder().decode(T.self, from: JSONCodec.data(json))
+    }
+    static func line(_ object: [String: JSONValue]) -> Data {
+        var out: [UInt8] = []
+        out.reserveCapacity(128)
+        JSONCodec.write(.object(object), into: &out)
+        out.append(0x0A)
+        return Data(out)
+    }
+}
 
 struct RequestHeader: Decodable { let id: UInt64; let method: String }
 struct RequestEnvelope<P: Codable>: Codable { let id: UInt64; let method: String; let params: P }
@@ -22,4 +56,9 @@ public struct RPCError: Error, CustomStringConvertible, Sendable {
     public let peer: String
     public let detail: String
     public var description: String { "\(kind.rawValue) \(peer): \(detail)" }
+}
+
+extension JSONValue: JSONValueConvertible {
+    public init(json: JSONValue) throws { self = json }
+    public var json: JSONValue { self }
 }

@@ -6,37 +6,41 @@ import WACore
 
 /// The routes a node answers on its RPC port.
 public struct RPCRoutes: Sendable {
-    typealias Route = @Sendable (UInt64, Data) async -> Data
+    typealias Route = @Sendable (UInt64, JSONValue) async -> Data
     var routes: [String: Route] = [:]
     public init() {}
 
     /// Registers a typed handler. Thrown `APIError`s travel to the caller as such.
     public mutating func on<M: RPCMethod>(_ method: M.Type, _ handler: @escaping @Sendable (M.Params) async throws -> M.Result) {
-        routes[M.name] = { id, data in
-            let enc = JSONEncoder()
+        routes[M.name] = { id, rawParams in
+            let idValue = JSONValue.number(Double(id))
+            let params: M.Params
+            do { params = try RPCCodec.decode(M.Params.self, rawParams) }
+            catch { return RPCRoutes.errorLine(id, APIError(.invalidRequest, "malformed parameters for \(M.name): \(error)", status: 400)) }
             do {
-                let env = try JSONDecoder().decode(RequestEnvelope<M.Params>.self, from: data)
-                let result = try await handler(env.params)
-                return try enc.encode(ResponseEnvelope(id: id, result: result, error: nil))
+                let result = try await handler(params)
+                return RPCCodec.line(["id": idValue, "result": try RPCCodec.encode(result)])
             } catch let e as APIError {
-                return (try? enc.encode(ResponseEnvelope<Empty>(id: id, result: nil, error: e))) ?? Data()
-            } catch is DecodingError {
-                let e = APIError(.invalidRequest, "malformed parameters for \(M.name)", status: 400)
-                return (try? enc.encode(ResponseEnvelope<Empty>(id: id, result: nil, error: e))) ?? Data()
+                return RPCRoutes.errorLine(id, e)
             } catch {
-                let e = APIError(.internalError, "\(M.name) failed: \(error)", status: 500)
-                return (try? enc.encode(ResponseEnvelope<Empty>(id: id, result: nil, error: e))) ?? Data()
+                return RPCRoutes.errorLine(id, APIError(.internalError, "\(M.name) failed: \(error)", status: 500))
             }
         }
     }
 
+    static func errorLine(_ id: UInt64, _ e: APIError) -> Data {
+        RPCCodec.line(["id": .number(Double(id)), "error": .object(["code": .number(Double(e.code)), "title": .string(e.title),
+                                                                    "details": .string(e.details), "http_status": .number(Double(e.httpStatus))])])
+    }
+
     func dispatch(_ line: Data) async -> Data? {
-        guard let header = try? JSONDecoder().decode(RequestHeader.self, from: line) else { return nil }
-        guard let route = routes[header.method] else {
-            let e = APIError(.notFound, "unknown RPC method \(header.method)", status: 404)
-            return try? JSONEncoder().encode(ResponseEnvelope<Empty>(id: header.id, result: nil, error: e))
+        guard let request = try? JSONValue.parse(line), let idNumber = request["id"]?.intValue, idNumber >= 0,
+              let method = request["method"]?.stringValue else { return nil }
+        let id = UInt64(idNumber)
+        guard let route = routes[method] else {
+            return Self.errorLine(id, APIError(.notFound, "unknown RPC method \(method)", status: 404))
         }
-        return await route(header.id, line)
+        return await route(id, request["params"] ?? .null)
     }
 }
 
@@ -83,8 +87,7 @@ final class RPCServerHandler: ChannelInboundHandler, @unchecked Sendable {
         let channel = context.channel
         let routes = routes
         Task {
-            guard var answer = await routes.dispatch(line) else { channel.close(promise: nil); return }
-            answer.append(0x0A)
+            guard let answer = await routes.dispatch(line) else { channel.close(promise: nil); return }
             channel.writeAndFlush(ByteBuffer(data: answer), promise: nil)
         }
     }

@@ -18,6 +18,19 @@ public struct SplitMix64: RandomNumberGenerator, Equatable, Sendable {
         return mixed ^ (mixed >> 31)
     }
 
+    /// An independent stream for one purpose (one connection and direction, say), so the
+    /// numbers one user sees do not depend on how other users interleave with it.
+    public init(seed: UInt64, stream: UInt64) {
+        var mixer = SplitMix64(seed: seed ^ (stream &* 0xD1B5_4A32_D192_ED03))
+        self.init(seed: mixer.next())
+    }
+
+    /// A uniform integer in `-spread...spread` (our own mapping, stable across toolchains).
+    public mutating func symmetricOffset(spread: Int) -> Int {
+        guard spread > 0 else { return 0 }
+        return Int(next() % (UInt64(spread) * 2 + 1)) - spread
+    }
+
     /// An index in `0..<count`, by multiply-high: our own mapping, because the standard library's
     /// `next(upperBound:)` algorithm is not promised to stay the same across releases.
     public mutating func nextIndex(below count: Int) -> Int {
