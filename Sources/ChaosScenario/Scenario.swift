@@ -19,6 +19,8 @@ public struct Scenario: Equatable, Sendable {
     public var register: Bool
     /// Shard count at boot (1, 2, 4, 8, 16 or 32).
     public var shards: Int
+    /// A message stream sent through the API for the whole timeline, if any.
+    public var workload: Workload?
     /// The timeline, in file order.
     public var steps: [Step]
     /// The path the scenario was read from, as given to the loader; names the file in errors.
@@ -27,7 +29,8 @@ public struct Scenario: Equatable, Sendable {
     /// Creates a scenario; the loader is the usual way to get one.
     public init(name: String, description: String = "", timeScale: Double? = nil, seed: UInt64? = nil,
                 topology: Topology, settings: SettingsOverrides = SettingsOverrides(), register: Bool = true,
-                shards: Int = 1, steps: [Step], file: String) {
+                shards: Int = 1, workload: Workload? = nil, steps: [Step], file: String) {
+        self.workload = workload
         self.name = name
         self.description = description
         self.timeScale = timeScale
@@ -45,4 +48,14 @@ public struct Scenario: Equatable, Sendable {
 
     /// The allowed range of `time_scale`: positive, at most 10 (a slowed-down run).
     static let timeScaleRange: ClosedRange<Double> = Double.leastNonzeroMagnitude...10
+}
+
+/// Messages sent during a scenario, so the runner can prove that every accepted message
+/// reached the WhatsApp server exactly once and its status reached the webhook.
+public struct Workload: Equatable, Sendable {
+    /// Messages per real second, over all senders.
+    public var messagesPerSecond: Double
+    /// Concurrent senders.
+    public var senders: Int
+    public init(messagesPerSecond: Double, senders: Int = 2) { self.messagesPerSecond = messagesPerSecond; self.senders = senders }
 }

@@ -5,7 +5,7 @@ struct ScenarioParser {
     let diagnostics: Diagnostics
 
     static let topLevelKeys = [
-        "name", "description", "time_scale", "seed", "topology", "settings", "register", "shards", "steps",
+        "name", "description", "time_scale", "seed", "topology", "settings", "register", "shards", "workload", "steps",
     ]
 
     /// The scenario, or nil when anything was reported.
@@ -25,6 +25,10 @@ struct ScenarioParser {
         let register = fields.optional("register").flatMap(diagnostics.boolean) ?? true
         let shardsField = fields.optional("shards")
         let shards = shardsField.map { shardCountValue($0, diagnostics: diagnostics) } ?? 1
+        let workload = fields.optional("workload").flatMap(workloadValue)
+        if workload != nil, !register, let w = fields.optional("workload") {
+            diagnostics.report(w.key ?? w.node, w.path, "a workload needs a registered account; remove it or set register: true")
+        }
 
         var timeline = TimelineParser(diagnostics: diagnostics,
                                       context: TimelineContext(topology: topology, shards: shards))
@@ -33,7 +37,20 @@ struct ScenarioParser {
         guard diagnostics.errors.isEmpty, let name, let topology, let settings, let shards else { return nil }
         return Scenario(name: name, description: description, timeScale: timeScale, seed: seed,
                         topology: topology, settings: settings, register: register, shards: shards,
-                        steps: steps, file: diagnostics.file)
+                        workload: workload, steps: steps, file: diagnostics.file)
+    }
+
+    /// `workload: {messages_per_second: 40, senders: 2}` — a message stream during the run.
+    private func workloadValue(_ field: Field) -> Workload? {
+        guard let fields = MappingFields(field, allowed: ["messages_per_second", "senders"], diagnostics: diagnostics) else { return nil }
+        let rate = fields.required("messages_per_second").flatMap { diagnostics.number($0) }
+        if let rate, let f = fields.optional("messages_per_second"), !(rate > 0 && rate <= 5000) {
+            diagnostics.report(f.node, f.path, "expected a rate in (0, 5000] messages per real second, got \(rate)")
+            return nil
+        }
+        let senders = fields.optional("senders").flatMap { diagnostics.integer($0, in: 1...64) } ?? 2
+        guard let rate else { return nil }
+        return Workload(messagesPerSecond: rate, senders: senders)
     }
 
     private func scenarioName(_ field: Field) -> String? {

@@ -45,6 +45,9 @@ final class ScenarioRunner: @unchecked Sendable {
     var observer: ClusterObserver { ClusterObserver(cluster: cluster) }
     var stepIndex = 0
     var stepLine: Int?
+    var webhook: WebhookReceiver?
+    var stream: MessageStream?
+    var streamTask: Task<Void, Never>?
 
     init(scenario: Scenario, options: RunOptions, supervisor: Supervisor, directory: String, index: String) {
         self.scenario = scenario
@@ -87,11 +90,13 @@ final class ScenarioRunner: @unchecked Sendable {
                 try await execute(step)
             }
             stepLine = nil
+            await auditWorkload()
             finalChecks()
         } catch {
             let text = "\(error)"
             record(CheckResult(name: "scenario", line: stepLine, verdict: .fail,
                                reason: "\(text) (seed \(seed); rerun with --seed \(seed))"))
+            stream?.stop()
             finalChecks()
             failure = text
         }
@@ -125,14 +130,60 @@ final class ScenarioRunner: @unchecked Sendable {
             let json = try JSONValue.parse(try JSONEncoder().encode(patch))
             try await cluster.patchSettings(json)
         }
+        if scenario.workload != nil {
+            let receiver = WebhookReceiver()
+            try await receiver.start()
+            webhook = receiver
+            try await cluster.patchSettings(.object(["webhooks": .object(["url": .string(receiver.url)])]))
+        }
         if scenario.register {
             try await cluster.register()
             if scenario.shards > 1 { try await cluster.setShards(scenario.shards) }
         }
+        if let w = scenario.workload {
+            try await cluster.waitForHealth(timeout: 30) { self.isHealthy($0) }
+            let s = MessageStream()
+            stream = s
+            let c = cluster!
+            let interval = Double(w.senders) / w.messagesPerSecond
+            streamTask = Task { await s.run(cluster: c, senders: w.senders, interval: interval) }
+            note("boot", String(format: "workload: %.0f messages/s from %d senders", w.messagesPerSecond, w.senders))
+        }
         note("boot", "cluster up: \(cluster.runningNames.joined(separator: " "))")
     }
 
+    /// Stops the workload, lets the cluster drain, and proves where every accepted message went.
+    func auditWorkload() async {
+        guard let stream, let webhook, let cluster else { return }
+        stream.stop()
+        await streamTask?.value
+        // Heal everything first: a still-cut owner could not drain its shard.
+        mesh?.healAll()
+        for n in cluster.layout.coreappNames + cluster.layout.masterNames { cluster.resume(n) }
+        let db = await DeliveryAudit.drain(cluster, timeout: max(20, real(180) + 10))
+        let audit = DeliveryAudit.run(cluster: cluster, acceptedIDs: stream.accepted.map(\.id), webhook: webhook)
+        let refused = stream.refused.values.reduce(0, +)
+        let figures: [String: Double] = ["accepted": Double(audit.accepted), "refused": Double(refused), "errors": Double(stream.errors),
+                                         "gateway_arrivals": Double(audit.gatewayArrivals)]
+        if audit.accepted == 0 {
+            record(CheckResult(name: "no accepted message lost", line: nil, verdict: .unknown,
+                               reason: "the workload got no message accepted (refused \(stream.refused), errors \(stream.errors))", figures: figures))
+            return
+        }
+        record(CheckResult(name: "no accepted message lost", line: nil, verdict: audit.missing.isEmpty ? .pass : .fail,
+                           reason: audit.missing.isEmpty ? "all \(audit.accepted) accepted messages reached the WhatsApp server (\(refused) refused with an error, \(stream.errors) without answer)"
+                                                         : "\(audit.missing.count) accepted message(s) never reached the WhatsApp server, e.g. \(audit.missing.prefix(3)); pending after drain: \(db?.description ?? "?")",
+                           figures: figures))
+        record(CheckResult(name: "no duplicated message", line: nil, verdict: audit.duplicated.isEmpty ? .pass : .fail,
+                           reason: audit.duplicated.isEmpty ? "every message reached the WhatsApp server once" : "duplicates: \(audit.duplicated.prefix(5))"))
+        record(CheckResult(name: "statuses reach the webhook", line: nil, verdict: audit.withoutStatus.isEmpty ? .pass : .fail,
+                           reason: audit.withoutStatus.isEmpty ? "every accepted message has a 'sent' status at the webhook (\(webhook.requestCount) POSTs)"
+                                                               : "\(audit.withoutStatus.count) message(s) without a status at the webhook"))
+    }
+
     func teardown() async {
+        streamTask?.cancel()
+        await webhook?.close()
         await mesh?.stop()
         await cluster?.stopAll(grace: 3)
     }

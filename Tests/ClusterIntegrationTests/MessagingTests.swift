@@ -18,36 +18,19 @@ import WAWire
         try await c.waitForHealth(timeout: 20) { $0.hosts(status: "connected", role: "coreapp").count == 2 }
     }
 
-    /// Waits until nothing is pending (messages and callbacks), or the timeout.
     func drain(_ c: LocalCluster, timeout: Double) async throws -> JSONValue? {
-        let deadline = Date().addingTimeInterval(timeout)
-        var last: JSONValue?
-        while Date() < deadline {
-            if let r = try? await c.api("GET", "/v1/stats/db"), let db = r.json?["stats"]?["db"] {
-                last = db
-                if db["messages_pending"]?.intValue == 0, db["callbacks_pending"]?.intValue == 0 { return db }
-            }
-            try await Task.sleep(for: .milliseconds(100), clock: .continuous)
-        }
-        return last
+        await DeliveryAudit.drain(c, timeout: timeout)
     }
 
     func proveExactlyOnce(_ c: LocalCluster, _ stream: MessageStream, _ webhook: WebhookReceiver) throws {
-        let journal = c.gatewayJournal().filter { $0["event"]?.stringValue == "message" }
-        var arrivals: [String: Int] = [:]
-        for e in journal { if let id = e["id"]?.stringValue { arrivals[id, default: 0] += 1 } }
-        let accepted = stream.accepted
-        let missing = accepted.filter { arrivals[$0.id] == nil }
-        let duplicated = arrivals.filter { $0.value > 1 }
-        #expect(!accepted.isEmpty)
-        #expect(missing.isEmpty, "accepted but never reached the gateway: \(missing.prefix(5).map(\.id))")
-        #expect(duplicated.isEmpty, "reached the gateway more than once: \(duplicated.prefix(5))")
-        let statuses = webhook.statuses
-        let noStatus = accepted.filter { statuses[$0.id]?.contains("sent") != true }
-        #expect(noStatus.isEmpty, "no 'sent' status at the webhook for \(noStatus.count) message(s), e.g. \(noStatus.prefix(3).map(\.id))")
+        let audit = DeliveryAudit.run(cluster: c, acceptedIDs: stream.accepted.map(\.id), webhook: webhook)
+        #expect(audit.accepted > 0)
+        #expect(audit.missing.isEmpty, "accepted but never reached the gateway: \(audit.missing.prefix(5))")
+        #expect(audit.duplicated.isEmpty, "reached the gateway more than once: \(audit.duplicated.prefix(5))")
+        #expect(audit.withoutStatus.isEmpty, "no 'sent' status at the webhook for \(audit.withoutStatus.count) message(s), e.g. \(audit.withoutStatus.prefix(3))")
         let conflicts = c.gatewayJournal().filter { $0["event"]?.stringValue == "conflict" }
         #expect(conflicts.isEmpty)
-        print("messages: \(accepted.count) accepted, refused \(stream.refused), errors \(stream.errors); gateway arrivals \(arrivals.count), duplicates \(duplicated.count); webhook requests \(webhook.requestCount)")
+        print("messages: \(audit.accepted) accepted, refused \(stream.refused), errors \(stream.errors); gateway arrivals \(audit.gatewayArrivals), duplicates \(audit.duplicated.count); webhook requests \(webhook.requestCount)")
     }
 
     func streamThrough(_ fault: Fault) async throws {
