@@ -96,7 +96,7 @@ public struct MessageBenchmark {
         while Date().timeIntervalSince(drainStart) < 120 {
             if let db = try? await c.api("GET", "/v1/stats/db").json?["stats"]?["db"],
                db["messages_pending"]?.intValue == 0, db["callbacks_pending"]?.intValue == 0 { break }
-            try await Task.sleep(for: .milliseconds(100), clock: .continuous)
+            try await Polling.pause(seconds: 0.1)
         }
         let drained = Date()
         var arrivals: [String: Int] = [:]

@@ -276,7 +276,7 @@ final class ScenarioRunner: @unchecked Sendable {
             shards = n
         case .sleep(let s, _):
             note("step", "sleep \(s) logical s")
-            try await Task.sleep(for: .milliseconds(Int(real(s) * 1000)), clock: .continuous)
+            try await ScaledSystemClock(scale: try TimeScale(scale)).sleep(logicalSeconds: s)
         case .run(let command, let line):
             try await runCommand(command, line: line)
         }
@@ -330,7 +330,7 @@ final class ScenarioRunner: @unchecked Sendable {
                     return
                 }
             }
-            try await Task.sleep(for: .milliseconds(50), clock: .continuous)
+            try await Polling.pause(seconds: 0.05)
         } while now() < deadline
         let got = last.flatMap { try? String(decoding: enc.encode($0), as: UTF8.self) } ?? "no answer"
         record(CheckResult(name: "check_health \(golden)", line: line, verdict: .fail,
@@ -343,7 +343,7 @@ final class ScenarioRunner: @unchecked Sendable {
         var stableSince = now()
         let end = now() + max(seconds, 1.0)
         while now() < end || now() - stableSince < 0.5 {
-            try await Task.sleep(for: .milliseconds(100), clock: .continuous)
+            try await Polling.pause(seconds: 0.1)
             let h = try await cluster.health()
             if h.normalized() != last.normalized() { stableSince = now() }
             last = h
@@ -377,7 +377,7 @@ final class ScenarioRunner: @unchecked Sendable {
                let h = try? await cluster.health(timeout: 2), h[candidate]?.status == "connected" {
                 probe = now(); newOwner = candidate; break
             }
-            try await Task.sleep(for: .milliseconds(50), clock: .continuous)
+            try await Polling.pause(seconds: 0.05)
         }
         let events = cluster.allEvents()
         let detection = events.first { e in
@@ -424,7 +424,7 @@ final class ScenarioRunner: @unchecked Sendable {
         var changed: String?
         while now() < start + real(duration) {
             if let o = observer.owners()[shard], o != owner { changed = o; break }
-            try await Task.sleep(for: .milliseconds(100), clock: .continuous)
+            try await Polling.pause(seconds: 0.1)
         }
         let unhealthy = cluster.allEvents().first { $0.ts >= start && $0.event == "coreapp_unhealthy" && $0.fields["hostname"] == owner }
         if let changed {
@@ -455,7 +455,7 @@ final class ScenarioRunner: @unchecked Sendable {
                                        figures: ["takeover_real": took, "takeover_logical": took / scale]))
                     return
                 }
-                try await Task.sleep(for: .milliseconds(50), clock: .continuous)
+                try await Polling.pause(seconds: 0.05)
             }
             record(CheckResult(name: name, line: line, verdict: .fail, reason: "no other master took the lease within \(Int(within)) logical s"))
         } else {
@@ -463,7 +463,7 @@ final class ScenarioRunner: @unchecked Sendable {
                 if let p = observer.primaryMaster(), p != before {
                     record(CheckResult(name: name, line: line, verdict: .fail, reason: "primary moved from \(before ?? "none") to \(p)")); return
                 }
-                try await Task.sleep(for: .milliseconds(100), clock: .continuous)
+                try await Polling.pause(seconds: 0.1)
             }
             record(CheckResult(name: name, line: line, verdict: .pass, reason: "\(before ?? "none") stayed primary"))
         }

@@ -36,7 +36,7 @@ public struct DeliveryAudit: Sendable {
                 last = db
                 if db["messages_pending"]?.intValue == 0, db["callbacks_pending"]?.intValue == 0 { return db }
             }
-            try? await Task.sleep(for: .milliseconds(100), clock: .continuous)
+            try? await Polling.pause(seconds: 0.1)
         }
         return last
     }

@@ -130,7 +130,7 @@ public final class LocalCluster: @unchecked Sendable {
             try start(first)
             let deadline = Date().addingTimeInterval(10)
             while Date() < deadline, !events(first).contains(where: { $0.event == "lease_acquired" }) {
-                try await Task.sleep(for: .milliseconds(20), clock: .continuous)
+                try await Polling.pause(seconds: 0.02)
             }
         }
         for n in layout.masterNames.dropFirst() + layout.bootCoreappNames + layout.webappNames { try start(n) }
@@ -206,7 +206,7 @@ public final class LocalCluster: @unchecked Sendable {
                     last = "\(r.status) \(r.text)"
                 }
             }
-            try await Task.sleep(for: .milliseconds(100), clock: .continuous)
+            try await Polling.pause(seconds: 0.1)
         }
         throw ClusterError("could not log in to \(webappAddress) within \(timeout)s: \(last)")
     }
@@ -255,7 +255,7 @@ public final class LocalCluster: @unchecked Sendable {
             let r = try await call()
             if r.status == 403 || r.status == 503, r.text.contains("1011") || r.text.contains("1017") {
                 last = r
-                try await Task.sleep(for: .milliseconds(100), clock: .continuous)
+                try await Polling.pause(seconds: 0.1)
                 continue
             }
             return r
@@ -273,7 +273,7 @@ public final class LocalCluster: @unchecked Sendable {
                 last = h
                 if condition(h) { return h }
             }
-            try await Task.sleep(for: .milliseconds(Int(poll * 1000)), clock: .continuous)
+            try await Polling.pause(seconds: poll)
         }
         throw ClusterError("health condition not met within \(timeout)s; last: \(last?.description ?? "no answer")")
     }

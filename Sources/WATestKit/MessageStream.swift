@@ -38,7 +38,7 @@ public final class MessageStream: @unchecked Sendable {
                         } catch {
                             self.lock.withLock { self.errors += 1 }
                         }
-                        try? await Task.sleep(for: .milliseconds(Int(interval * 1000)), clock: .continuous)
+                        try? await Polling.pause(seconds: interval)
                     }
                 }
             }

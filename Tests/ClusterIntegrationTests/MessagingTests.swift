@@ -106,6 +106,16 @@ import WAWire
             }
             _ = try await drain(c, timeout: 10)
             #expect(Set(webhook.inboundIDs) == Set(ids))
+            // A read receipt, when the user reads: the gateway reports "read" and it reaches the webhook.
+            let sent = try await c.api("POST", "/v1/messages", body: .object(["to": .string("16315550000"), "type": .string("text"),
+                                                                              "text": .object(["body": .string("read me")])]))
+            let id = try #require(sent.json?["messages"].flatMap { if case .array(let a) = $0 { a.first?["id"]?.stringValue } else { nil } })
+            _ = try await drain(c, timeout: 10)
+            var read = GatewayFrame(.admin); read.op = "mark_read"; read.id = id
+            let r = try await GatewayAdmin.request(read, gateway: c.gatewayAddress, group: c.group, timeout: 5)
+            #expect(r.ok == true, "\(r.reason ?? "")")
+            _ = try await drain(c, timeout: 10)
+            #expect(webhook.statuses[id] == ["sent", "delivered", "read"])
             let stats = try await c.api("GET", "/v1/stats/db").json?["stats"]?["db"]
             #expect(stats?["inbound_messages"]?.intValue == ids.count)
         }
