@@ -50,7 +50,7 @@ let badFiles: [BadFile] = [
         """, errors: [
         "chaos/t.yml:6: stesp: unknown key; did you mean \"steps\"?",
         "chaos/t.yml:7: colour: unknown key; expected one of name, description, time_scale, seed, topology, "
-            + "settings, register, shards, steps",
+            + "settings, register, shards, workload, steps",
     ]),
     BadFile(name: "wrong types", yaml: """
         name: t
