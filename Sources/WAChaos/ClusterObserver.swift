@@ -51,11 +51,9 @@ struct ClusterObserver {
         var out: [(String, Double, Double)] = []
         for m in cluster.layout.masterNames {
             var start: Double?
-            var validUntil: Double?
             for e in cluster.events(m) where e.event == "lease_acquired" || e.event == "lease_lost" || e.event == "node_started" {
                 if e.event == "lease_acquired" {
                     if start == nil { start = e.ts }
-                    validUntil = e.fields["valid_until"].flatMap(Double.init).map { $0 * scale }
                 } else if let s = start {
                     // A restart (node_started) also ends the previous life's interval.
                     let deathsAfter = deaths[m, default: []].filter { $0 >= s && $0 <= e.ts }
@@ -70,7 +68,6 @@ struct ClusterObserver {
                 let stop = deaths[m, default: []].first { $0 >= s } ?? end
                 out.append((m, s, stop))
             }
-            _ = validUntil
         }
         return out
     }

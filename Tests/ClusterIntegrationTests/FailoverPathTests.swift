@@ -4,17 +4,22 @@ import WACore
 import WATestKit
 
 @Suite(.serialized) struct FailoverPathTests {
+    /// Registers, waits for the owner, and names the owner of shard 0 and the other coreapp.
+    func registeredHA(_ c: LocalCluster) async throws -> (owner: String, standby: String) {
+        try await c.login()
+        try await c.register()
+        try await c.waitForHealth(timeout: 20) { $0.hosts(status: "connected", role: "coreapp").count == 1 }
+        let victim = try #require(owner(of: 0, in: c))
+        return (victim, victim == "wacore1" ? "wacore2" : "wacore1")
+    }
+
     /// One master: only DB-based monitoring. The window lies in [120 − 60, 120 + check + p].
     @Test func dbBasedFailoverWithOneMaster() async throws {
         let scale = 0.04
         var layout = ClusterLayout()
         layout.masters = 1; layout.coreapps = 2; layout.timeScale = scale
         try await withCluster("db-failover", layout: layout) { c in
-            try await c.login()
-            try await c.register()
-            try await c.waitForHealth(timeout: 20) { $0.hosts(status: "connected", role: "coreapp").count == 1 }
-            let victim = try #require(owner(of: 0, in: c))
-            let standby = victim == "wacore1" ? "wacore2" : "wacore1"
+            let (victim, standby) = try await registeredHA(c)
             let t0 = now()
             c.kill(victim)
             try await c.waitForHealth(timeout: 20, poll: 0.05) { $0[standby]?.status == "connected" }
@@ -40,11 +45,7 @@ import WATestKit
         var layout = ClusterLayout()
         layout.masters = 2; layout.coreapps = 2; layout.timeScale = scale
         try await withCluster("fencing", layout: layout) { c in
-            try await c.login()
-            try await c.register()
-            try await c.waitForHealth(timeout: 20) { $0.hosts(status: "connected", role: "coreapp").count == 1 }
-            let victim = try #require(owner(of: 0, in: c))
-            let standby = victim == "wacore1" ? "wacore2" : "wacore1"
+            let (victim, standby) = try await registeredHA(c)
             let t0 = now()
             c.pause(victim)
             try await c.waitForHealth(timeout: 15) { $0[standby]?.status == "connected" }

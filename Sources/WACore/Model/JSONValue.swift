@@ -59,10 +59,4 @@ public enum JSONValue: Codable, Sendable, Equatable, CustomStringConvertible {
 
     public struct ParseError: Error, CustomStringConvertible { public let reason: String; public var description: String { reason } }
 
-    static func reason(_ error: Error) -> String {
-        if case DecodingError.dataCorrupted(let ctx) = error {
-            return ctx.underlyingError.map { "\($0.localizedDescription)" } ?? ctx.debugDescription
-        }
-        return "\(error)"
-    }
 }

@@ -44,10 +44,6 @@ enum RPCCodec {
     }
 }
 
-struct RequestHeader: Decodable { let id: UInt64; let method: String }
-struct RequestEnvelope<P: Codable>: Codable { let id: UInt64; let method: String; let params: P }
-struct ResponseHeader: Decodable { let id: UInt64; let error: APIError? }
-struct ResponseEnvelope<R: Codable>: Codable { let id: UInt64; let result: R? ; let error: APIError? }
 
 /// A failure to get an answer at all (as opposed to an answer that is an error).
 public struct RPCError: Error, CustomStringConvertible, Sendable {
