@@ -95,7 +95,7 @@ final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable
             let delay = TimeAmount.nanoseconds(Int64(state.clock.scale.real(0.2) * 1e9))
             let channel = context.channel
             context.eventLoop.scheduleTask(in: delay) { [state] in
-                guard channel.isActive else { return }
+                guard channel.isActive, state.markDelivered(msgID) else { return }
                 var st = GatewayFrame(.status); st.id = msgID; st.status = "delivered"
                 channel.writeAndFlush(NIOAny(ByteBuffer(data: st.encodedLine())), promise: nil)
                 state.journal.record("status", ["id": msgID, "status": "delivered", "session": id])

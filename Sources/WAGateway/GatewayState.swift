@@ -20,6 +20,7 @@ public final class GatewayState: @unchecked Sendable {
     private var pendingCodes: [String: String] = [:]
     private var messageCounts: [String: Int] = [:]
     private var messageShard: [String: Key] = [:]
+    private var delivered: Set<String> = []
     private var nextSessionID = 0
     private var rng: SplitMix64
 
@@ -107,6 +108,9 @@ public final class GatewayState: @unchecked Sendable {
         }
     }
 
+    /// Records that `delivered` goes out for `id`; false when it already went (never twice).
+    func markDelivered(_ id: String) -> Bool { lock.withLock { delivered.insert(id).inserted } }
+
     /// The subset of `ids` this server has received.
     func known(_ ids: [String]) -> [String] { lock.withLock { ids.filter { messageCounts[$0] != nil } } }
 
@@ -181,6 +185,12 @@ public final class GatewayState: @unchecked Sendable {
             lock.lock(); defer { lock.unlock() }
             guard let id = f.id, let key = messageShard[id], let s = sessions[key] else {
                 out.ok = false; out.reason = "message \(f.id ?? "?") is unknown or its shard has no live connection"; return out
+            }
+            // A message is delivered before it is read: report delivery first if it has not gone out.
+            if delivered.insert(id).inserted {
+                var d = GatewayFrame(.status); d.id = id; d.status = "delivered"
+                s.channel.write(NIOAny(ByteBuffer(data: d.encodedLine())), promise: nil)
+                journal.record("status", ["id": id, "status": "delivered", "session": s.id])
             }
             var frame = GatewayFrame(.status); frame.id = id; frame.status = "read"
             s.channel.writeAndFlush(NIOAny(ByteBuffer(data: frame.encodedLine())), promise: nil)
