@@ -81,6 +81,7 @@ import WAWire
     @Test func everyBadRequestGetsTheDocumentedErrorAndChangesNothing() async throws {
         var layout = ClusterLayout()
         layout.masters = 1; layout.coreapps = 1; layout.timeScale = 0.1
+        layout.environment["WA_API_KEY"] = "replica-api-key"
         try await withCluster("bad-input", layout: layout) { c in
             try await c.login()
             try await c.register()
@@ -114,8 +115,25 @@ import WAWire
             // The OpenAPI document is public.
             let doc = try await SimpleHTTPClient.request("GET", c.webappAddress, path: "/v1/openapi.json", group: c.group)
             #expect(doc.status == 200 && doc.json?["openapi"]?.stringValue?.hasPrefix("3.") == true)
-            // The cluster still works after all that.
+            // Health also accepts the API key, and refuses a wrong one.
+            let viaKey = try await SimpleHTTPClient.json("GET", c.webappAddress, path: "/v1/health", authorization: "Apikey replica-api-key", group: c.group)
+            #expect(viaKey.status == 200 && HealthView(viaKey.json ?? .null) != nil)
+            let wrongKey = try await SimpleHTTPClient.json("GET", c.webappAddress, path: "/v1/health", authorization: "Apikey nope", group: c.group)
+            #expect(wrongKey.status == 401)
+
+            // The cluster still works after all that, and a settings change reaches every node
+            // within one heartbeat interval (the primary master broadcasts it).
+            let changedAt = Date().timeIntervalSince1970
             try await c.patchSettings(.object(["heartbeat_interval": .number(4)]))
+            // The webapp logs the new version before it answers the PATCH.
+            let version = try #require(c.events("waweb").last { $0.event == "settings_changed" }?.fields["version"])
+            let heartbeat = 5.0 * layout.timeScale, slack = 1.0
+            try await Polling.pause(seconds: heartbeat + slack)
+            for node in ["master1", "wacore1"] {
+                let applied = c.events(node).first { $0.event == "settings_applied" && $0.fields["version"] == version && $0.ts >= changedAt }
+                let applyTime = (applied?.ts ?? .infinity) - changedAt
+                #expect(applyTime <= heartbeat + slack, "\(node) applied settings version \(version) after \(applyTime)s")
+            }
         }
     }
 }
