@@ -92,12 +92,14 @@ final class ScenarioRunner: @unchecked Sendable {
             stepLine = nil
             await auditWorkload()
             finalChecks()
+            writeTimeline()
         } catch {
             let text = "\(error)"
             record(CheckResult(name: "scenario", line: stepLine, verdict: .fail,
                                reason: "\(text) (seed \(seed); rerun with --seed \(seed))"))
             stream?.stop()
             finalChecks()
+            writeTimeline()
             failure = text
         }
         await teardown()
@@ -179,6 +181,18 @@ final class ScenarioRunner: @unchecked Sendable {
         record(CheckResult(name: "statuses reach the webhook", line: nil, verdict: audit.withoutStatus.isEmpty ? .pass : .fail,
                            reason: audit.withoutStatus.isEmpty ? "every accepted message has a 'sent' status at the webhook (\(webhook.requestCount) POSTs)"
                                                                : "\(audit.withoutStatus.count) message(s) without a status at the webhook"))
+    }
+
+    /// Writes `timeline.html` into the scenario's folder.
+    func writeTimeline() {
+        guard let cluster else { return }
+        let end = now()
+        var rows = HTMLTimeline.rows(cluster: cluster, deaths: deaths, end: end)
+        if let stream { rows += HTMLTimeline.availability(stream.attempts, shards: max(shards, scenario.shards), bucket: max(0.1, real(1))) }
+        let markers = timeline.filter { $0.kind == "fault" || ($0.kind == "step" && ($0.detail.hasPrefix("heal ") || $0.detail.hasPrefix("SIGCONT") || $0.detail.hasPrefix("set shards") || $0.detail.hasPrefix("started"))) }
+            .map { (at: $0.ts, label: $0.detail, kind: $0.kind) }
+        let page = HTMLTimeline(scenario: scenario.name, start: started, end: end, scale: scale).html(rows: rows, markers: markers)
+        try? page.write(toFile: "\(directory)/timeline.html", atomically: true, encoding: .utf8)
     }
 
     func teardown() async {

@@ -29,7 +29,8 @@ public final class SuiteRunner {
                 options.progress("[\(s.name)] \(report.verdict.rawValue.uppercased()) — seed \(report.seed); node logs kept in \(dir)")
             } else if !options.keep {
                 // Passed: keep the logs and journal, drop the bulky DB and data folders.
-                for sub in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !sub.hasSuffix(".log") && sub != "gateway" {
+                for sub in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+                where !sub.hasSuffix(".log") && sub != "gateway" && sub != "timeline.html" {
                     try? FileManager.default.removeItem(atPath: "\(dir)/\(sub)")
                 }
             }

@@ -7,10 +7,13 @@ import WAWire
 /// which were accepted (201 and an id) and which were refused, for exactly-once checks.
 public final class MessageStream: @unchecked Sendable {
     public struct Accepted: Sendable { public var id: String; public var to: String; public var at: Double }
+    /// Every attempt: when, to whom, and whether it was accepted (for availability over time).
+    public struct Attempt: Sendable { public var at: Double; public var to: String; public var accepted: Bool }
     private let lock = NSLock()
     public private(set) var accepted: [Accepted] = []
     public private(set) var refused: [Int: Int] = [:]
     public private(set) var errors = 0
+    public private(set) var attempts: [Attempt] = []
     private var stopped = false
 
     public init() {}
@@ -30,13 +33,23 @@ public final class MessageStream: @unchecked Sendable {
                         let body: JSONValue = .object(["to": .string(to), "type": .string("text"), "text": .object(["body": .string("stream \(s)-\(n)")])])
                         do {
                             let r = try await cluster.api("POST", "/v1/messages", body: body, timeout: 10)
+                            let now = Date().timeIntervalSince1970
                             if r.status == 201, case .array(let m)? = r.json?["messages"], let id = m.first?["id"]?.stringValue {
-                                self.lock.withLock { self.accepted.append(Accepted(id: id, to: to, at: Date().timeIntervalSince1970)) }
+                                self.lock.withLock {
+                                    self.accepted.append(Accepted(id: id, to: to, at: now))
+                                    self.attempts.append(Attempt(at: now, to: to, accepted: true))
+                                }
                             } else {
-                                self.lock.withLock { self.refused[r.status, default: 0] += 1 }
+                                self.lock.withLock {
+                                    self.refused[r.status, default: 0] += 1
+                                    self.attempts.append(Attempt(at: now, to: to, accepted: false))
+                                }
                             }
                         } catch {
-                            self.lock.withLock { self.errors += 1 }
+                            self.lock.withLock {
+                                self.errors += 1
+                                self.attempts.append(Attempt(at: Date().timeIntervalSince1970, to: to, accepted: false))
+                            }
                         }
                         try? await Polling.pause(seconds: interval)
                     }

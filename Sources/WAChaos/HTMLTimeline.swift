@@ -1,0 +1,119 @@
+import Foundation
+import WACore
+import WATestKit
+
+/// A self-contained HTML page per scenario: each node's role over time, gateway connections,
+/// faults and heals, and each shard's availability as the workload's client saw it.
+struct HTMLTimeline {
+    struct Segment { var from: Double; var to: Double; var label: String; var color: String }
+    struct Row { var title: String; var segments: [Segment] }
+
+    let scenario: String
+    let start: Double
+    let end: Double
+    let scale: Double
+
+    static let palette = ["#2b8a3e", "#1971c2", "#e8590c", "#9c36b5", "#0c8599", "#c2255c", "#5c940d", "#364fc7"]
+
+    /// Rows from node events: masters (primary/secondary), coreapps (owner of shard N / standby)
+    /// and their gateway connections.
+    static func rows(cluster: LocalCluster, deaths: [String: [Double]], end: Double) -> [Row] {
+        var rows: [Row] = []
+        let names = cluster.layout.masterNames + cluster.layout.coreappNames
+        for name in names {
+            var segments: [Segment] = []
+            var current: (from: Double, label: String, color: String)?
+            var connectedSince: Double?
+            var connections: [Segment] = []
+            let events = cluster.events(name)
+            func close(_ t: Double) { if let c = current { segments.append(Segment(from: c.from, to: t, label: c.label, color: c.color)) }; current = nil }
+            for e in events {
+                if let d = deaths[name]?.first(where: { $0 <= e.ts && $0 >= (current?.from ?? .infinity) }) { close(d) }
+                switch e.event {
+                case "role_changed":
+                    close(e.ts)
+                    let role = e.fields["role"] ?? "?"
+                    switch role {
+                    case "primary_master": current = (e.ts, "primary", "#2b8a3e")
+                    case "secondary_master": current = (e.ts, "secondary", "#adb5bd")
+                    case "owner":
+                        let shard = Int(e.fields["shard"] ?? "0") ?? 0
+                        current = (e.ts, "shard \(shard)", palette[shard % palette.count])
+                    default: current = (e.ts, "standby", "#ced4da")
+                    }
+                case "gateway_connected": connectedSince = e.ts
+                case "gateway_disconnected":
+                    if let s = connectedSince { connections.append(Segment(from: s, to: e.ts, label: "gateway", color: "#212529")) }
+                    connectedSince = nil
+                default: break
+                }
+            }
+            let death = deaths[name]?.last ?? end
+            close(min(end, max(death, current?.from ?? end)))
+            if let s = connectedSince { connections.append(Segment(from: s, to: min(end, death), label: "gateway", color: "#212529")) }
+            rows.append(Row(title: name, segments: segments))
+            rows.append(Row(title: "\(name) ⇄ gateway", segments: connections))
+        }
+        return rows
+    }
+
+    /// Availability per shard from the workload's attempts, in buckets of `bucket` seconds.
+    static func availability(_ attempts: [MessageStream.Attempt], shards: Int, bucket: Double) -> [Row] {
+        guard !attempts.isEmpty, shards > 0 else { return [] }
+        return (0..<shards).map { shard in
+            var buckets: [Int: (ok: Int, bad: Int)] = [:]
+            for a in attempts where ShardRouter.shard(for: a.to, shards: shards) == shard {
+                let k = Int((a.at / bucket).rounded(.down))
+                var b = buckets[k] ?? (0, 0)
+                if a.accepted { b.ok += 1 } else { b.bad += 1 }
+                buckets[k] = b
+            }
+            let segments = buckets.keys.sorted().map { k -> Segment in
+                let b = buckets[k]!
+                let color = b.bad == 0 ? "#40c057" : (b.ok == 0 ? "#fa5252" : "#fab005")
+                return Segment(from: Double(k) * bucket, to: Double(k + 1) * bucket, label: "\(b.ok) ok, \(b.bad) refused", color: color)
+            }
+            return Row(title: "shard \(shard) (client view)", segments: segments)
+        }
+    }
+
+    func html(rows: [Row], markers: [(at: Double, label: String, kind: String)]) -> String {
+        let width = 1100.0, left = 220.0, rowHeight = 22.0
+        let span = max(0.001, end - start)
+        func x(_ t: Double) -> Double { left + (min(max(t, start), end) - start) / span * (width - left - 10) }
+        let height = Double(rows.count) * rowHeight + 70
+        var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(Int(width))' height='\(Int(height))' font-family='sans-serif' font-size='11'>"
+        for (i, m) in markers.enumerated() {
+            let color = m.kind == "fault" ? "#fa5252" : "#228be6"
+            svg += "<line x1='\(x(m.at))' x2='\(x(m.at))' y1='20' y2='\(height - 30)' stroke='\(color)' stroke-dasharray='3,2'><title>\(escape(m.label))</title></line>"
+            svg += "<text x='\(x(m.at) + 2)' y='\(12 + Double(i % 2) * 10)' fill='\(color)'>\(escape(String(m.label.prefix(28))))</text>"
+        }
+        for (i, row) in rows.enumerated() {
+            let y = 30 + Double(i) * rowHeight
+            svg += "<text x='4' y='\(y + 14)'>\(escape(row.title))</text>"
+            for s in row.segments where s.to > s.from {
+                let w = max(1, x(s.to) - x(s.from))
+                svg += "<rect x='\(x(s.from))' y='\(y + 3)' width='\(w)' height='\(rowHeight - 6)' fill='\(s.color)'><title>\(escape(s.label)) \(String(format: "%.2f–%.2fs", s.from - start, s.to - start))</title></rect>"
+                if w > 50 { svg += "<text x='\(x(s.from) + 3)' y='\(y + 15)' fill='white'>\(escape(s.label))</text>" }
+            }
+        }
+        let ticks = 10
+        for k in 0...ticks {
+            let t = start + span * Double(k) / Double(ticks)
+            svg += "<text x='\(x(t) - 10)' y='\(height - 12)' fill='#495057'>\(String(format: "%.1fs", t - start)) / \(String(format: "%.0f", (t - start) / scale))</text>"
+        }
+        svg += "</svg>"
+        return """
+        <!doctype html><html><head><meta charset="utf-8"><title>\(escape(scenario))</title></head>
+        <body style="font-family:sans-serif"><h2>\(escape(scenario))</h2>
+        <p>Time axis: real seconds / logical seconds (scale \(scale)). Red dashed lines are faults, blue are other steps;
+        hover for details. Client view: green = every send accepted, amber = some refused, red = none accepted.</p>
+        \(svg)</body></html>
+        """
+    }
+
+    func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "'", with: "&#39;")
+    }
+}
