@@ -18,7 +18,10 @@ struct ShutdownTests {
 
         let started = ContinuousClock.now
         await supervisor.shutdown(grace: .milliseconds(300))
-        #expect(started.duration(to: .now) < .seconds(3))
+        // 300 ms grace, then SIGKILL and reaping. The bound is loose on purpose: the whole test
+        // suite (real clusters included) shares two cores; it still fails a shutdown that hangs
+        // or sits out its 5 s kill timeout on top of the grace.
+        #expect(started.duration(to: .now) < .seconds(5.3))
 
         #expect(polite.exitStatus == .signalled(SIGTERM))
         #expect(stubborn.exitStatus == .signalled(SIGKILL), "ignored SIGTERM, so killed after the grace period")
@@ -30,6 +33,6 @@ struct ShutdownTests {
         #expect(throws: SupervisorError.shutDown) { try supervisor.spawn(shell("late", "true", in: scratch)) }
         let again = ContinuousClock.now
         await supervisor.shutdown(grace: .seconds(5))
-        #expect(again.duration(to: .now) < .milliseconds(500), "a second shutdown has nothing to wait for")
+        #expect(again.duration(to: .now) < .seconds(2), "a second shutdown has nothing to wait for")
     }
 }
