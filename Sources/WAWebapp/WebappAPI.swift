@@ -93,16 +93,25 @@ final class WebappAPI: @unchecked Sendable {
         guard rt.isSchemaReady else {
             return APIResponse.json(JSONValue.object(["health": .object([rt.healthKey: HealthEntry.status("uninitialized", role: "webapp")])]))
         }
+        let entries = try await askEveryNode(NodeRPC.Health.self) { $0 }
+        return APIResponse.json(JSONValue.object(["health": .object(entries)]))
+    }
+
+    /// Asks every master and coreapp that DB-heartbeated within the DB unhealthy window, in
+    /// parallel, each within the health timeout; a silent node gets the 1011 "unreachable" entry.
+    /// Keys are `hostname:nodeid`.
+    func askEveryNode<M: RPCMethod>(_ method: M.Type, _ entry: @escaping @Sendable (M.Result) throws -> JSONValue) async throws
+        -> [String: JSONValue] where M.Params == Empty {
         let now = rt.clock.now
         let nodes = try await rt.store.nodes().filter {
             ($0.role == .master || $0.role == .coreapp) && now - $0.heartbeatAt <= rt.timings.dbUnhealthyAfter
         }
         let timeout = rt.real(rt.timings.healthTimeout, floor: 0.3)
-        let entries = await withTaskGroup(of: (String, JSONValue).self) { group in
+        return await withTaskGroup(of: (String, JSONValue).self) { group in
             for node in nodes {
                 let client = rt.peers.client(for: node.rpcAddress)
                 group.addTask {
-                    do { return (node.healthKey, try await client.call(NodeRPC.Health.self, Empty(), timeout: timeout)) }
+                    do { return (node.healthKey, try entry(try await client.call(M.self, Empty(), timeout: timeout))) }
                     catch {
                         return (node.healthKey, HealthEntry.error(APIError(.serviceNotReady,
                             "Node \(node.hostname) is unreachable: \(Self.reason(error, timeout: timeout))", status: 503)))
@@ -113,7 +122,6 @@ final class WebappAPI: @unchecked Sendable {
             for await (k, v) in group { out[k] = v }
             return out
         }
-        return APIResponse.json(JSONValue.object(["health": .object(entries)]))
     }
 
     static func reason(_ error: Error, timeout: Double) -> String {

@@ -144,25 +144,7 @@ extension WebappAPI {
     func support(_ request: Request) async throws -> Response {
         _ = try await authenticate(request)
         try requireSchema()
-        let now = rt.clock.now
-        let nodes = try await rt.store.nodes().filter { now - $0.heartbeatAt <= rt.timings.dbUnhealthyAfter }
-        let timeout = rt.real(rt.timings.healthTimeout, floor: 0.3)
-        let entries = await withTaskGroup(of: (String, JSONValue).self) { group in
-            for node in nodes {
-                let client = rt.peers.client(for: node.rpcAddress)
-                group.addTask {
-                    do {
-                        let s = try await client.call(NodeRPC.Support.self, Empty(), timeout: timeout)
-                        return (node.healthKey, try JSONValue.parse(try JSONEncoder().encode(s)))
-                    } catch {
-                        return (node.healthKey, HealthEntry.error(APIError(.serviceNotReady, "Node \(node.hostname) is unreachable", status: 503)))
-                    }
-                }
-            }
-            var out: [String: JSONValue] = [:]
-            for await (k, v) in group { out[k] = v }
-            return out
-        }
+        let entries = try await askEveryNode(NodeRPC.Support.self) { try JSONValue.parse(try JSONEncoder().encode($0)) }
         return APIResponse.json(JSONValue.object(["support": .object(["nodes": .object(entries)])]))
     }
 

@@ -103,17 +103,9 @@ public actor CoreappController {
         let (frames, sink) = AsyncStream<GatewayFrame>.makeStream()
         s.onFrame = { sink.yield($0) }
         Task { for await f in frames { await pipeline.receive(f) } }
+        s.onConnected = { Task { await self.sessionConnected(s) } }
         Task {
-            let watcher = Task {
-                // Tell the machine as soon as the gateway welcomes us.
-                while !Task.isCancelled {
-                    if s.state == .connected { await self.sessionConnected(s); return }
-                    if case .closed = s.state { return }
-                    try? await rt.clock.sleep(logicalSeconds: 0.05)
-                }
-            }
             let reason = await s.run(gateway: gateway, runtime: rt, phone: phone, shards: shards)
-            watcher.cancel()
             sink.finish()
             await self.sessionEnded(s, reason: reason)
         }

@@ -16,6 +16,8 @@ public final class GatewaySession: @unchecked Sendable {
     private var _state: State = .connecting
     private var stopped = false
     public var onFrame: (@Sendable (GatewayFrame) -> Void)?
+    /// Called once, when the gateway welcomes the session.
+    public var onConnected: (@Sendable () -> Void)?
 
     public init(shard: Int, epoch: Int) { self.shard = shard; self.epoch = epoch }
 
@@ -46,7 +48,12 @@ public final class GatewaySession: @unchecked Sendable {
             switch frame.type {
             case .welcome:
                 welcomeTimer.cancel()
-                lock.withLock { if case .connecting = _state { _state = .connected } }
+                let first = lock.withLock { () -> Bool in
+                    guard case .connecting = _state else { return false }
+                    _state = .connected
+                    return true
+                }
+                if first { onConnected?() }
             case .refused:
                 reason = "refused by the gateway: \(frame.reason ?? "no reason")"
                 conn.close()

@@ -216,19 +216,9 @@ public actor MasterController {
         let s = GatewaySession(shard: -1, epoch: term)
         control = s
         let rt = rt
+        s.onConnected = { rt.logger.event("gateway_connected", "connected to the gateway for the control shard", ["shard": "-1"]) }
         Task {
-            let watcher = Task {
-                while !Task.isCancelled {
-                    if s.state == .connected {
-                        rt.logger.event("gateway_connected", "connected to the gateway for the control shard", ["shard": "-1"])
-                        return
-                    }
-                    if case .closed = s.state { return }
-                    try? await rt.clock.sleep(logicalSeconds: 0.05)
-                }
-            }
             let reason = await s.run(gateway: gateway, runtime: rt, phone: phone)
-            watcher.cancel()
             await self.controlEnded(s, reason: reason)
         }
     }
