@@ -47,27 +47,35 @@ public final class GatewayState: @unchecked Sendable {
 
     enum HelloOutcome { case welcome(sessionID: Int), refused(String) }
 
+    /// Decides a `hello`. A channel it displaces is returned, not closed: closing a channel on
+    /// its own event loop runs that channel's handlers inline, and they call back into this
+    /// state (`closed`), so nothing may be closed or written while the lock is held.
     func hello(node: String, phone: String, shard: Int, epoch: Int, shards: Int, channel: Channel) -> HelloOutcome {
-        lock.lock(); defer { lock.unlock() }
+        let (outcome, displaced) = lock.withLock { decideHello(node: node, phone: phone, shard: shard, epoch: epoch, shards: shards, channel: channel) }
+        displaced?.close(promise: nil)
+        return outcome
+    }
+
+    private func decideHello(node: String, phone: String, shard: Int, epoch: Int, shards: Int, channel: Channel) -> (HelloOutcome, Channel?) {
         let key = Key(phone: phone, shard: shard)
         let now = clock.now
         guard accounts[phone]?.verified == true else {
             journal.record("refused", ["node": node, "phone": phone, "shard": shard, "reason": "number not registered"])
-            return .refused("number \(phone) is not registered")
+            return (.refused("number \(phone) is not registered"), nil)
         }
         if let until = bans[key], now < until {
             journal.record("refused", ["node": node, "phone": phone, "shard": shard, "reason": "banned", "until": until.seconds])
-            return .refused(String(format: "shard %d of %@ is banned for %.0fs after a conflict", shard, phone, until - now))
+            return (.refused(String(format: "shard %d of %@ is banned for %.0fs after a conflict", shard, phone, until - now)), nil)
         }
+        var displaced: Channel?
         if let existing = sessions[key] {
+            sessions[key] = nil
+            displaced = existing.channel
             if existing.node == node {
-                sessions[key] = nil
                 journal.record("disconnect", ["node": node, "phone": phone, "shard": shard, "session": existing.id,
                                               "reason": "replaced by a new connection from the same node"])
-                existing.channel.close(promise: nil)
             } else {
                 // Two nodes serving one number and shard: what the real service bans for.
-                sessions[key] = nil
                 bans[key] = now + timings.gatewayConflictBan
                 journal.record("conflict", ["phone": phone, "shard": shard, "live_node": existing.node, "live_session": existing.id,
                                             "live_epoch": existing.epoch, "new_node": node, "new_epoch": epoch,
@@ -75,15 +83,14 @@ public final class GatewayState: @unchecked Sendable {
                 logger.event("gateway_conflict", "conflict on shard \(shard): \(existing.node) was live, \(node) connected",
                              ["shard": "\(shard)", "live_node": existing.node, "new_node": node], level: .error)
                 journal.record("disconnect", ["node": existing.node, "phone": phone, "shard": shard, "session": existing.id, "reason": "conflict"])
-                existing.channel.close(promise: nil)
-                return .refused("conflict: \(existing.node) already holds shard \(shard); both dropped and the shard is banned")
+                return (.refused("conflict: \(existing.node) already holds shard \(shard); both dropped and the shard is banned"), displaced)
             }
         }
         nextSessionID += 1
         sessions[key] = Session(id: nextSessionID, node: node, key: key, epoch: epoch, channel: channel, shards: max(1, shards))
         journal.record("connect", ["node": node, "phone": phone, "shard": shard, "epoch": epoch, "session": nextSessionID])
         logger.event("gateway_connect", "\(node) connected for shard \(shard)", ["node": node, "shard": "\(shard)", "epoch": "\(epoch)"])
-        return .welcome(sessionID: nextSessionID)
+        return (.welcome(sessionID: nextSessionID), displaced)
     }
 
     func closed(sessionID: Int, reason: String) {
@@ -134,8 +141,17 @@ public final class GatewayState: @unchecked Sendable {
         return (c, nil)
     }
 
+    /// Frames written in order, outside the lock (see `hello`).
+    private static func write(_ frames: [GatewayFrame], to channel: Channel) {
+        for (i, frame) in frames.enumerated() {
+            let buffer = ByteBuffer(data: frame.encodedLine())
+            if i == frames.count - 1 { channel.writeAndFlush(NIOAny(buffer), promise: nil) } else { channel.write(NIOAny(buffer), promise: nil) }
+        }
+    }
+
     func admin(_ f: GatewayFrame) -> GatewayFrame {
         var out = GatewayFrame(.adminResult)
+        var writes: [GatewayFrame] = []
         out.op = f.op
         let cc = f.cc ?? "", pn = f.phoneNumber ?? ""
         let phone = cc + pn
@@ -167,35 +183,41 @@ public final class GatewayState: @unchecked Sendable {
             out.ok = true; out.vname = accounts[phone]?.vname
             return out
         case "inject_inbound":
-            lock.lock(); defer { lock.unlock() }
             guard let from = f.from, !from.isEmpty else { out.ok = false; out.reason = "inject_inbound needs from"; return out }
-            let shards = sessions.values.first { $0.key.phone == phone && $0.key.shard >= 0 }?.shards ?? 1
-            let shard = ShardRouter.shard(for: from, shards: shards)
-            guard let s = sessions[Key(phone: phone, shard: shard)] else {
-                out.ok = false; out.reason = "shard \(shard) of +\(phone) has no live connection"; return out
+            let target: Channel? = lock.withLock {
+                let shards = sessions.values.first { $0.key.phone == phone && $0.key.shard >= 0 }?.shards ?? 1
+                let shard = ShardRouter.shard(for: from, shards: shards)
+                guard let s = sessions[Key(phone: phone, shard: shard)] else {
+                    out.ok = false; out.reason = "shard \(shard) of +\(phone) has no live connection"; return nil
+                }
+                var frame = GatewayFrame(.inbound)
+                frame.id = "ABGG" + String(rng.next() % 1_000_000_000_000, radix: 16)
+                frame.from = from; frame.body = f.body ?? ""
+                journal.record("inbound", ["id": frame.id!, "from": from, "shard": shard, "session": s.id])
+                out.ok = true; out.id = frame.id; out.shard = shard
+                writes = [frame]
+                return s.channel
             }
-            var frame = GatewayFrame(.inbound)
-            frame.id = "ABGG" + String(rng.next() % 1_000_000_000_000, radix: 16)
-            frame.from = from; frame.body = f.body ?? ""
-            s.channel.writeAndFlush(NIOAny(ByteBuffer(data: frame.encodedLine())), promise: nil)
-            journal.record("inbound", ["id": frame.id!, "from": from, "shard": shard, "session": s.id])
-            out.ok = true; out.id = frame.id; out.shard = shard
+            if let target { Self.write(writes, to: target) }
             return out
         case "mark_read":
-            lock.lock(); defer { lock.unlock() }
-            guard let id = f.id, let key = messageShard[id], let s = sessions[key] else {
-                out.ok = false; out.reason = "message \(f.id ?? "?") is unknown or its shard has no live connection"; return out
+            let target: Channel? = lock.withLock {
+                guard let id = f.id, let key = messageShard[id], let s = sessions[key] else {
+                    out.ok = false; out.reason = "message \(f.id ?? "?") is unknown or its shard has no live connection"; return nil
+                }
+                // A message is delivered before it is read: report delivery first if it has not gone out.
+                if delivered.insert(id).inserted {
+                    var d = GatewayFrame(.status); d.id = id; d.status = "delivered"
+                    writes.append(d)
+                    journal.record("status", ["id": id, "status": "delivered", "session": s.id])
+                }
+                var frame = GatewayFrame(.status); frame.id = id; frame.status = "read"
+                writes.append(frame)
+                journal.record("status", ["id": id, "status": "read", "session": s.id])
+                out.ok = true
+                return s.channel
             }
-            // A message is delivered before it is read: report delivery first if it has not gone out.
-            if delivered.insert(id).inserted {
-                var d = GatewayFrame(.status); d.id = id; d.status = "delivered"
-                s.channel.write(NIOAny(ByteBuffer(data: d.encodedLine())), promise: nil)
-                journal.record("status", ["id": id, "status": "delivered", "session": s.id])
-            }
-            var frame = GatewayFrame(.status); frame.id = id; frame.status = "read"
-            s.channel.writeAndFlush(NIOAny(ByteBuffer(data: frame.encodedLine())), promise: nil)
-            journal.record("status", ["id": id, "status": "read", "session": s.id])
-            out.ok = true
+            if let target { Self.write(writes, to: target) }
             return out
         case "message_count":
             out.count = lock.withLock { messageCounts[f.id ?? ""] ?? 0 }
