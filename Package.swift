@@ -36,16 +36,30 @@ let package = Package(
                 swiftSettings: settings),
         // Pure decision logic: lease, promotion, monitoring. No IO, no sleeping.
         .target(name: "WACoordination", dependencies: ["WACore"], swiftSettings: settings),
-        // Storage interface and the SQLite backend, with numbered migrations.
-        .target(name: "WAStore", dependencies: ["WACore", "WACoordination", "CSQLite"], swiftSettings: settings),
+        // The storage contract, the rules above every backend, and the SQL written once for
+        // every SQL engine (numbered migrations per dialect).
+        .target(name: "WAStore", dependencies: ["WACore", "WACoordination"], swiftSettings: settings),
+        // The embedded engine: one SQLite file, owned by the db node.
+        .target(name: "WAStoreSQLite", dependencies: ["WACore", "WAStore", "CSQLite"], swiftSettings: settings),
+        // PostgreSQL through the system libpq, on a bounded pool of threads of its own.
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(name: "WAStorePostgres", dependencies: [
+            "WACore", "WAStore", "CLibPQ",
+            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ], swiftSettings: settings),
+        // The db node's protocol: the client store every embedded-engine node uses, and the server side.
+        .target(name: "WAStoreRemote", dependencies: [
+            "WACore", "WACoordination", "WAStore", "WAWire", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ] + nio, swiftSettings: settings),
         // Wire protocols: node RPC (JSON lines over TCP), gateway frames, a small HTTP client.
         .target(name: "WAWire", dependencies: ["WACore", .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio")] + nio,
                 swiftSettings: settings),
         // The simulated WhatsApp server.
         .target(name: "WAGateway", dependencies: ["WACore", "WAWire"] + nio, swiftSettings: settings),
-        // Node shells: master, coreapp, dbupgrade; configuration from the environment.
+        // Node shells: master, coreapp, the db node, dbupgrade; configuration from the environment.
         .target(name: "WANodes", dependencies: [
-            "WACore", "WACoordination", "WAStore", "WAWire",
+            "WACore", "WACoordination", "WAStore", "WAStoreSQLite", "WAStorePostgres", "WAStoreRemote", "WAWire",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ] + nio, swiftSettings: settings),
         // The REST API (Hummingbird) and health aggregation.
@@ -82,7 +96,8 @@ let package = Package(
 
         .testTarget(name: "WACoreTests", dependencies: ["WACore"], swiftSettings: settings),
         .testTarget(name: "WACoordinationTests", dependencies: ["WACoordination"], swiftSettings: settings),
-        .testTarget(name: "WAStoreTests", dependencies: ["WAStore"], swiftSettings: settings),
+        .testTarget(name: "WAStoreTests", dependencies: ["WAStore", "WAStoreSQLite", "WAStorePostgres", "WAStoreRemote", "WAWire",
+                                                     "WATestKit"] + nio, swiftSettings: settings),
         .testTarget(name: "WAGatewayTests", dependencies: ["WAGateway", "WAWire"], swiftSettings: settings),
         .testTarget(name: "ClusterIntegrationTests", dependencies: ["WATestKit", "WAWire", "wacluster"],
                     swiftSettings: settings),

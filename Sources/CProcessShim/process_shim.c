@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -80,6 +81,13 @@ static void run_child(const wa_spawn_request *request, int report_fd) {
 
     // Own process group: faults go to the whole node (and its helpers), never to the runner.
     if (setpgid(0, 0) != 0) report_and_exit(report_fd, WA_SPAWN_STAGE_PROCESS_GROUP);
+
+    // Drop to the requested user first: a credential change clears the parent-death signal,
+    // so it must be set afterwards.
+    if (request->switch_user) {
+        if (setgroups(0, NULL) != 0 || setgid(request->gid) != 0 || setuid(request->uid) != 0)
+            report_and_exit(report_fd, WA_SPAWN_STAGE_CREDENTIALS);
+    }
 
     // Die with the runner even if it is SIGKILLed. Fires when the forking *thread* exits,
     // which is why the Swift side forks from one long-lived thread only.

@@ -14,7 +14,8 @@ enum ChildLauncher {
             withOptionalCString(spec.workingDirectory) { directory in
                 var request = wa_spawn_request(executable: path, argv: argv.pointer, envp: envp.pointer,
                                                working_directory: directory, log_fd: logFD,
-                                               expected_parent: getpid())
+                                               expected_parent: getpid(), switch_user: spec.user == nil ? 0 : 1,
+                                               uid: spec.user?.uid ?? 0, gid: spec.user?.gid ?? 0)
                 return ChildRegistry.shared.launch { wa_spawn(&request, &stage) }
             }
         }
@@ -33,6 +34,7 @@ enum ChildLauncher {
         case WA_SPAWN_STAGE_DEATH_SIGNAL: return .childSetupFailed(step: "prctl(PR_SET_PDEATHSIG)", errno: errno)
         case WA_SPAWN_STAGE_PARENT_GONE: return .childSetupFailed(step: "parent check", errno: errno)
         case WA_SPAWN_STAGE_STDIO: return .childSetupFailed(step: "redirecting stdin/stdout/stderr", errno: errno)
+        case WA_SPAWN_STAGE_CREDENTIALS: return .childSetupFailed(step: "switching to user \(spec.user?.name ?? "?")", errno: errno)
         default: return .childSetupFailed(step: "stage \(stage)", errno: errno)
         }
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What to run for one node: the same spec is reused verbatim on restart.
 public struct ProcessSpec: Sendable, Hashable {
     /// Unique among the supervisor's live processes; used in events, errors and restarts.
@@ -12,15 +14,33 @@ public struct ProcessSpec: Sendable, Hashable {
     public var workingDirectory: String?
     /// stdout and stderr go here, opened in append mode so restarts add to the same file.
     public var logFile: String
+    /// Run as this user instead of the runner's (a root runner starts PostgreSQL, which refuses
+    /// root, as `postgres`); nil keeps the runner's user.
+    public var user: ProcessUser?
 
     /// Creates a spec; merge `ProcessInfo.processInfo.environment` in yourself to inherit it.
     public init(name: String, executable: String, arguments: [String] = [], environment: [String: String] = [:],
-                workingDirectory: String? = nil, logFile: String) {
+                workingDirectory: String? = nil, logFile: String, user: ProcessUser? = nil) {
         self.name = name
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
         self.workingDirectory = workingDirectory
         self.logFile = logFile
+        self.user = user
+    }
+}
+
+/// A user a child runs as.
+public struct ProcessUser: Sendable, Hashable {
+    public var name: String
+    public var uid: UInt32
+    public var gid: UInt32
+    public init(name: String, uid: UInt32, gid: UInt32) { self.name = name; self.uid = uid; self.gid = gid }
+
+    /// The account named `name` on this machine, or nil when there is none.
+    public static func named(_ name: String) -> ProcessUser? {
+        guard let pw = getpwnam(name) else { return nil }
+        return ProcessUser(name: name, uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid)
     }
 }

@@ -24,7 +24,7 @@ public struct HeartbeatLedger: Equatable, Sendable, Codable {
 }
 
 /// A secondary master's ledger as it reported it through the DB.
-public struct PeerReport: Equatable, Sendable {
+public struct PeerReport: Equatable, Sendable, Codable {
     public var masterID: String
     public var reportedAt: LogicalInstant
     public var lastAnswered: [String: LogicalInstant]

@@ -46,8 +46,8 @@ public struct MasterLeaseMachine: Sendable {
     public let nodeID: String
     public let timings: ClusterTimings
     public private(set) var role: Role = .starting
-    /// Local, conservative expiry: computed from the time the request was *sent*, so it is never
-    /// later than the DB's.
+    /// Local, conservative expiry, by this node's monotonic clock: counted from the time the
+    /// request was *sent*, so it is never later than the database's.
     public private(set) var localExpiry: LogicalInstant = .init(seconds: 0)
     private var lastAttempt: LogicalInstant?
     private var lastRenew: LogicalInstant?
@@ -83,10 +83,15 @@ public struct MasterLeaseMachine: Sendable {
         }
     }
 
-    /// The lease row after an acquire attempt sent at `sentAt`, handled at `now`; a grant that
-    /// lapsed before it could be handled is not announced (and is retried at once).
-    public mutating func acquired(_ row: LeaseRecord, sentAt: LogicalInstant, now: LogicalInstant) -> [Directive] {
-        if row.holder == nodeID, row.expiresAt > sentAt, min(row.expiresAt, sentAt + timings.masterLeaseTTL) <= now {
+    /// The database's answer to an acquire attempt sent at `sentAt`, handled at `now` (both by
+    /// this node's monotonic clock). The lease runs for `remaining` seconds by the database's
+    /// clock from some instant after `sentAt`, so counting it from `sentAt` is never later than
+    /// the database. A grant that lapsed before it could be handled is not announced (and is
+    /// retried at once).
+    public mutating func acquired(_ status: LeaseStatus, sentAt: LogicalInstant, now: LogicalInstant) -> [Directive] {
+        let mine = status.lease.holder == nodeID && status.remaining > 0
+        let validUntil = sentAt + min(status.remaining, timings.masterLeaseTTL)
+        if mine, validUntil <= now {
             lastAttempt = nil
             if case .primary = role {
                 role = .secondary(primary: nil)
@@ -94,20 +99,20 @@ public struct MasterLeaseMachine: Sendable {
             }
             return []
         }
-        if row.holder == nodeID, row.expiresAt > sentAt {
-            localExpiry = min(row.expiresAt, sentAt + timings.masterLeaseTTL)
+        if mine {
+            localExpiry = validUntil
             lastRenew = sentAt
-            if case .primary(let t) = role, t == row.term { return [] }
-            role = .primary(term: row.term)
-            return [.becamePrimary(term: row.term)]
+            if case .primary(let t) = role, t == status.lease.term { return [] }
+            role = .primary(term: status.lease.term)
+            return [.becamePrimary(term: status.lease.term)]
         }
         let previous = role
-        role = .secondary(primary: row.holder)
+        role = .secondary(primary: status.holder)
         if case .primary = previous {
-            return [.stepDown(reason: "lease is held by \(row.holder ?? "nobody")"), .becameSecondary(primary: row.holder)]
+            return [.stepDown(reason: "lease is held by \(status.holder ?? "nobody")"), .becameSecondary(primary: status.holder)]
         }
         if previous == role { return [] }
-        return [.becameSecondary(primary: row.holder)]
+        return [.becameSecondary(primary: status.holder)]
     }
 
     /// The result of a renew sent at `sentAt`.

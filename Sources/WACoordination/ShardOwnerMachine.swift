@@ -116,21 +116,30 @@ public struct ShardOwnerMachine: Sendable {
         return tick(now: now)
     }
 
-    /// Result of an acquire sent at `sentAt`: the lease end the DB granted, or nil if refused.
+    /// The database's answer to an acquire sent at `sentAt` (this node's monotonic clock).
     /// `shard`/`epoch` name the request this answers (a stale answer is ignored); `now` is when
     /// the answer is handled: a grant that already lapsed (the node was paused, the DB was
     /// slow) must not lead to a connection.
-    public mutating func leaseAcquired(shard: Int, epoch: Int, until: LogicalInstant?, sentAt: LogicalInstant, now: LogicalInstant) -> [Directive] {
+    public mutating func leaseAcquired(shard: Int, epoch: Int, answer: ShardLeaseAnswer, sentAt: LogicalInstant, now: LogicalInstant) -> [Directive] {
         guard case .acquiring(let a) = state, a.shard == shard, a.epoch == epoch else { return [] }
-        guard let until else { state = .standby; return [] }
-        let localUntil = min(until, sentAt + timings.shardLeaseTTL)
-        guard now < localUntil - timings.shardLeaseSafetyMargin else {
-            state = .fenced(a)
+        switch answer {
+        case .refused:
+            state = .standby
             return []
+        case .fenced(let remaining):
+            // The previous owner's lease may still run: wait it out and ask again.
+            state = .fenced(Assignment(shard: a.shard, epoch: a.epoch, fenceUntil: now + max(0, remaining)))
+            return []
+        case .granted(let validFor):
+            let localUntil = sentAt + min(validFor, timings.shardLeaseTTL)
+            guard now < localUntil - timings.shardLeaseSafetyMargin else {
+                state = .fenced(a)
+                return []
+            }
+            lastRenewSent = sentAt
+            state = .serving(a, leaseUntil: localUntil, connection: .connecting)
+            return [.promoted(shard: a.shard, epoch: a.epoch), .connect(shard: a.shard, epoch: a.epoch)]
         }
-        lastRenewSent = sentAt
-        state = .serving(a, leaseUntil: localUntil, connection: .connecting)
-        return [.promoted(shard: a.shard, epoch: a.epoch), .connect(shard: a.shard, epoch: a.epoch)]
     }
 
     /// Result of a renew sent at `sentAt`: ok, refused (no longer owner), or the DB failed (nil).

@@ -5,6 +5,20 @@ import ProcessSupervisor
 import WACore
 import WAWire
 
+/// The database a cluster runs on, as the `db` node of its topology.
+public enum ClusterDatabase: Sendable {
+    /// The embedded engine: a `wacluster db` process owning the SQLite file.
+    case sqlite
+    /// A throwaway PostgreSQL server of the cluster's own, on a copy of the template.
+    case postgres(PostgresTemplate)
+    /// An existing server (a `db.env`): no `db` process; the cluster uses its own database there.
+    case external(DatabaseConfig)
+
+    public var engine: DatabaseEngine {
+        switch self { case .sqlite: .sqlite; case .postgres: .pgsql; case .external(let c): c.engine }
+    }
+}
+
 /// The shape of a cluster to start on this machine.
 public struct ClusterLayout: Sendable {
     public var webapps = 1
@@ -15,6 +29,7 @@ public struct ClusterLayout: Sendable {
     public var timeScale = 0.1
     public var gatewaySeed: UInt64 = 1
     public var gatewayBanSeconds: Double = 60
+    public var database = ClusterDatabase.sqlite
     /// Extra environment for every node.
     public var environment: [String: String] = [:]
     public init() {}
@@ -34,8 +49,11 @@ public struct ClusterNode: Sendable {
     public var logFile: String
     public var arguments: [String]
     public var environment: [String: String]
+    /// A program other than `wacluster` (the PostgreSQL server), and the user it runs as.
+    public var executable: String?
+    public var user: ProcessUser?
     /// The port other nodes dial (control port for masters/coreapps, API port for webapps).
-    public var servicePort: Int { role == .webapp ? ports[0] : (role == .gateway ? ports[0] : ports[2]) }
+    public var servicePort: Int { role == .master || role == .coreapp ? ports[2] : ports[0] }
 }
 
 /// A cluster of real `wacluster` processes under a supervisor, with the client calls tests
@@ -52,6 +70,8 @@ public final class LocalCluster: @unchecked Sendable {
     public let group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     public private(set) var nodes: [String: ClusterNode] = [:]
     private var processes: [String: ManagedProcess] = [:]
+    /// Where the next readiness scan of a log starts: a restart must not match the old line.
+    private var readyScanFrom: [String: Int] = [:]
     private let lock = NSLock()
     public private(set) var token: String?
 
@@ -60,7 +80,13 @@ public final class LocalCluster: @unchecked Sendable {
     public var webapp: ClusterNode { nodes[layout.webappNames[0]]! }
     public var webappAddress: HostPort { HostPort(host: "127.0.0.1", port: webapp.ports[0]) }
     public var gatewayAddress: HostPort { HostPort(host: "127.0.0.1", port: gateway.ports[0]) }
+    /// The SQLite file of the embedded engine's db node.
     public var dbPath: String { runDirectory + "/wa.db" }
+    /// The name of the database node (a process for the embedded engine and a runner-started PostgreSQL).
+    public static let databaseNodeName = "db"
+    /// How nodes reach the database (what their `db.env` would say).
+    public private(set) var databaseConfig: DatabaseConfig
+    public var hasDatabaseProcess: Bool { nodes[Self.databaseNodeName] != nil }
 
     public init(layout: ClusterLayout, runDirectory: String, binary: String? = nil, supervisor: Supervisor? = nil) throws {
         guard let bin = binary ?? BinaryLocator.wacluster() else {
@@ -72,6 +98,38 @@ public final class LocalCluster: @unchecked Sendable {
         self.binary = bin
         self.supervisor = supervisor ?? Supervisor()
         try FileManager.default.createDirectory(atPath: self.runDirectory, withIntermediateDirectories: true)
+        switch layout.database {
+        case .sqlite:
+            let port = PortAllocator.freePorts(1)[0]
+            databaseConfig = DatabaseConfig(engine: .sqlite, hostname: "127.0.0.1", port: port, namePrefix: "wa")
+        case .postgres(let template):
+            let port = PortAllocator.freePorts(1)[0]
+            databaseConfig = DatabaseConfig(engine: .pgsql, hostname: "127.0.0.1", port: port, username: template.superuser,
+                                            password: template.password, namePrefix: "wa")
+        case .external(let config):
+            databaseConfig = config
+        }
+        switch layout.database {
+        case .sqlite:
+            define(name: Self.databaseNodeName, role: .db, ports: [databaseConfig.port!], arguments: ["db"])
+            nodes[Self.databaseNodeName]?.environment["WA_DB_PATH"] = dbPath
+        case .postgres(let template):
+            let dataDirectory = "\(self.runDirectory)/\(Self.databaseNodeName)/pgdata"
+            try FileManager.default.createDirectory(atPath: "\(self.runDirectory)/\(Self.databaseNodeName)", withIntermediateDirectories: true)
+            if let user = template.user {
+                chown("\(self.runDirectory)/\(Self.databaseNodeName)", user.uid, user.gid)
+                try PostgresTemplate.ensureTraversable(self.runDirectory, by: user)
+            }
+            try template.copy(to: dataDirectory)
+            define(name: Self.databaseNodeName, role: .db, ports: [databaseConfig.port!],
+                   arguments: template.serverArguments(dataDirectory: dataDirectory, port: databaseConfig.port!))
+            nodes[Self.databaseNodeName]?.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C"]
+            nodes[Self.databaseNodeName]?.executable = template.installation.postgres
+            nodes[Self.databaseNodeName]?.user = template.user
+            nodes[Self.databaseNodeName]?.dataDirectory = dataDirectory
+        case .external:
+            break
+        }
         let gwPort = PortAllocator.freePorts(1)[0]
         define(name: "gateway", role: .gateway, ports: [gwPort],
                arguments: ["gateway", "--port", "\(gwPort)", "--data-dir", "\(self.runDirectory)/gateway",
@@ -86,7 +144,13 @@ public final class LocalCluster: @unchecked Sendable {
         let dir = "\(runDirectory)/\(name)"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var env = layout.environment
-        env["WA_DB_PATH"] = dbPath
+        let db = databaseConfig
+        env["WA_DB_ENGINE"] = db.engine.rawValue
+        env["WA_DB_HOSTNAME"] = db.hostname
+        env["WA_DB_PORT"] = db.port.map(String.init)
+        env["WA_DB_USERNAME"] = db.username
+        env["WA_DB_PASSWORD"] = db.password
+        env["WA_DB_NAME_PREFIX"] = db.namePrefix
         env["WA_TIME_SCALE"] = "\(layout.timeScale)"
         env["WA_DATA_DIR"] = dir
         env["EXTERNAL_HOSTNAME"] = "127.0.0.1"
@@ -101,7 +165,7 @@ public final class LocalCluster: @unchecked Sendable {
         default: break
         }
         nodes[name] = ClusterNode(name: name, role: role, ports: ports, dataDirectory: dir, logFile: "\(runDirectory)/\(name).log",
-                                  arguments: arguments, environment: env)
+                                  arguments: arguments, environment: env.compactMapValues { $0 })
     }
 
     /// Sets an environment variable of one node for its next start (e.g. WA_PEER_OVERRIDES).
@@ -114,17 +178,22 @@ public final class LocalCluster: @unchecked Sendable {
     public func start(_ name: String) throws {
         guard let node = lock.withLock({ nodes[name] }) else { throw ClusterError("no node named \(name)") }
         var env = node.environment
-        if node.role != .gateway { env["WA_GATEWAY_ADDRESS"] = gatewayAddress.description }
-        let spec = ProcessSpec(name: name, executable: binary, arguments: node.arguments, environment: env,
-                               workingDirectory: node.dataDirectory, logFile: node.logFile)
+        if node.role != .gateway && node.role != .db { env["WA_GATEWAY_ADDRESS"] = gatewayAddress.description }
+        let spec = ProcessSpec(name: name, executable: node.executable ?? binary, arguments: node.arguments, environment: env,
+                               workingDirectory: node.dataDirectory, logFile: node.logFile, user: node.user)
+        let logSize = (try? FileManager.default.attributesOfItem(atPath: node.logFile)[.size] as? Int) ?? 0
         let p = try supervisor.spawn(spec)
-        lock.withLock { processes[name] = p }
+        lock.withLock { processes[name] = p; readyScanFrom[name] = logSize }
     }
 
     /// Gateway, masters, the boot coreapps, then webapps. The first master is given the
     /// chance to win the lease before the others start, so who is primary (and therefore
     /// every golden health file) does not depend on a start-up race.
     public func startAll() async throws {
+        if hasDatabaseProcess {
+            try start(Self.databaseNodeName)
+            try await waitForDatabase(timeout: 30)
+        }
         try start("gateway")
         if let first = layout.masterNames.first {
             try start(first)
@@ -134,6 +203,25 @@ public final class LocalCluster: @unchecked Sendable {
             }
         }
         for n in layout.masterNames.dropFirst() + layout.bootCoreappNames + layout.webappNames { try start(n) }
+    }
+
+    /// Waits until the database accepts work: the db node logged that it serves, or PostgreSQL
+    /// that it accepts connections (after crash recovery, on a restart).
+    public func waitForDatabase(timeout: Double) async throws {
+        guard let node = nodes[Self.databaseNodeName] else { return }
+        let from = lock.withLock { readyScanFrom[node.name] ?? 0 }
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let data = FileManager.default.contents(atPath: node.logFile), data.count > from {
+                let tail = String(decoding: data.suffix(from: from), as: UTF8.self)
+                if tail.contains("ready to accept connections") || tail.contains("\"event\":\"node_started\"") { return }
+            }
+            if let p = process(node.name), !p.isAlive {
+                throw ClusterError("the database node exited (\(p.exitStatus.map { "\($0)" } ?? "?")) before it was ready; see \(node.logFile)")
+            }
+            try await Polling.pause(seconds: 0.02)
+        }
+        throw ClusterError("the database node was not ready within \(timeout)s; see \(node.logFile)")
     }
 
     public func process(_ name: String) -> ManagedProcess? { lock.withLock { processes[name] } }

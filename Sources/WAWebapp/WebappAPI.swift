@@ -42,6 +42,7 @@ final class WebappAPI: @unchecked Sendable {
         let hash = SHA256.hex(token)
         let record: TokenRecord?
         do { record = try await rt.store.token(hash: hash) }
+        catch let e as StoreError { throw APIError.database(e) }
         catch { throw APIError.database("cannot check the token: \(error)") }
         if let record, record.expiresAt > Date().timeIntervalSince1970 { tokenCache.put(token, user: record.username, expires: record.expiresAt) }
         guard let record, record.expiresAt > Date().timeIntervalSince1970 else {
@@ -141,12 +142,13 @@ final class WebappAPI: @unchecked Sendable {
     func primaryMaster() async throws(APIError) -> RPCClient {
         do {
             let lease = try await rt.store.masterLease()
-            guard let holder = lease.holder, lease.expiresAt > rt.clock.now,
+            guard let holder = lease.holder,
                   let node = try await rt.store.nodes().first(where: { $0.nodeID == holder }) else {
                 throw APIError(.serviceNotReady, "no primary master is reachable right now; retry the request", status: 403)
             }
             return rt.peers.client(for: node.rpcAddress)
         } catch let e as APIError { throw e }
+        catch let e as StoreError { throw APIError.database(e) }
         catch { throw APIError.database("cannot read the master lease: \(error)") }
     }
 

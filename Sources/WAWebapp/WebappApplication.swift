@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import WACore
 import WANodes
+import WAStore
 
 /// Turns every thrown problem into the product's error shape: API errors as they are,
 /// unknown routes 404 and known routes with the wrong method 405, anything else 500/1014.
@@ -15,6 +16,8 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let e as APIError {
             return APIResponse.error(e)
+        } catch let e as StoreError {
+            return APIResponse.error(APIError.database(e))
         } catch let e as HTTPError where e.status == .notFound {
             let path = request.uri.path
             if knownPaths.contains(where: { Self.matches(pattern: $0, path: path) }) {
@@ -107,9 +110,12 @@ public struct WebappUpkeep: Service {
     let rt: NodeRuntime
     public init(runtime: NodeRuntime) { rt = runtime }
     public func run() async throws {
-        try await cancelWhenGracefulShutdown { [rt] in try await rt.waitForSchema() }
+        do { try await cancelWhenGracefulShutdown { [rt] in try await rt.waitForSchema() } }
+        catch is CancellationError { return }
         let rt = rt
-        await periodic(every: rt.timings.tick, clock: rt.clock) { _ = try? await rt.refreshSettings() }
+        await periodic(every: rt.timings.tick, clock: rt.clock) {
+            do { try await rt.refreshSettings(); rt.noteDatabase(nil) } catch { rt.noteDatabase(error) }
+        }
     }
 }
 

@@ -168,7 +168,7 @@ extension WebappAPI {
                 let now = rt.clock.now
                 for n in nodes where now - n.heartbeatAt <= rt.timings.dbUnhealthyAfter {
                     let role: String = switch n.role {
-                    case .master: lease.holder == n.nodeID && lease.expiresAt > now ? "primary_master" : "secondary_master"
+                    case .master: lease.holder == n.nodeID ? "primary_master" : "secondary_master"
                     default: map.shard(ownedBy: n.nodeID) != nil ? "primary_coreapp" : "standby_coreapp"
                     }
                     text += "wa_node_role{node=\"\(n.hostname)\",node_id=\"\(n.nodeID)\",role=\"\(role)\"} 1\n"

@@ -15,7 +15,7 @@ struct WACluster: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wacluster",
         abstract: "A node of the WhatsApp Business API HA / Multiconnect cluster replica (one node per process).",
-        subcommands: [Webapp.self, Master.self, Coreapp.self, Gateway.self, DBUpgradeCommand.self, Cert.self, Code.self])
+        subcommands: [Webapp.self, Master.self, Coreapp.self, Gateway.self, Database.self, DBUpgradeCommand.self, Cert.self, Code.self])
 }
 
 /// Flags every node shares.
@@ -38,7 +38,7 @@ func fail(_ role: String, _ error: Error) -> Never {
 func loadRuntime(_ role: NodeRole, _ options: NodeOptions) -> NodeRuntime {
     do {
         let env = try Environment.load(envFile: options.envFile)
-        return try NodeRuntime(config: try NodeConfig.from(env, role: role))
+        return try NodeRuntime.open(config: try NodeConfig.from(env, role: role))
     } catch { fail(role.rawValue, error) }
 }
 
@@ -80,6 +80,18 @@ struct Webapp: AsyncParsableCommand {
     }
 }
 
+struct Database: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "db",
+        abstract: "Run the database node of the embedded engine: it owns the SQLite file (WA_DB_PATH) and serves the cluster on WA_DB_PORT.")
+    @OptionGroup var options: NodeOptions
+    func run() async throws {
+        let rt = loadRuntime(.db, options)
+        let service: DatabaseService
+        do { service = try await DatabaseService.start(runtime: rt) } catch { fail("db", error) }
+        await runServices([service], runtime: rt, role: "db")
+    }
+}
+
 struct DBUpgradeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "dbupgrade",
         abstract: "Migrate the DB schema to this binary's version; exit 0 on success (EXIT_ON_SUCCESS=FALSE: stay up).")
@@ -114,13 +126,7 @@ struct Gateway: AsyncParsableCommand {
 
     func run() async throws {
         let scale: TimeScale
-        do {
-            let text = ProcessInfo.processInfo.environment["WA_TIME_SCALE"]
-            scale = try text.map { t in
-                guard let f = Double(t) else { throw ConfigError(.invalidValue, variable: "WA_TIME_SCALE", detail: "expected a number, got '\(t)'") }
-                return try TimeScale(f)
-            } ?? .realTime
-        } catch { fail("gateway", error) }
+        do { scale = try TimeScale.from(Environment(ProcessInfo.processInfo.environment)) } catch { fail("gateway", error) }
         let clock = ScaledSystemClock(scale: scale)
         let dir = dataDir ?? NSTemporaryDirectory() + "wacluster/gateway"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

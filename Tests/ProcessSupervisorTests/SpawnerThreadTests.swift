@@ -55,7 +55,8 @@ struct SpawnerThreadTests {
             envp.withUnsafeBufferPointer { envpBuffer in
                 "/bin/sleep".withCString { path in
                     var request = wa_spawn_request(executable: path, argv: argvBuffer.baseAddress, envp: envpBuffer.baseAddress,
-                                                   working_directory: nil, log_fd: devNull, expected_parent: getpid())
+                                                   working_directory: nil, log_fd: devNull, expected_parent: getpid(),
+                                                   switch_user: 0, uid: 0, gid: 0)
                     return wa_spawn(&request, &stage)
                 }
             }

@@ -9,6 +9,12 @@ extension ShardOwnerMachine {
         return leaseAcquired(shard: a.shard, epoch: a.epoch, until: until, sentAt: sentAt, now: sentAt)
     }
 
+    /// The answer as the database gives it when its clock reads `sentAt`: granted until `until`,
+    /// or refused (nil).
+    mutating func leaseAcquired(shard: Int, epoch: Int, until: LogicalInstant?, sentAt: LogicalInstant, now: LogicalInstant) -> [Directive] {
+        leaseAcquired(shard: shard, epoch: epoch, answer: until.map { .granted(validFor: $0 - sentAt) } ?? .refused, sentAt: sentAt, now: now)
+    }
+
     mutating func leaseRenewed(ok: Bool?, sentAt: LogicalInstant) -> [Directive] {
         guard case .serving(let a, _, _) = state else { return [] }
         return leaseRenewed(shard: a.shard, epoch: a.epoch, ok: ok, sentAt: sentAt)
@@ -18,5 +24,10 @@ extension ShardOwnerMachine {
 extension MasterLeaseMachine {
     mutating func acquired(_ row: LeaseRecord, sentAt: LogicalInstant) -> [Directive] {
         acquired(row, sentAt: sentAt, now: sentAt)
+    }
+
+    /// The row as the database answers it when its clock reads `sentAt`.
+    mutating func acquired(_ row: LeaseRecord, sentAt: LogicalInstant, now: LogicalInstant) -> [Directive] {
+        acquired(LeaseStatus(lease: row, remaining: row.expiresAt - sentAt), sentAt: sentAt, now: now)
     }
 }

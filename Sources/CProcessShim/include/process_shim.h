@@ -23,6 +23,7 @@ typedef enum wa_spawn_stage {
     WA_SPAWN_STAGE_STDIO = 6,           // child: /dev/null on stdin, the log on stdout/stderr
     WA_SPAWN_STAGE_WORKING_DIRECTORY = 7, // child: chdir
     WA_SPAWN_STAGE_EXEC = 8,            // child: execve
+    WA_SPAWN_STAGE_CREDENTIALS = 9,     // child: setgroups/setgid/setuid to the requested user
 } wa_spawn_stage;
 
 /// Everything the child needs, prepared by the parent before fork (the child may not allocate).
@@ -33,6 +34,9 @@ typedef struct wa_spawn_request {
     const char *working_directory;   // NULL keeps the parent's
     int log_fd;                      // receives stdout and stderr; the caller keeps ownership
     pid_t expected_parent;           // getpid() of the caller, re-checked in the child
+    int switch_user;                 // 1: become uid/gid below before exec (a root runner starting PostgreSQL)
+    uid_t uid;
+    gid_t gid;
 } wa_spawn_request;
 
 /// Forks and execs `request`; returns the child's pid, or -errno with `*failed_stage` set.

@@ -2,16 +2,24 @@ import Foundation
 
 /// What a node process is.
 public enum NodeRole: String, Codable, Sendable, CaseIterable {
-    case webapp, master, coreapp, gateway, dbupgrade
+    case webapp, master, coreapp, gateway, db, dbupgrade
 }
 
 public enum DatabaseEngine: String, Codable, Sendable, CaseIterable {
     case sqlite = "SQLITE", pgsql = "PGSQL", mysql = "MYSQL"
+
+    /// The name used in scenario files and on the runner's command line.
+    public var scenarioName: String {
+        switch self { case .sqlite: "sqlite"; case .pgsql: "postgres"; case .mysql: "mysql" }
+    }
 }
 
-/// Where the shared database is and how to reach it (`db.env`).
+/// Where the shared database is and how to reach it (`db.env`). With the embedded engine the
+/// database is a `wacluster db` process that owns the SQLite file (`WA_DB_PATH`); every other
+/// node reaches it, like a server engine, at `WA_DB_HOSTNAME:WA_DB_PORT`.
 public struct DatabaseConfig: Sendable, Equatable {
     public var engine: DatabaseEngine
+    /// The SQLite file; only the db node opens it.
     public var sqlitePath: String?
     public var hostname: String?
     public var port: Int?
@@ -21,8 +29,25 @@ public struct DatabaseConfig: Sendable, Equatable {
 
     /// Characters the product forbids in the DB password (the seeds' `?{}&~!()^=`).
     public static let forbiddenPasswordCharacters: Set<Character> = ["?", "{", "}", "&", "~", "!", "(", ")", "^", "="]
+    /// The port `wacluster db` listens on when `WA_DB_PORT` is not set.
+    public static let defaultDBNodePort = 6300
 
-    public static func from(_ env: Environment) throws -> DatabaseConfig {
+    /// The database's address as nodes dial it.
+    public var address: HostPort? {
+        guard let hostname, let port else { return nil }
+        return HostPort(host: hostname, port: port)
+    }
+
+    public init(engine: DatabaseEngine, sqlitePath: String? = nil, hostname: String? = nil, port: Int? = nil,
+                username: String? = nil, password: String? = nil, namePrefix: String = "wa") {
+        self.engine = engine; self.sqlitePath = sqlitePath; self.hostname = hostname; self.port = port
+        self.username = username; self.password = password; self.namePrefix = namePrefix
+    }
+
+    /// The PostgreSQL database the cluster creates and uses: `<prefix>_cluster`.
+    public var databaseName: String { "\(namePrefix)_cluster" }
+
+    public static func from(_ env: Environment, role: NodeRole) throws -> DatabaseConfig {
         let engineText = (env["WA_DB_ENGINE"] ?? "SQLITE").uppercased()
         guard let engine = DatabaseEngine(rawValue: engineText) else {
             throw ConfigError(.invalidValue, variable: "WA_DB_ENGINE",
@@ -32,19 +57,48 @@ public struct DatabaseConfig: Sendable, Equatable {
             throw ConfigError(.forbiddenCharacter, variable: "WA_DB_PASSWORD",
                               detail: "contains '\(bad)'; the password must not contain any of ?{}&~!()^= — change the DB user's password")
         }
-        var config = DatabaseConfig(engine: engine, namePrefix: env["WA_DB_NAME_PREFIX"] ?? "wa")
-        switch engine {
-        case .sqlite:
-            config.sqlitePath = try env.required("WA_DB_PATH", because: "with WA_DB_ENGINE=SQLITE (the file every local node shares)")
-        case .pgsql, .mysql:
+        let prefix = env["WA_DB_NAME_PREFIX"] ?? "wa"
+        guard !prefix.isEmpty, prefix.count <= 40, prefix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }),
+              prefix.first?.isLetter == true else {
+            throw ConfigError(.invalidValue, variable: "WA_DB_NAME_PREFIX",
+                              detail: "use 1 to 40 ASCII letters, digits or '_', starting with a letter; got '\(prefix)'")
+        }
+        var config = DatabaseConfig(engine: engine, namePrefix: prefix)
+        func port(_ fallback: Int?) throws -> Int {
+            guard let text = env["WA_DB_PORT"] else {
+                if let fallback { return fallback }
+                throw ConfigError(.missing, variable: "WA_DB_PORT", detail: "is required with WA_DB_ENGINE=\(engine.rawValue); set the database server's port")
+            }
+            guard let p = Int(text), (1...65535).contains(p) else {
+                throw ConfigError(.invalidValue, variable: "WA_DB_PORT", detail: "expected a port number, got '\(text)'")
+            }
+            return p
+        }
+        switch (engine, role) {
+        case (.sqlite, .db):
+            config.sqlitePath = try env.required("WA_DB_PATH", because: "for the db node (the SQLite file it owns)")
+            config.hostname = env["WA_DB_HOSTNAME"] ?? "127.0.0.1"
+            config.port = try port(defaultDBNodePort)
+        case (.sqlite, .gateway):
+            break
+        case (.sqlite, _):
+            guard let host = env["WA_DB_HOSTNAME"] else {
+                let hint = env["WA_DB_PATH"] != nil ? " (WA_DB_PATH is read only by `wacluster db`, which owns the file)" : ""
+                throw ConfigError(.missing, variable: "WA_DB_HOSTNAME",
+                                  detail: "is required with WA_DB_ENGINE=SQLITE: nodes reach the embedded database through `wacluster db`; set WA_DB_HOSTNAME and WA_DB_PORT to its address\(hint)")
+            }
+            config.hostname = host
+            config.port = try port(nil)
+        case (.pgsql, .db), (.mysql, .db):
+            throw ConfigError(.unsupported, variable: "WA_DB_ENGINE",
+                              detail: "`wacluster db` serves the embedded SQLite engine; with \(engine.rawValue) the database is your server (the runner starts PostgreSQL itself with --db postgres)")
+        case (.pgsql, .gateway), (.mysql, .gateway):
+            break
+        case (.pgsql, _), (.mysql, _):
             config.hostname = try env.required("WA_DB_HOSTNAME", because: "with WA_DB_ENGINE=\(engine.rawValue)")
             config.username = try env.required("WA_DB_USERNAME", because: "with WA_DB_ENGINE=\(engine.rawValue)")
             config.password = try env.required("WA_DB_PASSWORD", because: "with WA_DB_ENGINE=\(engine.rawValue)")
-            let portText = try env.required("WA_DB_PORT", because: "with WA_DB_ENGINE=\(engine.rawValue)")
-            guard let p = Int(portText), (1...65535).contains(p) else {
-                throw ConfigError(.invalidValue, variable: "WA_DB_PORT", detail: "expected a port number, got '\(portText)'")
-            }
-            config.port = p
+            config.port = try port(nil)
         }
         return config
     }
@@ -70,17 +124,15 @@ public struct NodeConfig: Sendable {
     /// Our addition for the chaos runner: a JSON file mapping peer `host:port` to the address
     /// to dial instead (a link proxy). Re-read when it changes. Unset: plain host:port.
     public var peerOverridesFile: String?
+    /// Our addition: the most PostgreSQL connections this node keeps (`WA_DB_MAX_CONNECTIONS`).
+    public var databasePoolSize: Int?
 
     public var controlPort: Int { coreappPorts[2] }
     public var rpcAddress: HostPort { HostPort(host: externalHostname, port: controlPort) }
 
     public static func from(_ env: Environment, role: NodeRole) throws -> NodeConfig {
-        let database = try DatabaseConfig.from(env)
-        let scale: TimeScale
-        if let t = env["WA_TIME_SCALE"] {
-            guard let f = Double(t) else { throw ConfigError(.invalidValue, variable: "WA_TIME_SCALE", detail: "expected a number such as 0.1, got '\(t)'") }
-            scale = try TimeScale(f)
-        } else { scale = .realTime }
+        let database = try DatabaseConfig.from(env, role: role)
+        let scale = try TimeScale.from(env)
 
         let portsText = env["COREAPP_EXTERNAL_PORTS"] ?? "6250,6251,6252,6253"
         let ports = portsText.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -105,6 +157,7 @@ public struct NodeConfig: Sendable {
         case .master: "master"
         case .coreapp: "wacore"
         case .gateway: "gateway"
+        case .db: "db"
         case .dbupgrade: "dbupgrade"
         }
         let hostname = (role == .webapp ? env["WEBAPP_HOSTNAME"] : env["COREAPP_HOSTNAME"]) ?? defaultName
@@ -116,11 +169,18 @@ public struct NodeConfig: Sendable {
         guard ["TRUE", "FALSE", "1", "0"].contains(exitText) else {
             throw ConfigError(.invalidValue, variable: "EXIT_ON_SUCCESS", detail: "expected TRUE or FALSE, got '\(exitText)'")
         }
+        var poolSize: Int?
+        if let text = env["WA_DB_MAX_CONNECTIONS"] {
+            guard let n = Int(text), (1...64).contains(n) else {
+                throw ConfigError(.invalidValue, variable: "WA_DB_MAX_CONNECTIONS", detail: "expected 1 to 64 connections, got '\(text)'")
+            }
+            poolSize = n
+        }
         let dataDir = env["WA_DATA_DIR"] ?? (NSTemporaryDirectory() + "wacluster/\(hostname)")
         return NodeConfig(role: role, hostname: hostname, externalHostname: env["EXTERNAL_HOSTNAME"] ?? "127.0.0.1",
                           coreappPorts: ports.map { $0! }, webappPort: webPort, gatewayAddress: gateway,
                           apiKey: env["WA_API_KEY"], timeScale: scale, dataDirectory: dataDir,
                           exitOnSuccess: exitText == "TRUE" || exitText == "1", database: database,
-                          peerOverridesFile: env["WA_PEER_OVERRIDES"])
+                          peerOverridesFile: env["WA_PEER_OVERRIDES"], databasePoolSize: poolSize)
     }
 }

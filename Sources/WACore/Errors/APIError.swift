@@ -72,6 +72,10 @@ public struct APIError: Error, Codable, Sendable, Equatable, CustomStringConvert
     }
     public static func notReady(_ why: String) -> APIError { APIError(.serviceNotReady, why, status: 503) }
     public static func database(_ why: String) -> APIError { APIError(.databaseError, why, status: 500) }
+    /// 503 while the database cannot be reached or did not answer in time (retry), else 500.
+    public static func database(unavailable: Bool, _ why: String) -> APIError {
+        APIError(.databaseError, why, status: unavailable ? 503 : 500)
+    }
 }
 
 /// The body shape of every error answer: `{"errors":[{"code":N,"title":"…","details":"…"}]}`.

@@ -31,14 +31,26 @@ public struct TimeScale: Sendable, Equatable, CustomStringConvertible {
     public func real(_ logicalSeconds: Double) -> Double { logicalSeconds * factor }
     public func logical(_ realSeconds: Double) -> Double { realSeconds / factor }
     public var description: String { "\(factor)" }
+
+    /// `WA_TIME_SCALE`, the one place it is read: every node, the gateway and the runner agree.
+    public static func from(_ env: Environment) throws -> TimeScale {
+        guard let text = env["WA_TIME_SCALE"] else { return .realTime }
+        guard let f = Double(text) else {
+            throw ConfigError(.invalidValue, variable: "WA_TIME_SCALE", detail: "expected a number such as 0.1, got '\(text)'")
+        }
+        return try TimeScale(f)
+    }
 }
 
 /// The one clock every node shell reads. State machines never read it themselves: shells pass
 /// `now` in, so machines are tested with plain numbers and shells with `ManualClock`.
 public protocol ClusterClock: Sendable {
     var scale: TimeScale { get }
-    /// Current logical time.
+    /// Current logical time: what a node writes to the database and compares across nodes.
     var now: LogicalInstant { get }
+    /// Logical time from a monotonic source, for deadlines a node keeps to itself (how long it
+    /// may still act on a lease): a step of the wall clock, or a skew, never moves it.
+    var monotonicNow: LogicalInstant { get }
     /// Suspends for a logical duration (scaled to real time by the clock).
     func sleep(logicalSeconds: Double) async throws
 }
@@ -60,6 +72,11 @@ public struct ScaledSystemClock: ClusterClock {
         clock_gettime(CLOCK_REALTIME, &ts)
         let real = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
         return LogicalInstant(seconds: scale.logical(real))
+    }
+    public var monotonicNow: LogicalInstant {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return LogicalInstant(seconds: scale.logical(Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9))
     }
     public func sleep(logicalSeconds: Double) async throws {
         let real = max(0, scale.real(logicalSeconds))

@@ -16,6 +16,8 @@ public final class ManualClock: ClusterClock, @unchecked Sendable {
     }
 
     public var now: LogicalInstant { lock.withLock { current } }
+    /// The same instant as `now`: a manual clock never steps.
+    public var monotonicNow: LogicalInstant { now }
 
     /// Number of tasks currently suspended in `sleep`; lets tests wait until a loop is parked.
     public var sleeperCount: Int { lock.withLock { sleepers.count } }

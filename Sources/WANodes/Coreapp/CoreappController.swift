@@ -43,33 +43,38 @@ public actor CoreappController {
                 let map = try await rt.store.shardMap()
                 shardCount = map.shardCount
                 if let row = map.shard(ownedBy: rt.nodeID) {
-                    mine = .init(shard: row.shard, epoch: row.epoch, fenceUntil: row.fenceUntil)
+                    // The fence is on the database's clock: carry it over to ours as a duration.
+                    let fence = rt.clock.monotonicNow + (row.fenceUntil - map.asOf)
+                    mine = .init(shard: row.shard, epoch: row.epoch, fenceUntil: fence)
                 }
             }
-            await apply(machine.observe(mine, now: rt.clock.now))
+            rt.noteDatabase(nil)
+            await apply(machine.observe(mine, now: rt.clock.monotonicNow))
         } catch {
-            rt.logger.event("db_error", "cannot read the shard map: \(error)", level: .warning)
-            await apply(machine.databaseUnavailable(now: rt.clock.now))
+            rt.noteDatabase(error)
+            await apply(machine.databaseUnavailable(now: rt.clock.monotonicNow))
         }
-        await apply(machine.tick(now: rt.clock.now))
+        await apply(machine.tick(now: rt.clock.monotonicNow))
     }
 
     /// The lease watchdog: runs between steps, never waits on the DB.
     public func enforceLease() async {
-        await apply(machine.enforceExpiry(now: rt.clock.now))
+        await apply(machine.enforceExpiry(now: rt.clock.monotonicNow))
     }
 
     func apply(_ directives: [ShardOwnerMachine.Directive]) async {
         for d in directives {
             switch d {
             case .acquireLease(let shard, let epoch):
-                let sentAt = rt.clock.now
-                let until = try? await rt.store.acquireShardLease(shard: shard, epoch: epoch, node: rt.nodeID, now: sentAt, ttl: rt.timings.shardLeaseTTL)
-                await apply(machine.leaseAcquired(shard: shard, epoch: epoch, until: until ?? nil, sentAt: sentAt, now: rt.clock.now))
+                let sentAt = rt.clock.monotonicNow
+                var answer = ShardLeaseAnswer.refused
+                do { answer = try await rt.store.acquireShardLease(shard: shard, epoch: epoch, node: rt.nodeID, ttl: rt.timings.shardLeaseTTL) }
+                catch { rt.logger.event("db_error", "shard lease request failed: \(error)", level: .warning) }
+                await apply(machine.leaseAcquired(shard: shard, epoch: epoch, answer: answer, sentAt: sentAt, now: rt.clock.monotonicNow))
             case .renewLease(let shard, let epoch):
-                let sentAt = rt.clock.now
+                let sentAt = rt.clock.monotonicNow
                 var ok: Bool?
-                do { ok = try await rt.store.renewShardLease(shard: shard, epoch: epoch, node: rt.nodeID, now: sentAt, ttl: rt.timings.shardLeaseTTL) }
+                do { ok = try await rt.store.renewShardLease(shard: shard, epoch: epoch, node: rt.nodeID, ttl: rt.timings.shardLeaseTTL) }
                 catch { rt.logger.event("db_error", "shard lease renewal failed: \(error)", level: .warning) }
                 await apply(machine.leaseRenewed(shard: shard, epoch: epoch, ok: ok, sentAt: sentAt))
             case .connect(let shard, let epoch):
@@ -114,7 +119,7 @@ public actor CoreappController {
     func sessionConnected(_ s: GatewaySession) async {
         guard session === s else { return }
         rt.logger.event("gateway_connected", "connected to the gateway for shard \(s.shard)", ["shard": "\(s.shard)", "epoch": "\(s.epoch)"])
-        await apply(machine.gatewayConnected(now: rt.clock.now))
+        await apply(machine.gatewayConnected(now: rt.clock.monotonicNow))
         if session === s, machine.connection == .connected { await pipeline.sessionUp(s) }
     }
 
@@ -123,7 +128,7 @@ public actor CoreappController {
         guard session === s else { return }
         session = nil
         rt.logger.event("gateway_disconnected", "gateway session for shard \(s.shard) ended: \(reason)", ["shard": "\(s.shard)", "reason": reason])
-        await apply(machine.gatewayDisconnected(now: rt.clock.now, retryAfter: 1))
+        await apply(machine.gatewayDisconnected(now: rt.clock.monotonicNow, retryAfter: 1))
     }
 
     /// Graceful stop: leave the gateway, then free the shard so it moves at once.
@@ -132,7 +137,7 @@ public actor CoreappController {
         let held = machine.state
         await apply(machine.resign())
         if case .serving(let a, _, _) = held {
-            try? await rt.store.releaseShard(shard: a.shard, epoch: a.epoch, node: rt.nodeID, now: rt.clock.now)
+            try? await rt.store.releaseShard(shard: a.shard, epoch: a.epoch, node: rt.nodeID)
             rt.logger.event("shard_released", "released shard \(a.shard) on shutdown", ["shard": "\(a.shard)"])
         }
     }

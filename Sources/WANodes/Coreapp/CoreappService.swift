@@ -38,9 +38,10 @@ public final class CoreappService: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown { [rt] in try await rt.waitForSchema() }
-        if !Task.isShuttingDownGracefully {
-            try await rt.registerSelf(role: .coreapp)
+        do { try await cancelWhenGracefulShutdown { [rt] in try await rt.waitForSchema() } }
+        catch is CancellationError {}
+        if rt.isSchemaReady, !Task.isShuttingDownGracefully {
+            try? await rt.registerSelf(role: .coreapp)
             rt.logger.event("role_changed", "standby coreapp", ["role": "standby"])
             await withTaskGroup(of: Void.self) { group in
                 let c = controller, clock = rt.clock, tick = rt.timings.tick

@@ -21,7 +21,7 @@ public actor MessagePipeline {
     var flushing = false
     /// Sent on the current session and not yet acknowledged.
     var sentOnSession: Set<String> = []
-    var statusBuffer: [(id: String, state: MessageState)] = []
+    var statusBuffer: [StatusUpdate] = []
     var statusFlushing = false
     var reconciling = false
     var syncWaiters: [Int: CheckedContinuation<[String]?, Never>] = [:]
@@ -94,7 +94,8 @@ public actor MessagePipeline {
                 for (i, (_, c)) in batch.enumerated() { c.resume(returning: ids[i]) }
                 for (i, (record, _)) in batch.enumerated() where ids[i] == record.id { send(record) }
             } catch {
-                for (_, c) in batch { c.resume(throwing: APIError.database("could not store the message: \(error)")) }
+                let answer = Self.acceptFailure(error)
+                for (_, c) in batch { c.resume(throwing: answer) }
             }
         }
         flushing = false
@@ -127,7 +128,7 @@ public actor MessagePipeline {
             let knownSet = Set(known)
             if !known.isEmpty {
                 rt.logger.event("messages_reconciled", "\(known.count) pending message(s) were already at the gateway", ["shard": "\(o.shard)", "count": "\(known.count)"])
-                for id in known { statusBuffer.append((id, .sent)) }
+                for id in known { statusBuffer.append(StatusUpdate(id: id, state: .sent)) }
                 scheduleStatusFlush()
             }
             var resent = 0
@@ -166,7 +167,7 @@ public actor MessagePipeline {
         case .ack, .status:
             guard let id = f.id, let state = MessageState(rawValue: f.status ?? "") else { return }
             if state == .sent { sentOnSession.remove(id) }
-            statusBuffer.append((id, state))
+            statusBuffer.append(StatusUpdate(id: id, state: state))
             scheduleStatusFlush()
         case .syncResult:
             syncWaiters.removeValue(forKey: f.seq ?? -1)?.resume(returning: f.ids ?? [])
@@ -188,10 +189,13 @@ public actor MessagePipeline {
             let batch = statusBuffer
             statusBuffer = []
             let persist = rt.settings.callbackPersist
+            let stamp = CallbackStamp(unixTime: rt.unixTime)
             do {
-                _ = try await rt.store.applyStatuses(batch, at: rt.clock.now, callbacks: persist)
-                if !persist, let shard = ownership?.shard {
-                    for u in batch { memoryCallback(shard: shard, kind: "status", payload: statusPayload(u.id, u.state)) }
+                let moved = try await rt.store.applyStatuses(batch, at: rt.clock.now, callbacks: persist ? stamp : nil)
+                if !persist {
+                    for change in moved {
+                        memoryCallback(shard: change.shard, kind: "status", payload: CallbackPayloads.status(change, unixTime: stamp.unixTime))
+                    }
                 }
             } catch {
                 rt.logger.event("db_error", "could not record \(batch.count) status(es): \(error)", level: .warning)
@@ -202,20 +206,11 @@ public actor MessagePipeline {
         statusFlushing = false
     }
 
-    func statusPayload(_ id: String, _ state: MessageState) -> String {
-        let entry: JSONValue = .object(["id": .string(id), "status": .string(state.rawValue), "timestamp": .string(String(Int(Date().timeIntervalSince1970)))])
-        return String(decoding: JSONCodec.data(.object(["statuses": .array([entry])])), as: UTF8.self)
-    }
-
     func inbound(_ f: GatewayFrame) async {
         guard let id = f.id, let from = f.from, let shard = ownership?.shard else { return }
         let body = f.body ?? ""
         guard (try? await rt.store.recordInbound(id: id, shard: shard, sender: from, body: body, at: rt.clock.now)) == true else { return }
-        let obj: [String: Any] = [
-            "contacts": [["profile": ["name": ""], "wa_id": from]],
-            "messages": [["from": from, "id": id, "timestamp": String(Int(Date().timeIntervalSince1970)), "text": ["body": body], "type": "text"]],
-        ]
-        let payload = String(decoding: (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+        let payload = CallbackPayloads.inbound(id: id, from: from, body: body, unixTime: rt.unixTime)
         if rt.settings.callbackPersist {
             try? await rt.store.enqueueCallback(shard: shard, kind: "inbound", payload: payload, at: rt.clock.now)
         } else {
@@ -263,22 +258,38 @@ public actor MessagePipeline {
             if let failure {
                 // Linear backoff: attempt n waits n × callback_backoff_delay_ms, capped.
                 let s = rt.settings
-                var attempts: [Int64: Int] = [:], next: [Int64: LogicalInstant] = [:]
-                for id in batch.ids {
+                let retries = batch.ids.map { id -> CallbackRetry in
                     let n = (byID[id]?.attempts ?? 0) + 1
-                    attempts[id] = n
-                    next[id] = now + Double(min(s.callbackBackoffDelayMs * n, s.maxCallbackBackoffDelayMs)) / 1000
+                    return CallbackRetry(id: id, attempts: n, nextAttemptAt: now + Double(min(s.callbackBackoffDelayMs * n, s.maxCallbackBackoffDelayMs)) / 1000)
                 }
-                if !stored.isEmpty { try? await rt.store.retryCallbacks(stored, attempts: attempts, nextAttemptAt: next, error: failure) }
-                for i in memoryCallbacks.indices where batch.ids.contains(memoryCallbacks[i].id) {
-                    memoryCallbacks[i].attempts = attempts[memoryCallbacks[i].id] ?? 1
-                    memoryCallbacks[i].nextAttemptAt = next[memoryCallbacks[i].id] ?? now
+                let byRetry = Dictionary(retries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                let storedRetries = retries.filter { $0.id > 0 }
+                if !storedRetries.isEmpty { try? await rt.store.retryCallbacks(storedRetries, error: failure) }
+                for i in memoryCallbacks.indices {
+                    guard let r = byRetry[memoryCallbacks[i].id] else { continue }
+                    memoryCallbacks[i].attempts = r.attempts
+                    memoryCallbacks[i].nextAttemptAt = r.nextAttemptAt
                 }
                 rt.logger.event("webhook_failed", "webhook delivery failed (\(batch.ids.count) callback(s)): \(failure)", ["count": "\(batch.ids.count)"], level: .warning)
             } else {
                 if !stored.isEmpty { try? await rt.store.completeCallbacks(stored) }
                 memoryCallbacks.removeAll { batch.ids.contains($0.id) }
             }
+        }
+    }
+}
+
+extension MessagePipeline {
+    /// What the client hears when the database did not take a batch: not accepted (retry), or
+    /// no answer in time (retry with the same Idempotency-Key), never a 201.
+    static func acceptFailure(_ error: Error) -> APIError {
+        switch (error as? StoreError)?.code {
+        case .unavailable?:
+            return APIError(.databaseError, "the database is unreachable; the message was not accepted; retry", status: 503)
+        case .timeout?:
+            return APIError(.databaseError, "the database did not confirm the message in time; it may or may not have been accepted — retry with the same Idempotency-Key to avoid a duplicate", status: 503)
+        default:
+            return APIError(.databaseError, "could not store the message: \(error)", status: 500)
         }
     }
 }

@@ -36,14 +36,14 @@ public actor MasterController {
         stepping = true
         defer { stepping = false }
         await rt.upkeep(role: .master)
-        await apply(lease.tick(now: rt.clock.now))
+        await apply(lease.tick(now: rt.clock.monotonicNow))
         account = (try? await rt.store.account()) ?? account
 
         if lastRound == nil || rt.clock.now - lastRound! >= Double(settings.heartbeatInterval) {
             lastRound = rt.clock.now
             await heartbeatRound()
         }
-        if lease.isPrimary(at: rt.clock.now) {
+        if lease.isPrimary(at: rt.clock.monotonicNow) {
             await primaryDuties()
         } else {
             stopControl(reason: "not the primary master")
@@ -52,7 +52,7 @@ public actor MasterController {
 
     /// Watchdog between steps: a master whose lease lapsed stops acting at once.
     public func enforceLease() async {
-        let now = rt.clock.now
+        let now = rt.clock.monotonicNow
         if control != nil, !lease.isPrimary(at: now) {
             stopControl(reason: "master lease not confirmed")
         }
@@ -65,17 +65,17 @@ public actor MasterController {
         for d in directives {
             switch d {
             case .tryAcquire:
-                let sentAt = rt.clock.now
+                let sentAt = rt.clock.monotonicNow
                 do {
-                    let row = try await rt.store.acquireMasterLease(node: rt.nodeID, now: sentAt, ttl: rt.timings.masterLeaseTTL)
-                    await apply(lease.acquired(row, sentAt: sentAt, now: rt.clock.now))
+                    let status = try await rt.store.acquireMasterLease(node: rt.nodeID, ttl: rt.timings.masterLeaseTTL)
+                    await apply(lease.acquired(status, sentAt: sentAt, now: rt.clock.monotonicNow))
                 } catch {
                     rt.logger.event("db_error", "lease acquire failed: \(error)", level: .warning)
                 }
             case .renew(let term):
-                let sentAt = rt.clock.now
+                let sentAt = rt.clock.monotonicNow
                 do {
-                    let ok = try await rt.store.renewMasterLease(node: rt.nodeID, term: term, now: sentAt, ttl: rt.timings.masterLeaseTTL)
+                    let ok = try await rt.store.renewMasterLease(node: rt.nodeID, term: term, ttl: rt.timings.masterLeaseTTL)
                     await apply(lease.renewed(ok: ok, sentAt: sentAt))
                 } catch {
                     rt.logger.event("db_error", "lease renewal failed: \(error)", level: .warning)
@@ -83,10 +83,10 @@ public actor MasterController {
             case .stepDown(let reason):
                 stopControl(reason: "lost the master lease")
                 rt.logger.event("lease_lost", "master lease lost: \(reason)",
-                                ["reason": reason, "valid_until": "\(lease.localExpiry.seconds)"], level: .warning)
+                                ["reason": reason, "valid_until": "\(validUntilOnWallClock.seconds)"], level: .warning)
             case .becamePrimary(let term):
                 rt.logger.event("lease_acquired", "won the master lease (term \(term))",
-                                ["term": "\(term)", "valid_until": "\(lease.localExpiry.seconds)"])
+                                ["term": "\(term)", "valid_until": "\(validUntilOnWallClock.seconds)"])
                 rt.logger.event("role_changed", "primary master", ["role": "primary_master", "term": "\(term)"])
                 reportedUnhealthy = [:]
                 broadcastVersion = 0
@@ -130,9 +130,12 @@ public actor MasterController {
     // MARK: primary duties
 
     func guardNow() -> MasterGuard? {
-        guard let term = lease.term, lease.isPrimary(at: rt.clock.now) else { return nil }
-        return MasterGuard(nodeID: rt.nodeID, term: term, now: rt.clock.now)
+        guard let term = lease.term, lease.isPrimary(at: rt.clock.monotonicNow) else { return nil }
+        return MasterGuard(nodeID: rt.nodeID, term: term)
     }
+
+    /// The lease's local expiry (a monotonic instant) as a logical wall-clock instant, for events.
+    var validUntilOnWallClock: LogicalInstant { rt.clock.now + (lease.localExpiry - rt.clock.monotonicNow) }
 
     func primaryDuties() async {
         await broadcastSettingsIfChanged()
@@ -327,7 +330,7 @@ public actor MasterController {
     }
 
     public func support() -> NodeRPC.Support.Result {
-        let primary = lease.isPrimary(at: rt.clock.now)
+        let primary = lease.isPrimary(at: rt.clock.monotonicNow)
         let multi = (account?.shards ?? 1) > 1
         let conn: String = switch control?.state { case .connected?: "connected"; case .connecting?: "connecting"; default: "disconnected" }
         return .init(role: primary ? "primary_master" : "secondary_master", shards: primary && multi ? [[-1, -1]] : [],
@@ -337,7 +340,7 @@ public actor MasterController {
     // MARK: health and shutdown
 
     public func health() -> JSONValue {
-        let primary = lease.isPrimary(at: rt.clock.now)
+        let primary = lease.isPrimary(at: rt.clock.monotonicNow)
         let role = primary ? "primary_master" : "secondary_master"
         guard rt.isSchemaReady else { return HealthEntry.status("uninitialized", role: role) }
         guard let account, account.isRegistered else {

@@ -1,5 +1,6 @@
 import ServiceLifecycle
 import WACore
+import WAStore
 import WAWire
 
 /// The `masterN` process. Masters create or upgrade the schema if needed (the primary's job
@@ -30,14 +31,16 @@ public final class MasterService: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
-        let migrated = try await cancelWhenGracefulShutdown { [rt] in try await rt.store.migrate() }
-        if migrated.from != migrated.to {
-            rt.logger.event("schema_migrated", "DB schema migrated from version \(migrated.from) to \(migrated.to)",
-                            ["from": "\(migrated.from)", "to": "\(migrated.to)"])
-        }
-        rt.markSchemaReady()
-        if !Task.isShuttingDownGracefully {
-            try await rt.registerSelf(role: .master)
+        let migrated: MigrationResult?
+        do { migrated = try await cancelWhenGracefulShutdown { [rt] in try await Self.migrate(rt) } }
+        catch is CancellationError { migrated = nil }
+        if let migrated, !Task.isShuttingDownGracefully {
+            if migrated.from != migrated.to {
+                rt.logger.event("schema_migrated", "DB schema migrated from version \(migrated.from) to \(migrated.to)",
+                                ["from": "\(migrated.from)", "to": "\(migrated.to)"])
+            }
+            rt.markSchemaReady()
+            try? await rt.registerSelf(role: .master)
             await withTaskGroup(of: Void.self) { group in
                 let c = controller, clock = rt.clock, tick = rt.timings.tick
                 group.addTask { await periodic(every: tick, clock: clock) { await c.step() } }
@@ -47,5 +50,21 @@ public final class MasterService: Service, @unchecked Sendable {
         rt.logger.event("node_stopping", "master stopping")
         await controller.shutdown()
         await server.close()
+    }
+
+    /// Creates or upgrades the schema, waiting (health `uninitialized`) while the database
+    /// cannot be reached; a schema this binary cannot work with ends the node with one line.
+    static func migrate(_ rt: NodeRuntime) async throws -> MigrationResult? {
+        while !Task.isCancelled {
+            do {
+                let result = try await rt.store.migrate(to: ClusterSchema.version)
+                rt.noteDatabase(nil)
+                return result
+            } catch let e as StoreError where e.code == .unavailable || e.code == .timeout {
+                rt.noteDatabase(e)
+            }
+            try await rt.clock.sleep(logicalSeconds: rt.timings.tick)
+        }
+        return nil
     }
 }

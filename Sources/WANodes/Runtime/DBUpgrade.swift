@@ -3,8 +3,8 @@ import WAStore
 
 /// `wacluster dbupgrade`: migrates the schema to this binary's version.
 public enum DBUpgrade {
-    public static func run(runtime rt: NodeRuntime) async throws -> (from: Int, to: Int) {
-        let result = try await rt.store.migrate()
+    public static func run(runtime rt: NodeRuntime) async throws -> MigrationResult {
+        let result = try await rt.store.migrate(to: ClusterSchema.version)
         rt.logger.event("schema_migrated", "DB schema at version \(result.to) (was \(result.from))",
                         ["from": "\(result.from)", "to": "\(result.to)"])
         return result

@@ -6,8 +6,10 @@ import WACore
 import WAStore
 import WAWire
 
-/// What every node process shares: identity, clock, logger, store, event loops, peers.
+/// What every node process shares: identity, clock, logger, store, event loops, peers. All of
+/// it is handed in, so a shell can be driven in-process by a `ManualClock` and a test store.
 public final class NodeRuntime: @unchecked Sendable {
+    // @unchecked: the mutable caches below are guarded by `lock`.
     public let config: NodeConfig
     public let nodeID: String
     public let clock: any ClusterClock
@@ -20,24 +22,38 @@ public final class NodeRuntime: @unchecked Sendable {
     public static let version = "2.53.2-replica"
 
     private let lock = NSLock()
-    private var cachedSettings: (version: Int, settings: ApplicationSettings) = (0, ApplicationSettings())
+    private var cachedSettings = SettingsRecord(version: 0, settings: ApplicationSettings())
     private var schemaReady = false
+    private var databaseProblem: String?
 
-    public init(config: NodeConfig, clock: (any ClusterClock)? = nil, timings: ClusterTimings = .standard,
-                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+    public init(config: NodeConfig, nodeID: String, clock: any ClusterClock, store: any ClusterStore, logger: Logger,
+                addressBook: PeerAddressBook, timings: ClusterTimings = .standard,
+                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.config = config
-        self.nodeID = try NodeIdentity.loadOrCreate(dataDirectory: config.dataDirectory)
-        let clock = clock ?? ScaledSystemClock(scale: config.timeScale)
+        self.nodeID = nodeID
         self.clock = clock
         self.timings = timings
-        self.logger = Logger.node(config.hostname, clock: clock)
-        self.store = try StoreFactory.open(config.database)
+        self.logger = logger
+        self.store = store
         self.group = group
-        self.addressBook = PeerAddressBook(overridesFile: config.peerOverridesFile)
+        self.addressBook = addressBook
         self.peers = RPCClientPool(addressBook: addressBook, group: group)
     }
 
+    /// The runtime of a node process: its id from its data folder, the scaled system clock, a
+    /// JSON-lines logger on stdout, and the store `config.database` names.
+    public static func open(config: NodeConfig, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws -> NodeRuntime {
+        let clock = ScaledSystemClock(scale: config.timeScale)
+        let addressBook = PeerAddressBook(overridesFile: config.peerOverridesFile)
+        let store = try StoreFactory.open(config, clock: clock, addressBook: addressBook, group: group)
+        return NodeRuntime(config: config, nodeID: try NodeIdentity.loadOrCreate(dataDirectory: config.dataDirectory), clock: clock,
+                           store: store, logger: Logger.node(config.hostname, clock: clock), addressBook: addressBook, group: group)
+    }
+
     public var healthKey: String { "\(config.hostname):\(nodeID)" }
+
+    /// Unix seconds by the injected clock, for webhook `timestamp` fields.
+    public var unixTime: Int { Int(clock.scale.real(clock.now.seconds)) }
 
     /// Real seconds for a logical duration, never below a floor (timeouts need some room).
     public func real(_ logical: Double, floor: Double = 0.05) -> Double { max(floor, clock.scale.real(logical)) }
@@ -58,17 +74,44 @@ public final class NodeRuntime: @unchecked Sendable {
 
     public var isSchemaReady: Bool { lock.withLock { schemaReady } }
 
+    /// Why the database cannot be used right now, or nil.
+    public var databaseUnavailable: String? { lock.withLock { databaseProblem } }
+
+    /// Records whether the last database call worked, logging only the changes: one line when
+    /// the database goes away (with the reason), one when it is back.
+    public func noteDatabase(_ error: Error?) {
+        let problem = error.map { "\($0)" }
+        let (was, now) = lock.withLock { () -> (String?, String?) in
+            let was = databaseProblem
+            databaseProblem = problem
+            return (was, problem)
+        }
+        switch (was, now) {
+        case (nil, let p?):
+            logger.event("db_unreachable", "the database (\(store.location)) cannot be used: \(p); retrying", ["reason": p], level: .warning)
+        case (_?, nil):
+            logger.event("db_reachable", "the database (\(store.location)) answers again")
+        default: break
+        }
+    }
+
     /// Waits (reporting `uninitialized` meanwhile) until the DB schema is at this binary's version.
     public func waitForSchema() async throws {
         var announced = false
         while true {
-            if let v = try? await store.schemaVersion(), v >= SchemaInfo.latestVersion {
-                lock.withLock { schemaReady = true }
-                return
-            }
-            if !announced {
-                logger.event("schema_waiting", "waiting for the DB schema (version \(SchemaInfo.latestVersion)); run `wacluster dbupgrade` or start a master")
-                announced = true
+            do {
+                let v = try await store.schemaVersion()
+                noteDatabase(nil)
+                if v >= ClusterSchema.version {
+                    lock.withLock { schemaReady = true }
+                    return
+                }
+                if !announced {
+                    logger.event("schema_waiting", "waiting for the DB schema (version \(ClusterSchema.version)); run `wacluster dbupgrade` or start a master")
+                    announced = true
+                }
+            } catch {
+                noteDatabase(error)
             }
             try await clock.sleep(logicalSeconds: timings.tick)
         }
@@ -86,9 +129,12 @@ public final class NodeRuntime: @unchecked Sendable {
             do { try await registerSelf(role: role); lock.withLock { lastDBHeartbeat = now } }
             catch { logger.event("db_error", "DB heartbeat failed: \(error)", level: .warning) }
         }
-        if (try? await refreshSettings()) == true {
-            logger.event("settings_applied", "settings version \(settingsVersion) applied", ["version": "\(settingsVersion)"])
-        }
+        do {
+            if try await refreshSettings() {
+                logger.event("settings_applied", "settings version \(settingsVersion) applied", ["version": "\(settingsVersion)"])
+            }
+            noteDatabase(nil)
+        } catch { noteDatabase(error) }
     }
 
     /// Registers this node in the DB so masters monitor it and the webapp lists it.
@@ -97,8 +143,4 @@ public final class NodeRuntime: @unchecked Sendable {
         try await store.upsertNode(NodeRecord(nodeID: nodeID, hostname: config.hostname, role: role, rpcAddress: config.rpcAddress,
                                               version: Self.version, registeredAt: now, heartbeatAt: now))
     }
-}
-
-public enum SchemaInfo {
-    public static var latestVersion: Int { SQLiteClusterStore.latestSchemaVersion }
 }

@@ -36,18 +36,22 @@ public struct AccountRecord: Codable, Equatable, Sendable {
 }
 
 /// A primary master's write permit: the store applies a guarded write only while this master
-/// still holds the lease in this term, so a deposed primary's late writes are refused.
-public struct MasterGuard: Sendable, Equatable {
+/// still holds the lease in this term by the database's clock, so a deposed primary's late
+/// writes are refused.
+public struct MasterGuard: Sendable, Equatable, Codable {
     public var nodeID: String
     public var term: Int
-    public var now: LogicalInstant
-    public init(nodeID: String, term: Int, now: LogicalInstant) { self.nodeID = nodeID; self.term = term; self.now = now }
+    public init(nodeID: String, term: Int) { self.nodeID = nodeID; self.term = term }
 }
 
-public struct ShardMapSnapshot: Equatable, Sendable {
+public struct ShardMapSnapshot: Equatable, Sendable, Codable {
     public var shardCount: Int
     public var rows: [ShardAssignment]
-    public init(shardCount: Int, rows: [ShardAssignment]) { self.shardCount = shardCount; self.rows = rows }
+    /// The database's clock when the map was read: fences and leases are on that clock.
+    public var asOf: LogicalInstant
+    public init(shardCount: Int, rows: [ShardAssignment], asOf: LogicalInstant) {
+        self.shardCount = shardCount; self.rows = rows; self.asOf = asOf
+    }
     public func owner(of shard: Int) -> String? { rows.first { $0.shard == shard }?.owner }
     public func shard(ownedBy node: String) -> ShardAssignment? { rows.first { $0.owner == node && $0.shard < shardCount } }
 }
@@ -62,6 +66,13 @@ public struct UserRecord: Codable, Equatable, Sendable {
         self.username = username; self.passwordHash = passwordHash; self.salt = salt
         self.mustChangePassword = mustChangePassword; self.isAdmin = isAdmin
     }
+}
+
+/// The settings row: its version counts every save, so nodes notice a change.
+public struct SettingsRecord: Codable, Equatable, Sendable {
+    public var version: Int
+    public var settings: ApplicationSettings
+    public init(version: Int, settings: ApplicationSettings) { self.version = version; self.settings = settings }
 }
 
 public struct TokenRecord: Codable, Equatable, Sendable {

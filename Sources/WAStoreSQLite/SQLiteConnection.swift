@@ -1,14 +1,7 @@
 import CSQLite
 import Foundation
-
-/// A value bound to or read from SQLite.
-public enum SQLValue: Equatable, Sendable {
-    case null, int(Int64), double(Double), text(String)
-    public var int: Int? { switch self { case .int(let i): Int(i); case .double(let d): Int(d); default: nil } }
-    public var double: Double? { switch self { case .double(let d): d; case .int(let i): Double(i); default: nil } }
-    public var text: String? { if case .text(let s) = self { s } else { nil } }
-    public var isNull: Bool { self == .null }
-}
+import WACore
+import WAStore
 
 /// A failed SQLite call, with SQLite's own message and what we were doing.
 public struct SQLiteError: Error, CustomStringConvertible, Sendable {
@@ -19,16 +12,20 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var description: String { "SQLite error \(code): \(message) (in: \(statement.prefix(80)))" }
 }
 
-/// One connection to the shared file. Not thread-safe by itself: `SQLiteDatabase` serializes
-/// access. WAL lets readers of other processes proceed while one process writes; the busy
-/// timeout makes writers of several processes wait for each other instead of failing.
-final class SQLiteConnection {
+/// One connection to the SQLite file. Not thread-safe by itself: `SQLiteConnectionSource`
+/// serializes access. Only the db node opens the file for the cluster; the busy handler is
+/// for the outside writers there can still be (an operator's `sqlite3` shell, the runner's
+/// `db_lock` fault): it backs off in microseconds instead of SQLite's 1–100 ms sleeps.
+final class SQLiteConnection: SQLConnection {
     private var db: OpaquePointer?
     private var cache: [String: OpaquePointer] = [:]
     let path: String
+    let clock: any ClusterClock
+    let dialect = SQLDialect.sqlite
 
-    init(path: String, busyTimeoutMilliseconds: Int32 = 10_000) throws {
+    init(path: String, clock: any ClusterClock, busyTimeoutMilliseconds: Int32 = 10_000) throws {
         self.path = path
+        self.clock = clock
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK else {
@@ -36,9 +33,6 @@ final class SQLiteConnection {
             sqlite3_close(db)
             throw SQLiteError(code: rc, message: msg, statement: "open \(path)")
         }
-        // SQLite's own busy timeout sleeps 1, 2, 5, 10, … 100 ms between tries; with several
-        // processes writing one file that adds tens of milliseconds to every contended write.
-        // Ours backs off from 50 µs to 2 ms and gives up after the same overall timeout.
         sqlite3_busy_handler(db, { context, attempt in
             let limit = Int(bitPattern: context)
             var waited = 0
@@ -48,8 +42,9 @@ final class SQLiteConnection {
             nanosleep(&pause, nil)
             return 1
         }, UnsafeMutableRawPointer(bitPattern: Int(busyTimeoutMilliseconds)))
-        // WAL: concurrent readers across processes; NORMAL sync is durable against process
-        // crashes (SIGKILL), which is the failure this cluster is tested against.
+        // WAL with synchronous=NORMAL: a commit is in the WAL file before the db node answers,
+        // so it survives a kill -9 of the db node (the failure this cluster is tested against);
+        // only a crash of the machine itself could lose the last commits before a checkpoint.
         _ = try query("PRAGMA journal_mode=WAL")
         try execute("PRAGMA synchronous=NORMAL")
         try execute("PRAGMA foreign_keys=ON")
@@ -88,9 +83,8 @@ final class SQLiteConnection {
         }
     }
 
-    /// Runs one statement and returns its rows.
     @discardableResult
-    func query(_ sql: String, _ values: [SQLValue] = []) throws -> [[SQLValue]] {
+    func query(_ sql: String, _ values: [SQLValue]) throws -> [[SQLValue]] {
         let stmt = try prepared(sql)
         defer { sqlite3_reset(stmt) }
         try bind(stmt, values, sql)
@@ -115,9 +109,12 @@ final class SQLiteConnection {
         return rows
     }
 
-    func execute(_ sql: String, _ values: [SQLValue] = []) throws { try query(sql, values) }
+    @discardableResult
+    func execute(_ sql: String, _ values: [SQLValue]) throws -> Int {
+        try query(sql, values)
+        return Int(sqlite3_changes(db))
+    }
 
-    /// Runs a multi-statement script (migrations).
     func executeScript(_ sql: String) throws {
         var err: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(db, sql, nil, nil, &err)
@@ -128,12 +125,14 @@ final class SQLiteConnection {
         }
     }
 
-    var changes: Int { Int(sqlite3_changes(db)) }
+    /// BEGIN IMMEDIATE takes the write lock up front, so a transaction never fails halfway
+    /// through upgrading a read lock.
+    func writeTransaction<T>(_ body: () throws -> T) throws -> T { try transaction("BEGIN IMMEDIATE", body) }
 
-    /// A write transaction taken up front (BEGIN IMMEDIATE), so two processes never both read
-    /// and then deadlock upgrading to write.
-    func writeTransaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
+    func readTransaction<T>(_ body: () throws -> T) throws -> T { try transaction("BEGIN", body) }
+
+    private func transaction<T>(_ begin: String, _ body: () throws -> T) throws -> T {
+        try execute(begin)
         do {
             let v = try body()
             try execute("COMMIT")
@@ -143,30 +142,45 @@ final class SQLiteConnection {
             throw error
         }
     }
+
+    /// The db node's own clock: with the embedded engine it is the database server.
+    func databaseNow() throws -> LogicalInstant { clock.now }
 }
 
-/// The process's access to the SQLite file: one connection, used from one serial queue so
-/// blocking SQLite calls never tie up Swift's cooperative threads.
-public final class SQLiteDatabase: @unchecked Sendable {
+/// The db node's access to its SQLite file: one connection on one serial queue, so blocking
+/// SQLite calls never tie up Swift's cooperative threads and operations never interleave.
+public final class SQLiteConnectionSource: SQLConnectionSource, @unchecked Sendable {
+    // @unchecked: `connection` is only touched on `queue`.
     private let queue: DispatchQueue
     private let connection: SQLiteConnection
     public let path: String
+    public let dialect = SQLDialect.sqlite
+    public let engine = DatabaseEngine.sqlite
+    public var location: String { path }
 
-    public init(path: String) throws {
+    public init(path: String, clock: any ClusterClock) throws {
         self.path = path
         self.queue = DispatchQueue(label: "sqlite:\(path)")
-        self.connection = try SQLiteConnection(path: path)
+        do { self.connection = try SQLiteConnection(path: path, clock: clock) }
+        catch { throw StoreError(.unavailable, "cannot open the SQLite file \(path): \(error); check WA_DB_PATH and its folder's permissions") }
     }
 
-    func run<T>(_ body: @escaping (SQLiteConnection) throws -> T) async throws -> T {
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { cont in
             queue.async {
-                do { cont.resume(returning: try body(self.connection)) } catch { cont.resume(throwing: error) }
+                do { cont.resume(returning: try body(self.connection)) }
+                catch let e as StoreError { cont.resume(throwing: e) }
+                catch let e as SQLiteError {
+                    cont.resume(throwing: StoreError(e.isBusy ? .timeout : .failed, e.description))
+                } catch { cont.resume(throwing: error) }
             }
         }
     }
+}
 
-    func runSync<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        try queue.sync { try body(connection) }
+/// The embedded engine's store: the shared SQL store over one SQLite file.
+public enum SQLiteClusterStore {
+    public static func open(path: String, clock: any ClusterClock) throws -> SQLClusterStore {
+        SQLClusterStore(source: try SQLiteConnectionSource(path: path, clock: clock))
     }
 }

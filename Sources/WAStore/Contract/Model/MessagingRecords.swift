@@ -23,6 +23,38 @@ public struct MessageRecord: Codable, Equatable, Sendable {
     }
 }
 
+/// What the gateway said about one message.
+public struct StatusUpdate: Codable, Equatable, Sendable {
+    public var id: String
+    public var state: MessageState
+    public init(id: String, state: MessageState) { self.id = id; self.state = state }
+}
+
+/// A message that moved to a new state, as the webhook reports it.
+public struct StatusChange: Codable, Equatable, Sendable {
+    public var id: String
+    public var shard: Int
+    public var recipient: String
+    public var state: MessageState
+    public init(id: String, shard: Int, recipient: String, state: MessageState) {
+        self.id = id; self.shard = shard; self.recipient = recipient; self.state = state
+    }
+}
+
+/// Queue status callbacks with this webhook `timestamp` (unix seconds, as the product sends).
+public struct CallbackStamp: Codable, Equatable, Sendable {
+    public var unixTime: Int
+    public init(unixTime: Int) { self.unixTime = unixTime }
+}
+
+/// A failed delivery's next try.
+public struct CallbackRetry: Codable, Equatable, Sendable {
+    public var id: Int64
+    public var attempts: Int
+    public var nextAttemptAt: LogicalInstant
+    public init(id: Int64, attempts: Int, nextAttemptAt: LogicalInstant) { self.id = id; self.attempts = attempts; self.nextAttemptAt = nextAttemptAt }
+}
+
 /// A webhook callback waiting for delivery (at least once, linear backoff).
 public struct CallbackRecord: Codable, Equatable, Sendable {
     public var id: Int64

@@ -1,0 +1,124 @@
+import WACore
+import WACoordination
+
+/// Everything the cluster keeps in its shared database, as domain operations: the storage
+/// contract every backend implements (SQLite behind `wacluster db`, PostgreSQL) and every
+/// node calls. Each operation is one transaction. Leases are judged by the database's clock:
+/// lease calls take no `now` from the caller, so nodes whose clocks disagree cannot both hold
+/// one; a node still drops its role by its own monotonic clock, counted from when it sent the
+/// request, before the database could give the lease to another.
+public protocol ClusterStore: Sendable {
+    var engine: DatabaseEngine { get }
+    /// Where the data is, for messages: a file, `host:port/database`.
+    var location: String { get }
+
+    // Schema
+    /// The schema version in the database (0: empty).
+    func schemaVersion() async throws -> Int
+    /// Applies pending migrations up to `version`; refuses a database that is already newer.
+    func migrate(to version: Int) async throws -> MigrationResult
+
+    // Nodes
+    func upsertNode(_ node: NodeRecord) async throws
+    func touchNode(_ nodeID: String, at: LogicalInstant) async throws
+    func removeNode(_ nodeID: String) async throws
+    func nodes() async throws -> [NodeRecord]
+
+    // Master lease (database clock)
+    /// Takes the lease when it is vacant, lapsed or already ours; answers the row after the call.
+    func acquireMasterLease(node: String, ttl: Double) async throws -> LeaseStatus
+    /// Extends our lease by `ttl` from the database's now; false when it is not ours in `term` or lapsed.
+    func renewMasterLease(node: String, term: Int, ttl: Double) async throws -> Bool
+    func releaseMasterLease(node: String, term: Int) async throws
+    func masterLease() async throws -> LeaseStatus
+
+    // Account and shard map
+    func account() async throws -> AccountRecord?
+    /// Writes the account; false when the guard's lease is no longer held.
+    func saveAccount(_ account: AccountRecord, guard: MasterGuard) async throws -> Bool
+    func shardMap() async throws -> ShardMapSnapshot
+    /// Gives `shard` to `node` with a new epoch, fenced until the previous owner's lease ends.
+    func assignShard(_ shard: Int, to node: String, guard: MasterGuard) async throws -> ShardAssignment?
+    /// Replaces the map with `count` unowned shards, fenced until every current lease ends.
+    func setShardCount(_ count: Int, guard: MasterGuard) async throws -> Bool
+    /// Takes the lease of the shard assigned to `node` in `epoch` once its fence has passed.
+    func acquireShardLease(shard: Int, epoch: Int, node: String, ttl: Double) async throws -> ShardLeaseAnswer
+    func renewShardLease(shard: Int, epoch: Int, node: String, ttl: Double) async throws -> Bool
+    /// Gives up a shard on a graceful stop (after disconnecting), so it can move at once.
+    func releaseShard(shard: Int, epoch: Int, node: String) async throws
+
+    // Heartbeat monitoring
+    func reportHeartbeats(master: String, at: LogicalInstant, lastAnswered: [String: LogicalInstant]) async throws
+    func peerReports(excluding master: String) async throws -> [PeerReport]
+
+    // Settings
+    func settings() async throws -> SettingsRecord
+    func saveSettings(_ settings: ApplicationSettings) async throws -> Int
+
+    // Users and tokens
+    func user(_ name: String) async throws -> UserRecord?
+    func users() async throws -> [UserRecord]
+    func saveUser(_ user: UserRecord) async throws
+    func deleteUser(_ name: String) async throws -> Bool
+    func saveToken(_ token: TokenRecord) async throws
+    func token(hash: String) async throws -> TokenRecord?
+    func deleteTokens(of user: String) async throws
+
+    // Messaging
+    /// Makes a batch durable in one transaction; returns each message's id (for a repeated
+    /// idempotency key, the id of the message first accepted with it).
+    func acceptMessages(_ batch: [MessageRecord]) async throws -> [String]
+    /// Moves messages forward (never back); answers the messages that moved. With `callbacks`
+    /// it queues one status callback per message that moved, in the same transaction.
+    func applyStatuses(_ updates: [StatusUpdate], at: LogicalInstant, callbacks: CallbackStamp?) async throws -> [StatusChange]
+    func pendingMessages(shard: Int, limit: Int) async throws -> [MessageRecord]
+    func message(_ id: String) async throws -> MessageRecord?
+    func enqueueCallback(shard: Int, kind: String, payload: String, at: LogicalInstant) async throws
+    func dueCallbacks(shard: Int, now: LogicalInstant, limit: Int) async throws -> [CallbackRecord]
+    func completeCallbacks(_ ids: [Int64]) async throws
+    func retryCallbacks(_ retries: [CallbackRetry], error: String) async throws
+    /// Stores an inbound message once; false when its id was already stored.
+    func recordInbound(id: String, shard: Int, sender: String, body: String, at: LogicalInstant) async throws -> Bool
+    func dbStats() async throws -> DBStats
+}
+
+/// The schema's number: part of the contract, so every backend migrates to the same version and
+/// a binary knows which databases it can work with.
+public enum ClusterSchema {
+    /// The version this build creates and expects.
+    public static let version = 2
+}
+
+public struct MigrationResult: Equatable, Sendable, Codable {
+    public var from: Int
+    public var to: Int
+    public init(from: Int, to: Int) { self.from = from; self.to = to }
+}
+
+/// A database problem, with what to do about it.
+public struct StoreError: Error, CustomStringConvertible, Sendable, Equatable, Codable {
+    public enum Code: String, Sendable, Codable {
+        case schemaTooNew = "SCHEMA_TOO_NEW", schemaMissing = "SCHEMA_MISSING"
+        /// The database could not be reached: the operation was not carried out.
+        case unavailable = "DB_UNAVAILABLE"
+        /// No answer in time: the operation may or may not have been carried out.
+        case timeout = "DB_TIMEOUT"
+        case corrupt = "DB_CORRUPT", unsupported = "DB_UNSUPPORTED"
+        /// The database refused the statement (a constraint, a syntax error: a bug or bad data).
+        case failed = "DB_FAILED"
+    }
+    public let code: Code
+    public let message: String
+    public init(_ code: Code, _ message: String) { self.code = code; self.message = message }
+    public var description: String { "error \(code.rawValue): \(message)" }
+
+    /// The database was away or silent, rather than refusing the operation: retrying can help.
+    public var isUnavailability: Bool { code == .unavailable || code == .timeout }
+}
+
+extension APIError {
+    /// A store failure as the REST API reports it: 503/1023 while the database is away, else 500/1023.
+    public static func database(_ e: StoreError) -> APIError {
+        database(unavailable: e.isUnavailability, "database error: \(e.message)")
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import WACore
+
+extension SQLClusterStore {
+    static func message(_ r: [SQLValue]) -> MessageRecord? {
+        guard let id = r[0].text else { return nil }
+        return MessageRecord(id: id, shard: r[1].int ?? 0, recipient: r[2].text ?? "", body: r[3].text ?? "",
+                             idempotencyKey: r[4].text, state: MessageState(rawValue: r[5].text ?? "") ?? .accepted,
+                             acceptedBy: r[6].text ?? "", acceptedAt: .init(seconds: r[7].double ?? 0))
+    }
+    static let messageColumns = "id, shard, recipient, body, idempotency_key, state, accepted_by, accepted_at"
+
+    public func acceptMessages(_ batch: [MessageRecord]) async throws -> [String] {
+        try await write { c in
+            var ids: [String] = []
+            ids.reserveCapacity(batch.count)
+            var keysInBatch: [String: String] = [:]
+            for m in batch {
+                guard let key = m.idempotencyKey else {
+                    try c.execute("INSERT INTO messages(\(Self.messageColumns), updated_at) VALUES (?,?,?,?,NULL,?,?,?,?)",
+                                  [.text(m.id), .int(Int64(m.shard)), .text(m.recipient), .text(m.body), .text(m.state.rawValue),
+                                   .text(m.acceptedBy), .double(m.acceptedAt.seconds), .double(m.acceptedAt.seconds)])
+                    ids.append(m.id)
+                    continue
+                }
+                if let earlier = keysInBatch[key] { ids.append(earlier); continue }
+                let inserted = try c.query("""
+                    INSERT INTO messages(\(Self.messageColumns), updated_at) VALUES (?,?,?,?,?,?,?,?,?)
+                    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id
+                    """, [.text(m.id), .int(Int64(m.shard)), .text(m.recipient), .text(m.body), .text(key), .text(m.state.rawValue),
+                          .text(m.acceptedBy), .double(m.acceptedAt.seconds), .double(m.acceptedAt.seconds)])
+                let id = inserted.isEmpty
+                    ? try c.scalar("SELECT id FROM messages WHERE idempotency_key=?", [.text(key)])?.text ?? m.id
+                    : m.id
+                keysInBatch[key] = id
+                ids.append(id)
+            }
+            return ids
+        }
+    }
+
+    public func applyStatuses(_ updates: [StatusUpdate], at: LogicalInstant, callbacks: CallbackStamp?) async throws -> [StatusChange] {
+        try await write { c in
+            var moved: [StatusChange] = []
+            for u in updates {
+                // Only forward: from the states a message may still leave for u.state.
+                let earlier = MessageState.allCases.filter { $0.rank < u.state.rank }.map { "'\($0.rawValue)'" }.joined(separator: ",")
+                guard !earlier.isEmpty, let row = try c.query(
+                    "UPDATE messages SET state=?, updated_at=? WHERE id=? AND state IN (\(earlier)) RETURNING shard, recipient",
+                    [.text(u.state.rawValue), .double(at.seconds), .text(u.id)]).first else { continue }
+                let change = StatusChange(id: u.id, shard: row[0].int ?? 0, recipient: row[1].text ?? "", state: u.state)
+                moved.append(change)
+                if let callbacks {
+                    try c.execute("INSERT INTO callbacks(shard, kind, payload, attempts, next_attempt_at, created_at) VALUES (?, 'status', ?, 0, ?, ?)",
+                                  [.int(Int64(change.shard)), .text(CallbackPayloads.status(change, unixTime: callbacks.unixTime)),
+                                   .double(at.seconds), .double(at.seconds)])
+                }
+            }
+            return moved
+        }
+    }
+
+    public func pendingMessages(shard: Int, limit: Int) async throws -> [MessageRecord] {
+        try await read { c in
+            try c.query("SELECT \(Self.messageColumns) FROM messages WHERE shard=? AND state='accepted' ORDER BY accepted_at LIMIT ?",
+                        [.int(Int64(shard)), .int(Int64(limit))]).compactMap(Self.message)
+        }
+    }
+
+    public func message(_ id: String) async throws -> MessageRecord? {
+        try await read { c in try c.query("SELECT \(Self.messageColumns) FROM messages WHERE id=?", [.text(id)]).first.flatMap(Self.message) }
+    }
+
+    public func enqueueCallback(shard: Int, kind: String, payload: String, at: LogicalInstant) async throws {
+        try await write { c in
+            try c.execute("INSERT INTO callbacks(shard, kind, payload, attempts, next_attempt_at, created_at) VALUES (?,?,?,0,?,?)",
+                          [.int(Int64(shard)), .text(kind), .text(payload), .double(at.seconds), .double(at.seconds)])
+        }
+    }
+
+    public func dueCallbacks(shard: Int, now: LogicalInstant, limit: Int) async throws -> [CallbackRecord] {
+        try await read { c in
+            try c.query("SELECT id, shard, kind, payload, attempts, next_attempt_at FROM callbacks WHERE shard=? AND next_attempt_at<=? ORDER BY id LIMIT ?",
+                        [.int(Int64(shard)), .double(now.seconds), .int(Int64(limit))]).map {
+                CallbackRecord(id: Int64($0[0].int ?? 0), shard: $0[1].int ?? 0, kind: $0[2].text ?? "", payload: $0[3].text ?? "",
+                               attempts: $0[4].int ?? 0, nextAttemptAt: .init(seconds: $0[5].double ?? 0))
+            }
+        }
+    }
+
+    public func completeCallbacks(_ ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        try await write { c in
+            for chunk in stride(from: 0, to: ids.count, by: 200) {
+                let part = ids[chunk..<min(chunk + 200, ids.count)]
+                try c.execute("DELETE FROM callbacks WHERE id IN (\(part.map(String.init).joined(separator: ",")))")
+            }
+        }
+    }
+
+    public func retryCallbacks(_ retries: [CallbackRetry], error: String) async throws {
+        guard !retries.isEmpty else { return }
+        try await write { c in
+            for r in retries {
+                try c.execute("UPDATE callbacks SET attempts=?, next_attempt_at=?, last_error=? WHERE id=?",
+                              [.int(Int64(r.attempts)), .double(r.nextAttemptAt.seconds), .text(String(error.prefix(500))), .int(r.id)])
+            }
+        }
+    }
+
+    public func recordInbound(id: String, shard: Int, sender: String, body: String, at: LogicalInstant) async throws -> Bool {
+        try await write { c in
+            try c.execute("INSERT INTO inbound_messages(id, shard, sender, body, received_at) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING",
+                          [.text(id), .int(Int64(shard)), .text(sender), .text(body), .double(at.seconds)]) == 1
+        }
+    }
+
+    public func dbStats() async throws -> DBStats {
+        try await read { c in
+            var s = DBStats()
+            for r in try c.query("SELECT state, COUNT(*) FROM messages GROUP BY state") {
+                let n = r[1].int ?? 0
+                switch MessageState(rawValue: r[0].text ?? "") {
+                case .accepted?: s.messagesPending = n
+                case .sent?: s.messagesSent = n
+                case .delivered?: s.messagesDelivered = n
+                case .read?: s.messagesRead = n
+                default: break
+                }
+            }
+            s.callbacksPending = try c.scalar("SELECT COUNT(*) FROM callbacks")?.int ?? 0
+            s.inboundMessages = try c.scalar("SELECT COUNT(*) FROM inbound_messages")?.int ?? 0
+            s.nodes = try c.scalar("SELECT COUNT(*) FROM nodes")?.int ?? 0
+            s.shards = try Self.account(c)?.shards ?? 1
+            return s
+        }
+    }
+}

@@ -1,0 +1,262 @@
+import CLibPQ
+import Foundation
+import WACore
+import WAStore
+
+/// A PostgreSQL failure: what libpq or the server said, with the SQLSTATE when there is one.
+struct PostgresError: Error, CustomStringConvertible {
+    enum Kind { case connect, timeout, broken, statement }
+    let kind: Kind
+    let message: String
+    var sqlState: String?
+    var description: String { "PostgreSQL \(sqlState.map { "error \($0)" } ?? "error"): \(message)" }
+
+    /// 3D000: the database named in the connection does not exist (yet). A refused connection
+    /// has no result to carry the SQLSTATE, so the server's message tells.
+    var isMissingDatabase: Bool {
+        sqlState == "3D000" || (kind == .connect && message.contains("database \"") && message.contains("does not exist"))
+    }
+}
+
+/// Where and how to connect: the product's `WA_DB_*` values, resolved to the address to dial.
+struct PostgresEndpoint: Sendable {
+    var host: String
+    var port: Int
+    var user: String
+    var password: String
+    var database: String
+}
+
+/// One libpq connection, used by one operation at a time on a thread of the pool's own. Every
+/// wait (connecting, each statement) is bounded by `timeout`: libpq's non-blocking calls and
+/// `poll`, so a paused or cut-off server costs a timeout, never a hang.
+final class PostgresConnection: SQLConnection {
+    private var conn: OpaquePointer?
+    private var prepared: [String: String] = [:]
+    private let timeout: Double
+    private let scale: TimeScale
+    private let clock: (any ClusterClock)?
+    let dialect = SQLDialect.postgres
+
+    /// Set once the connection cannot be trusted (it broke, or a statement timed out halfway).
+    private(set) var isBroken = false
+
+    init(_ endpoint: PostgresEndpoint, timeout: Double, scale: TimeScale, clock: (any ClusterClock)?) throws {
+        self.timeout = timeout
+        self.scale = scale
+        self.clock = clock
+        let keys = ["host", "port", "user", "password", "dbname", "application_name", "keepalives", "keepalives_idle"]
+        let values = [endpoint.host, "\(endpoint.port)", endpoint.user, endpoint.password, endpoint.database, "wacluster", "1", "5"]
+        conn = withCStringArrays(keys, values) { k, v in PQconnectStartParams(k, v, 0) }
+        guard let conn else { throw PostgresError(kind: .connect, message: "out of memory creating a connection") }
+        if PQstatus(conn) == CONNECTION_BAD { throw fail(.connect) }
+        let deadline = Self.now() + timeout
+        var state = PGRES_POLLING_WRITING
+        while state != PGRES_POLLING_OK {
+            switch state {
+            case PGRES_POLLING_FAILED: throw fail(.connect)
+            case PGRES_POLLING_READING: try wait(read: true, until: deadline, doing: "connecting to \(endpoint.host):\(endpoint.port)")
+            default: try wait(read: false, until: deadline, doing: "connecting to \(endpoint.host):\(endpoint.port)")
+            }
+            state = PQconnectPoll(conn)
+        }
+        guard PQsetnonblocking(conn, 1) == 0 else { throw fail(.connect) }
+    }
+
+    deinit { PQfinish(conn) }
+
+    func close() { PQfinish(conn); conn = nil; isBroken = true }
+
+    static func now() -> Double {
+        var ts = timespec(); clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    private func fail(_ kind: PostgresError.Kind, result: OpaquePointer? = nil) -> PostgresError {
+        var message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
+        var state: String?
+        if let result {
+            if let m = PQresultErrorMessage(result), m.pointee != 0 { message = String(cString: m).trimmingCharacters(in: .whitespacesAndNewlines) }
+            if let s = PQresultErrorField(result, Int32(UInt8(ascii: "C"))) { state = String(cString: s) }
+        }
+        if kind != .statement || PQstatus(conn) == CONNECTION_BAD { isBroken = true }
+        return PostgresError(kind: PQstatus(conn) == CONNECTION_BAD && kind == .statement ? .broken : kind, message: message, sqlState: state)
+    }
+
+    /// Waits until the socket is readable (or writable), or throws at the deadline.
+    private func wait(read: Bool, until deadline: Double, doing what: String) throws {
+        let fd = PQsocket(conn)
+        guard fd >= 0 else { throw fail(.broken) }
+        while true {
+            let remaining = deadline - Self.now()
+            guard remaining > 0 else {
+                isBroken = true
+                throw PostgresError(kind: .timeout, message: "no answer within \(String(format: "%.2f", timeout))s while \(what)")
+            }
+            var p = pollfd(fd: fd, events: Int16(read ? POLLIN : POLLOUT), revents: 0)
+            let rc = poll(&p, 1, Int32(max(1, min(remaining * 1000, 60_000))))
+            if rc > 0 { return }
+            if rc < 0, errno != EINTR { throw fail(.broken) }
+        }
+    }
+
+    /// Sends what libpq has buffered, then collects every result of the statement.
+    private func results(doing what: String) throws -> [OpaquePointer] {
+        let deadline = Self.now() + timeout
+        while true {
+            let flushed = PQflush(conn)
+            if flushed == 0 { break }
+            if flushed < 0 { throw fail(.broken) }
+            try wait(read: false, until: deadline, doing: what)
+        }
+        var out: [OpaquePointer] = []
+        while true {
+            while PQisBusy(conn) == 1 {
+                try wait(read: true, until: deadline, doing: what)
+                guard PQconsumeInput(conn) == 1 else { throw fail(.broken) }
+            }
+            guard let r = PQgetResult(conn) else { return out }
+            out.append(r)
+        }
+    }
+
+    /// `?` placeholders as PostgreSQL's `$1, $2, …`, outside quoted text.
+    static func numbered(_ sql: String) -> String {
+        var out = ""
+        out.reserveCapacity(sql.utf8.count + 16)
+        var n = 0
+        var quote: Character?
+        for ch in sql {
+            if let q = quote {
+                if ch == q { quote = nil }
+                out.append(ch)
+            } else if ch == "'" || ch == "\"" {
+                quote = ch
+                out.append(ch)
+            } else if ch == "?" {
+                n += 1
+                out += "$\(n)"
+            } else {
+                out.append(ch)
+            }
+        }
+        return out
+    }
+
+    private func statementName(_ sql: String, parameters: Int) throws -> String {
+        if let name = prepared[sql] { return name }
+        let name = "s\(prepared.count + 1)"
+        guard PQsendPrepare(conn, name, Self.numbered(sql), Int32(parameters), nil) == 1 else { throw fail(.broken) }
+        try check(try results(doing: "preparing a statement"), sql)
+        prepared[sql] = name
+        return name
+    }
+
+    @discardableResult
+    private func check(_ results: [OpaquePointer], _ sql: String) throws -> OpaquePointer? {
+        defer { for r in results.dropLast() { PQclear(r) } }
+        for r in results {
+            let status = PQresultStatus(r)
+            if status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK {
+                let e = fail(.statement, result: r)
+                for r in results { PQclear(r) }
+                throw PostgresError(kind: e.kind, message: e.message + " (in: \(sql.prefix(80)))", sqlState: e.sqlState)
+            }
+        }
+        return results.last
+    }
+
+    private func run(_ sql: String, _ values: [SQLValue]) throws -> OpaquePointer? {
+        guard conn != nil, !isBroken else { throw PostgresError(kind: .broken, message: "the connection is closed") }
+        let name = try statementName(sql, parameters: values.count)
+        let texts: [String?] = values.map { v in
+            switch v {
+            case .null: nil
+            case .int(let i): String(i)
+            case .double(let d): "\(d)"
+            case .text(let s): s
+            }
+        }
+        let sent: Int32 = withOptionalCStrings(texts) { params in PQsendQueryPrepared(conn, name, Int32(values.count), params, nil, nil, 0) }
+        guard sent == 1 else { throw fail(.broken) }
+        return try check(try results(doing: "running \(sql.prefix(40))…"), sql)
+    }
+
+    @discardableResult
+    func query(_ sql: String, _ values: [SQLValue]) throws -> [[SQLValue]] {
+        guard let r = try run(sql, values) else { return [] }
+        defer { PQclear(r) }
+        let rows = PQntuples(r), columns = PQnfields(r)
+        var out: [[SQLValue]] = []
+        out.reserveCapacity(Int(rows))
+        for i in 0..<rows {
+            var row: [SQLValue] = []
+            row.reserveCapacity(Int(columns))
+            for j in 0..<columns {
+                if PQgetisnull(r, i, j) == 1 { row.append(.null); continue }
+                let text = String(cString: PQgetvalue(r, i, j))
+                switch PQftype(r, j) {
+                case 16: row.append(.int(text == "t" ? 1 : 0))                   // bool
+                case 20, 21, 23: row.append(Int64(text).map(SQLValue.int) ?? .text(text))   // int8, int2, int4
+                case 700, 701, 1700: row.append(Double(text).map(SQLValue.double) ?? .text(text)) // float4, float8, numeric
+                default: row.append(.text(text))
+                }
+            }
+            out.append(row)
+        }
+        return out
+    }
+
+    @discardableResult
+    func execute(_ sql: String, _ values: [SQLValue]) throws -> Int {
+        guard let r = try run(sql, values) else { return 0 }
+        defer { PQclear(r) }
+        return Int(String(cString: PQcmdTuples(r))) ?? 0
+    }
+
+    func executeScript(_ sql: String) throws {
+        guard conn != nil, !isBroken else { throw PostgresError(kind: .broken, message: "the connection is closed") }
+        guard PQsendQuery(conn, sql) == 1 else { throw fail(.broken) }
+        if let last = try check(try results(doing: "running a migration"), sql) { PQclear(last) }
+    }
+
+    func writeTransaction<T>(_ body: () throws -> T) throws -> T { try transaction("BEGIN", body) }
+
+    func readTransaction<T>(_ body: () throws -> T) throws -> T { try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body) }
+
+    private func transaction<T>(_ begin: String, _ body: () throws -> T) throws -> T {
+        try execute(begin)
+        do {
+            let v = try body()
+            try execute("COMMIT")
+            return v
+        } catch {
+            if !isBroken { _ = try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// The server's clock at this instant (not the transaction's start), in logical seconds;
+    /// an injected clock instead when the source was given one (tests that step time by hand).
+    func databaseNow() throws -> LogicalInstant {
+        if let clock { return clock.now }
+        guard let real = try query("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8").first?.first?.double else {
+            throw PostgresError(kind: .statement, message: "the server did not tell its time")
+        }
+        return LogicalInstant(seconds: scale.logical(real))
+    }
+}
+
+private func withCStringArrays<R>(_ a: [String], _ b: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>, UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let ca = a.map { strdup($0) }, cb = b.map { strdup($0) }
+    defer { ca.forEach { free($0) }; cb.forEach { free($0) } }
+    let pa = (ca.map { UnsafePointer($0) } + [nil]), pb = (cb.map { UnsafePointer($0) } + [nil])
+    return pa.withUnsafeBufferPointer { x in pb.withUnsafeBufferPointer { y in body(x.baseAddress!, y.baseAddress!) } }
+}
+
+private func withOptionalCStrings<R>(_ values: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    let c = values.map { $0.map { strdup($0) } ?? nil }
+    defer { c.forEach { free($0) } }
+    let p = c.map { $0.map { UnsafePointer($0) } }
+    return p.withUnsafeBufferPointer { body($0.baseAddress) }
+}

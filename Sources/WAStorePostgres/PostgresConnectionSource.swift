@@ -1,0 +1,201 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOPosix
+import WACore
+import WAStore
+
+/// A node's bounded pool of PostgreSQL connections. libpq's calls run on a thread pool of the
+/// source's own, one thread per connection at most, never on an event loop or Swift's
+/// cooperative threads. A broken or timed-out connection is closed, not reused; after a failed
+/// connect, new connects wait a capped, growing backoff and requests meanwhile fail at once.
+public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sendable {
+    // @unchecked: `state`, `waiting` and `backoff` are guarded by `lock`; connections are used by one operation at a time.
+    public let dialect = SQLDialect.postgres
+    public let engine = DatabaseEngine.pgsql
+    public let location: String
+    let config: DatabaseConfig
+    let timeout: Double
+    let scale: TimeScale
+    let resolve: @Sendable (HostPort) -> HostPort
+    let clock: (any ClusterClock)?
+    private let threads: NIOThreadPool
+    private let lock = NIOLock()
+    private var state: ConnectionPoolState<PostgresConnection>
+    private var waiting: [Int: CheckedContinuation<PostgresConnection?, Error>] = [:]
+    private var backoff = Backoff()
+    private var databaseCreated = false
+
+    /// `timeout` (real seconds) bounds every connect and every statement; `resolve` maps the
+    /// server's address to the one to dial (the chaos runner's link proxy). Leases are judged by
+    /// the server's clock unless `clock` is given (tests that step time by hand).
+    public init(config: DatabaseConfig, maxConnections: Int, timeout: Double, scale: TimeScale,
+                resolve: @escaping @Sendable (HostPort) -> HostPort = { $0 }, clock: (any ClusterClock)? = nil) {
+        self.config = config
+        self.clock = clock
+        self.timeout = timeout
+        self.scale = scale
+        self.resolve = resolve
+        self.location = "\(config.hostname ?? "?"):\(config.port ?? 0)/\(config.databaseName)"
+        self.state = ConnectionPoolState(limit: maxConnections)
+        self.threads = NIOThreadPool(numberOfThreads: maxConnections)
+        threads.start()
+    }
+
+    deinit { threads.shutdownGracefully { _ in } }
+
+    /// Connections this node holds open right now (for the report on connection counts).
+    public var openConnections: Int { lock.withLock { state.opened } }
+
+    struct Backoff {
+        var failures = 0
+        var retryAt = 0.0
+        static let first = 0.05, cap = 1.0
+        mutating func failed(now: Double) -> Double {
+            failures += 1
+            let wait = min(Self.cap, Self.first * pow(2, Double(failures - 1)))
+            retryAt = now + wait
+            return wait
+        }
+        mutating func succeeded() { failures = 0; retryAt = 0 }
+    }
+
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        let reserved = try await acquire()
+        let box = ConnectionBox(reserved)
+        let outcome: Result<T, Error> = await Result(catching: {
+            try await threads.runIfActive { [self] in
+                let c = try box.connection ?? self.open()
+                box.connection = c
+                return try body(c)
+            }
+        })
+        release(box.connection, healthy: box.connection.map { !$0.isBroken } ?? false, opened: reserved == nil)
+        switch outcome {
+        case .success(let v): return v
+        case .failure(let e): throw Self.storeError(e, location: location)
+        }
+    }
+
+    final class ConnectionBox: @unchecked Sendable {
+        // @unchecked: written and read by the one operation that owns the box, in sequence.
+        var connection: PostgresConnection?
+        init(_ c: PostgresConnection?) { connection = c }
+    }
+
+    /// An idle connection, or nil meaning "open one" (a slot is reserved for it). The decision
+    /// and parking in line happen under one lock, so a release never misses a waiter.
+    private func acquire() async throws -> PostgresConnection? {
+        try await withCheckedThrowingContinuation { (cont: CheckedContinuation<PostgresConnection?, Error>) in
+            let now = PostgresConnection.now()
+            let immediate: Result<PostgresConnection?, Error>? = lock.withLock {
+                if backoff.failures > 0, now < backoff.retryAt, state.idle.isEmpty {
+                    return .failure(StoreError(.unavailable, "the database at \(location) is unreachable; reconnecting in \(String(format: "%.2f", backoff.retryAt - now))s"))
+                }
+                switch state.acquire() {
+                case (.use(let c), _): return .success(c)
+                case (.open, _): return .success(nil)
+                case (.wait, let id?):
+                    waiting[id] = cont
+                    DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [weak self] in self?.giveUp(waiter: id) }
+                    return nil
+                case (.wait, nil): return .failure(StoreError(.failed, "connection pool: a waiter without an id"))
+                }
+            }
+            if let immediate { cont.resume(with: immediate) }
+        }
+    }
+
+    private func giveUp(waiter id: Int) {
+        let cont = lock.withLock { state.cancel(waiter: id) ? waiting.removeValue(forKey: id) : nil }
+        cont?.resume(throwing: StoreError(.unavailable, "every connection to \(location) stayed busy for \(String(format: "%.2f", timeout))s"))
+    }
+
+    private func release(_ c: PostgresConnection?, healthy: Bool, opened: Bool) {
+        var stale: [PostgresConnection] = []
+        let (decision, cont): (ConnectionPoolState<PostgresConnection>.Release, CheckedContinuation<PostgresConnection?, Error>?) = lock.withLock {
+            let d = c.map { state.release($0, healthy: healthy) } ?? state.openFailed()
+            // One broken connection usually means the server went away: the idle ones are
+            // likely dead too, so they are closed rather than tried one failure at a time.
+            if !healthy { stale = state.drainIdle() }
+            switch d {
+            case .handTo(let w, _), .openFor(let w): return (d, waiting.removeValue(forKey: w))
+            case .idle, .none: return (d, nil)
+            }
+        }
+        if let c, !healthy { c.close() }
+        for s in stale { s.close() }
+        switch decision {
+        case .handTo(_, let conn): cont?.resume(returning: conn)
+        case .openFor: cont?.resume(returning: nil)
+        case .idle, .none: break
+        }
+    }
+
+    /// Opens a connection on a pool thread; creates the cluster's database on first use.
+    private func open() throws -> PostgresConnection {
+        let endpoint = self.endpoint(database: config.databaseName)
+        do {
+            let c = try PostgresConnection(endpoint, timeout: timeout, scale: scale, clock: clock)
+            lock.withLock { backoff.succeeded() }
+            return c
+        } catch let e as PostgresError where e.isMissingDatabase && !lock.withLock({ databaseCreated }) {
+            try createDatabase()
+            return try open()
+        } catch {
+            _ = lock.withLock { backoff.failed(now: PostgresConnection.now()) }
+            throw error
+        }
+    }
+
+    /// `CREATE DATABASE <prefix>_cluster` through the server's maintenance database; another
+    /// node creating it at the same moment is not an error.
+    private func createDatabase() throws {
+        lock.withLock { databaseCreated = true }
+        let admin = try PostgresConnection(endpoint(database: "postgres"), timeout: timeout, scale: scale, clock: clock)
+        defer { admin.close() }
+        do { try admin.execute("CREATE DATABASE \"\(config.databaseName)\"") }
+        catch let e as PostgresError where e.sqlState == "42P04" || e.sqlState == "23505" {}
+    }
+
+    private func endpoint(database: String) -> PostgresEndpoint {
+        let target = resolve(HostPort(host: config.hostname ?? "127.0.0.1", port: config.port ?? 5432))
+        return PostgresEndpoint(host: target.host, port: target.port, user: config.username ?? "", password: config.password ?? "",
+                                database: database)
+    }
+
+    static func storeError(_ error: Error, location: String) -> Error {
+        guard let e = error as? PostgresError else { return error }
+        switch e.kind {
+        case .connect: return StoreError(.unavailable, "cannot connect to PostgreSQL at \(location): \(e.message)")
+        case .timeout: return StoreError(.timeout, "PostgreSQL at \(location): \(e.message); the operation may or may not have been applied")
+        case .broken: return StoreError(.timeout, "the connection to PostgreSQL at \(location) broke: \(e.message); the operation may or may not have been applied")
+        case .statement: return StoreError(.failed, e.description)
+        }
+    }
+}
+
+/// The PostgreSQL engine's store: the shared SQL store over a pool of libpq connections.
+public enum PostgresClusterStore {
+    public static func open(config: DatabaseConfig, maxConnections: Int, timeout: Double, scale: TimeScale,
+                            resolve: @escaping @Sendable (HostPort) -> HostPort = { $0 }, clock: (any ClusterClock)? = nil) -> SQLClusterStore {
+        SQLClusterStore(source: PostgresConnectionSource(config: config, maxConnections: maxConnections, timeout: timeout,
+                                                         scale: scale, resolve: resolve, clock: clock))
+    }
+
+    /// Drops a database the runner or a test created (`DROP DATABASE … WITH (FORCE)`).
+    public static func dropDatabase(named name: String, config: DatabaseConfig, timeout: Double) throws {
+        let target = HostPort(host: config.hostname ?? "127.0.0.1", port: config.port ?? 5432)
+        let admin = try PostgresConnection(PostgresEndpoint(host: target.host, port: target.port, user: config.username ?? "",
+                                                            password: config.password ?? "", database: "postgres"),
+                                           timeout: timeout, scale: .realTime, clock: nil)
+        defer { admin.close() }
+        do { try admin.execute("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)") }
+        catch { throw PostgresConnectionSource.storeError(error, location: "\(target)") }
+    }
+}
+
+extension Result where Failure == Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+import WACore
+import WACoordination
+import WAStore
+
+@Suite("Storage contract: schema and seed data")
+struct SchemaConformanceTests {
+    @Test(arguments: Backend.all)
+    func migratesAnEmptyDatabaseToTheContractVersionOnce(_ backend: Backend) async throws {
+        try await withStores(backend, migrated: false) { (s: StoreFixture) async throws in
+            #expect(try await s.a.schemaVersion() == 0)
+            let first = try await s.a.migrate(to: ClusterSchema.version)
+            #expect(first == MigrationResult(from: 0, to: ClusterSchema.version))
+            #expect(ClusterSchema.version == 2, "1: cluster, 2: messaging")
+            #expect(try await s.a.schemaVersion() == ClusterSchema.version)
+            #expect(try await s.b.schemaVersion() == ClusterSchema.version)
+            #expect(try await s.a.migrate(to: ClusterSchema.version) == MigrationResult(from: 2, to: 2))
+            #expect(try await s.b.migrate(to: ClusterSchema.version) == MigrationResult(from: 2, to: 2))
+        }
+    }
+
+    @Test(arguments: Backend.all)
+    func twoNodesMigratingAtOnceMigrateOnce(_ backend: Backend) async throws {
+        try await withStores(backend, migrated: false) { (s: StoreFixture) async throws in
+            async let x = s.a.migrate(to: ClusterSchema.version)
+            async let y = s.b.migrate(to: ClusterSchema.version)
+            let results = try await [x, y].map { "\($0.from)->\($0.to)" }.sorted()
+            let v = ClusterSchema.version
+            #expect(results == ["0->\(v)", "\(v)->\(v)"])
+            #expect(try await s.a.users().count == 1)
+        }
+    }
+
+    @Test(arguments: Backend.all)
+    func migratingStepByStepReachesTheSameSchema(_ backend: Backend) async throws {
+        try await withStores(backend, migrated: false) { (s: StoreFixture) async throws in
+            #expect(try await s.a.migrate(to: 1) == MigrationResult(from: 0, to: 1))
+            #expect(try await s.b.schemaVersion() == 1)
+            #expect(try await s.b.migrate(to: 2) == MigrationResult(from: 1, to: 2))
+            #expect(try await s.a.acceptMessages([message("m1", shard: 0)]) == ["m1"])
+        }
+    }
+
+    @Test(arguments: Backend.all)
+    func seedsTheAdminUserWhoMustChangeThePassword(_ backend: Backend) async throws {
+        try await withStores(backend) { (s: StoreFixture) async throws in
+            let admin = try #require(try await s.b.user("admin"))
+            #expect(admin.mustChangePassword && admin.isAdmin)
+            #expect(admin.passwordHash == Credentials.hashPassword(SeedData.adminPassword, salt: admin.salt))
+            #expect(admin.salt.count == 16)
+            // A second migration does not reseed (the salt, hence the hash, stays).
+            _ = try await s.b.migrate(to: ClusterSchema.version)
+            #expect(try await s.a.user("admin") == admin)
+            #expect(try await s.a.users() == [admin])
+        }
+    }
+
+    @Test(arguments: Backend.all)
+    func seedsDefaultSettingsAndAVacantLease(_ backend: Backend) async throws {
+        try await withStores(backend) { (s: StoreFixture) async throws in
+            let record = try await s.b.settings()
+            #expect(record.version == 1)
+            #expect(record.settings == SeedData.settings)
+            let lease = try await s.b.masterLease()
+            #expect(lease.lease == .vacant && lease.holder == nil)
+            #expect(try await s.b.account() == nil)
+            let map = try await s.b.shardMap()
+            #expect(map.shardCount == 1 && map.rows.isEmpty && map.asOf == t(0))
+            #expect(try await s.b.nodes().isEmpty)
+            #expect(try await s.b.peerReports(excluding: "x").isEmpty)
+            #expect(try await s.b.dbStats() == { var d = DBStats(); d.shards = 1; return d }())
+        }
+    }
+
+    @Test(arguments: Backend.all)
+    func aSchemaNewerThanThisBinaryIsRefused(_ backend: Backend) async throws {
+        try await withStores(backend) { (s: StoreFixture) async throws in
+            try await s.raw("INSERT INTO schema_info(version) VALUES (99)")
+            #expect(try await s.b.schemaVersion() == 99)
+            do {
+                _ = try await s.b.migrate(to: ClusterSchema.version)
+                Issue.record("migrated a newer schema")
+            } catch let e as StoreError {
+                #expect(e.code == .schemaTooNew)
+                #expect(e.description.hasPrefix("error SCHEMA_TOO_NEW: the database schema is version 99"), "\(e)")
+            }
+        }
+    }
+
+    @Test(arguments: Backend.all)
+    func aVersionTheBackendDoesNotKnowIsRefused(_ backend: Backend) async throws {
+        try await withStores(backend, migrated: false) { (s: StoreFixture) async throws in
+            await #expect(throws: StoreError.self) { try await s.a.migrate(to: ClusterSchema.version + 5) }
+            #expect(try await s.a.schemaVersion() == 0)
+        }
+    }
+}
+
+func message(_ id: String, shard: Int, key: String? = nil, to: String = "15551230000", at: Double = 0) -> MessageRecord {
+    MessageRecord(id: id, shard: shard, recipient: to, body: "body \(id)", idempotencyKey: key, state: .accepted,
+                  acceptedBy: "c1", acceptedAt: t(at))
+}
