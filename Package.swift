@@ -88,7 +88,7 @@ let package = Package(
         // Keep-alive HTTP load for the benchmarks.
         .target(name: "LoadGenerator", dependencies: [.product(name: "NIOHTTP1", package: "swift-nio")] + nio, swiftSettings: settings),
         .target(name: "WAChaos", dependencies: [
-            "WACore", "WAWire", "WATestKit", "ProcessSupervisor", "LinkProxy", "ChaosScenario", "LoadGenerator",
+            "WACore", "WAWire", "WATestKit", "ProcessSupervisor", "LinkProxy", "ChaosScenario", "LoadGenerator", "WAStorePostgres",
         ] + nio, swiftSettings: settings),
         .executableTarget(name: "wachaos", dependencies: [
             "WAChaos", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "WAStoreTests", dependencies: ["WAStore", "WAStoreSQLite", "WAStorePostgres", "WAStoreRemote", "WAWire",
                                                      "WATestKit"] + nio, swiftSettings: settings),
         .testTarget(name: "WAGatewayTests", dependencies: ["WAGateway", "WAWire"], swiftSettings: settings),
-        .testTarget(name: "ClusterIntegrationTests", dependencies: ["WATestKit", "WAWire", "wacluster"],
+        .testTarget(name: "ClusterIntegrationTests", dependencies: ["WATestKit", "WAWire", "WAStore", "WAStoreRemote", "ProcessSupervisor", "wacluster"] + nio,
                     swiftSettings: settings),
         .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor"], swiftSettings: settings),
         .testTarget(name: "LinkProxyTests", dependencies: ["LinkProxy"] + nio, swiftSettings: settings),

@@ -6,7 +6,7 @@ public enum NodeRole: String, CaseIterable, Hashable, Sendable {
     case master
     /// Owns a shard or stands by (`wacore1..N`).
     case coreapp
-    /// The PostgreSQL server (`db`).
+    /// The database server (`db`): `wacluster db` for SQLite, or PostgreSQL.
     case db
     /// The simulated WhatsApp server (`gateway`).
     case gateway

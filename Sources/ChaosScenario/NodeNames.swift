@@ -1,4 +1,4 @@
-/// The name of the database node (a process only with PostgreSQL).
+/// The name of the database node: `wacluster db` for SQLite, the PostgreSQL server.
 public let databaseNodeName = "db"
 /// The name of the simulated WhatsApp server.
 public let gatewayNodeName = "gateway"
@@ -28,12 +28,9 @@ public func standbyCoreappNames(of topology: Topology) -> [String] {
     Array(coreappNames(of: topology).dropFirst(topology.coreapps))
 }
 
-/// Every node a selector may name: webapps, masters, coreapps, `db` (PostgreSQL only), `gateway`.
+/// Every node a selector may name: webapps, masters, coreapps, `db`, `gateway`.
 public func nodeNames(of topology: Topology) -> [String] {
-    var names = webappNames(of: topology) + masterNames(of: topology) + coreappNames(of: topology)
-    if topology.db == .postgres { names.append(databaseNodeName) }
-    names.append(gatewayNodeName)
-    return names
+    webappNames(of: topology) + masterNames(of: topology) + coreappNames(of: topology) + [databaseNodeName, gatewayNodeName]
 }
 
 /// The nodes the runner starts at boot: every node but the standby coreapps.
@@ -47,7 +44,7 @@ public func nodeRole(named name: String, in topology: Topology) -> NodeRole? {
     if webappNames(of: topology).contains(name) { return .webapp }
     if masterNames(of: topology).contains(name) { return .master }
     if coreappNames(of: topology).contains(name) { return .coreapp }
-    if name == databaseNodeName, topology.db == .postgres { return .db }
+    if name == databaseNodeName { return .db }
     if name == gatewayNodeName { return .gateway }
     return nil
 }

@@ -40,9 +40,6 @@ extension TimelineParser {
 
     private func problem(withName name: String, use: SelectorUse) -> String? {
         guard let topology = context.topology else { return nil }
-        if name == databaseNodeName, topology.db == .sqlite {
-            return "db is SQLite here (a file, not a process or a link); set topology.db: postgres to fault the database"
-        }
         guard let role = nodeRole(named: name, in: topology) else {
             return "unknown node \"\(name)\"" + unknownNodeHint(name, topology)
         }

@@ -1,8 +1,8 @@
 /// The database engine the cluster shares.
 public enum DBEngine: String, CaseIterable, Equatable, Sendable {
-    /// One file shared by every local node; no process, no network link.
+    /// The embedded engine: a `wacluster db` process owning the SQLite file.
     case sqlite
-    /// A throwaway PostgreSQL server started by the runner; a process and a link like any node.
+    /// A throwaway PostgreSQL server started by the runner.
     case postgres
 }
 

@@ -35,11 +35,16 @@ struct ClusterObserver {
             case .webapp: .webapp
             case .master: .master
             case .coreapp: .coreapp
+            case .db: .db
             default: .gateway
             }
             nodes.append(NodeState(name: name, role: role, isPrimaryMaster: name == primary,
                                    ownedShard: owners.first { $0.value == name }?.key,
                                    isRunning: cluster.process(name)?.isAlive == true))
+        }
+        if cluster.nodes[LocalCluster.databaseNodeName] == nil {
+            // An external server (--db-env): a link target, not a process of ours.
+            nodes.append(NodeState(name: LocalCluster.databaseNodeName, role: .db, isRunning: true))
         }
         return ClusterSnapshot(nodes: nodes.sorted { $0.name < $1.name })
     }

@@ -57,6 +57,19 @@ struct HTMLTimeline {
         return rows
     }
 
+    enum ProcessState { case running, paused, down }
+
+    /// A lane for a process that logs no roles (the database): serving, paused or down.
+    static func processRow(title: String, changes: [(at: Double, state: ProcessState)], end: Double) -> Row {
+        var segments: [Segment] = []
+        for (i, c) in changes.enumerated() where c.state != .down {
+            let to = i + 1 < changes.count ? changes[i + 1].at : end
+            segments.append(Segment(from: c.at, to: to, label: c.state == .running ? "serving" : "paused",
+                                    color: c.state == .running ? "#495057" : "#f08c00"))
+        }
+        return Row(title: title, segments: segments)
+    }
+
     /// Availability per shard from the workload's attempts, in buckets of `bucket` seconds.
     static func availability(_ attempts: [MessageStream.Attempt], shards: Int, bucket: Double) -> [Row] {
         guard !attempts.isEmpty, shards > 0 else { return [] }

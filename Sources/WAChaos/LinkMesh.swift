@@ -3,7 +3,7 @@ import LinkProxy
 import WACore
 import WATestKit
 
-/// One proxy per directed link between cluster nodes, and from every node to the gateway.
+/// One proxy per directed link between cluster nodes, and from every node to the db and the gateway.
 /// Nodes find the proxies through `WA_PEER_OVERRIDES` (a JSON file per node mapping a peer's
 /// `host:port` to its proxy), so the product's own code path stays plain `host:port`.
 public final class LinkMesh: @unchecked Sendable {
@@ -15,17 +15,28 @@ public final class LinkMesh: @unchecked Sendable {
     public private(set) var proxies: [Link: LinkProxy] = [:]
     let cluster: LocalCluster
 
+    /// Where each link's upstream is: what the `from` node would dial without the proxy.
+    let targets: [String: HostPort]
+
     public init(cluster: LocalCluster, seed: UInt64) {
         self.cluster = cluster
-        let sources = cluster.nodes.values.filter { $0.role != .gateway }.map(\.name).sorted()
-        let targets = cluster.nodes.values.filter { $0.role == .master || $0.role == .coreapp || $0.role == .gateway }.map(\.name).sorted()
+        var targets: [String: HostPort] = [:]
+        for node in cluster.nodes.values where [.master, .coreapp, .gateway, .db].contains(node.role) {
+            targets[node.name] = HostPort(host: "127.0.0.1", port: node.servicePort)
+        }
+        // An external database server is a link target too, though the runner owns no process of it.
+        if targets[LocalCluster.databaseNodeName] == nil, let address = cluster.databaseConfig.address {
+            targets[LocalCluster.databaseNodeName] = address
+        }
+        self.targets = targets
+        let sources = cluster.nodes.values.filter { $0.role != .gateway && $0.role != .db }.map(\.name).sorted()
         var n: UInt64 = 0
         for from in sources {
-            for to in targets where to != from {
-                let target = cluster.nodes[to]!
+            for to in targets.keys.sorted() where to != from {
+                let target = targets[to]!
                 n += 1
-                proxies[Link(from: from, to: to)] = LinkProxy(name: "\(from)->\(to)", upstreamHost: "127.0.0.1",
-                                                              upstreamPort: target.servicePort, seed: seed &+ n)
+                proxies[Link(from: from, to: to)] = LinkProxy(name: "\(from)->\(to)", upstreamHost: target.host,
+                                                              upstreamPort: target.port, seed: seed &+ n)
             }
         }
     }
@@ -35,8 +46,7 @@ public final class LinkMesh: @unchecked Sendable {
         for p in proxies.values { try await p.start() }
         var perNode: [String: [String: String]] = [:]
         for (link, proxy) in proxies {
-            let target = cluster.nodes[link.to]!
-            perNode[link.from, default: [:]]["127.0.0.1:\(target.servicePort)"] = "127.0.0.1:\(proxy.listenPort)"
+            perNode[link.from, default: [:]][targets[link.to]!.description] = "127.0.0.1:\(proxy.listenPort)"
         }
         for (node, map) in perNode {
             let path = "\(cluster.runDirectory)/\(node)/peers.json"
@@ -50,7 +60,7 @@ public final class LinkMesh: @unchecked Sendable {
 
     func proxy(_ from: String, _ to: String) throws -> LinkProxy {
         guard let p = proxies[Link(from: from, to: to)] else {
-            throw RunnerError("there is no link \(from) -> \(to) (links go from webapps, masters and coreapps to masters, coreapps and the gateway)")
+            throw RunnerError("there is no link \(from) -> \(to) (links go from webapps, masters and coreapps to masters, coreapps, the db and the gateway)")
         }
         return p
     }

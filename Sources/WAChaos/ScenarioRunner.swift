@@ -20,6 +20,10 @@ public struct RunOptions: Sendable {
     /// lease TTL, 8 s, when the old owner is alive but cut off), a tick, and connecting.
     public var promotionAllowance = 10.0
     public var binary: String?
+    /// The engine for every scenario, over the files' `topology.db` (`--db`).
+    public var database: DBEngine?
+    /// An existing PostgreSQL server's `db.env` (`--db-env`): scenarios get a database there.
+    public var databaseEnvFile: String?
     public var progress: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     public init() {}
 }
@@ -49,7 +53,13 @@ final class ScenarioRunner: @unchecked Sendable {
     var stream: MessageStream?
     var streamTask: Task<Void, Never>?
 
-    init(scenario: Scenario, options: RunOptions, supervisor: Supervisor, directory: String, index: String) {
+    let databases: DatabaseProvider
+    var database: ClusterDatabase?
+    /// When each node's process started and stopped or froze, for the timeline's process lanes.
+    var lifecycle: [String: [(at: Double, state: HTMLTimeline.ProcessState)]] = [:]
+
+    init(scenario: Scenario, options: RunOptions, supervisor: Supervisor, directory: String, index: String, databases: DatabaseProvider) {
+        self.databases = databases
         self.scenario = scenario
         self.options = options
         self.supervisor = supervisor
@@ -118,14 +128,17 @@ final class ScenarioRunner: @unchecked Sendable {
         layout.extraCoreapps = scenario.topology.standbyCoreapps
         layout.timeScale = scale
         layout.gatewaySeed = seed
-        guard scenario.topology.db == .sqlite else {
-            throw RunnerError("db: \(scenario.topology.db.rawValue) is not supported by this build yet; use db: sqlite")
-        }
+        let engine = options.database ?? scenario.topology.db
+        let database = try await databases.database(for: engine, scenario: scenario.name)
+        self.database = database
+        layout.database = database
         cluster = try LocalCluster(layout: layout, runDirectory: directory, binary: options.binary, supervisor: supervisor)
         mesh = LinkMesh(cluster: cluster, seed: seed)
         try await mesh.start()
-        note("boot", "starting \(cluster.nodes.count) processes (scale \(scale), seed \(seed)) in \(directory)")
+        note("boot", "starting \(cluster.nodes.count) processes (db: \(engine.rawValue)\(cluster.hasDatabaseProcess ? "" : " on \(cluster.databaseConfig.address?.description ?? "?")"), scale \(scale), seed \(seed)) in \(directory)")
+        let bootStart = now()
         try await cluster.startAll()
+        for n in cluster.runningNames { lifecycle[n, default: []].append((bootStart, .running)) }
         try await cluster.login(timeout: 30)
         let patch = scenario.settings.applicationSettings
         if !patch.isEmpty {
@@ -187,7 +200,9 @@ final class ScenarioRunner: @unchecked Sendable {
     func writeTimeline() {
         guard let cluster else { return }
         let end = now()
-        var rows = HTMLTimeline.rows(cluster: cluster, deaths: deaths, end: end)
+        var rows = [HTMLTimeline.processRow(title: "db (\(cluster.layout.database.engine.scenarioName))",
+                                            changes: lifecycle[LocalCluster.databaseNodeName] ?? [], end: end)]
+        rows += HTMLTimeline.rows(cluster: cluster, deaths: deaths, end: end)
         if let stream { rows += HTMLTimeline.availability(stream.attempts, shards: max(shards, scenario.shards), bucket: max(0.1, real(1))) }
         let markers = timeline.filter { $0.kind == "fault" || ($0.kind == "step" && ($0.detail.hasPrefix("heal ") || $0.detail.hasPrefix("SIGCONT") || $0.detail.hasPrefix("set shards") || $0.detail.hasPrefix("started"))) }
             .map { (at: $0.ts, label: $0.detail, kind: $0.kind) }
@@ -200,7 +215,18 @@ final class ScenarioRunner: @unchecked Sendable {
         await webhook?.close()
         await mesh?.stop()
         await cluster?.stopAll(grace: 3)
+        if let database { databases.release(database) }
     }
+
+    /// Process steps need a process: an external database (`--db-env`) is not the runner's.
+    func ownedProcess(_ name: String) throws -> String {
+        if cluster.nodes[name] == nil {
+            throw RunnerError("\(name) is an external server (--db-env): the runner does not own its process, so it cannot kill, stop, pause or restart it; use network faults on its links")
+        }
+        return name
+    }
+
+    func lived(_ name: String, _ state: HTMLTimeline.ProcessState) { lifecycle[name, default: []].append((now(), state)) }
 
     // MARK: steps
 
@@ -230,25 +256,28 @@ final class ScenarioRunner: @unchecked Sendable {
         case .checkHealth(let golden, let within, let line):
             try await checkHealth(golden: golden, within: within, line: line)
         case .kill(let t, _):
-            let n = try resolve(t); markFault("kill"); cluster.kill(n); deaths[n, default: []].append(now())
+            let n = try ownedProcess(try resolve(t)); markFault("kill"); cluster.kill(n); deaths[n, default: []].append(now()); lived(n, .down)
             note("fault", "SIGKILL \(n) (\(t))")
         case .stop(let t, _):
-            let n = try resolve(t); markFault("stop"); cluster.terminate(n); deaths[n, default: []].append(now())
+            let n = try ownedProcess(try resolve(t)); markFault("stop"); cluster.terminate(n); deaths[n, default: []].append(now())
             note("fault", "SIGTERM \(n) (\(t))")
             _ = await cluster.process(n)?.waitForExit(timeout: .seconds(10))
+            lived(n, .down)
         case .restart(let t, _):
-            let n = try resolve(t); markFault("restart"); deaths[n, default: []].append(now())
+            let n = try ownedProcess(try resolve(t)); markFault("restart"); deaths[n, default: []].append(now()); lived(n, .down)
             try await cluster.restart(n)
+            lived(n, .running)
             note("fault", "restarted \(n) (same id, data and ports)")
         case .start(let t, _):
-            let n = try resolve(t)
+            let n = try ownedProcess(try resolve(t))
             try cluster.start(n)
+            lived(n, .running)
             note("step", "started \(n)")
         case .pause(let t, _):
-            let n = try resolve(t); markFault("pause"); cluster.pause(n)
+            let n = try ownedProcess(try resolve(t)); markFault("pause"); cluster.pause(n); lived(n, .paused)
             note("fault", "SIGSTOP \(n) (\(t))")
         case .resume(let t, _):
-            let n = try resolve(t); cluster.resume(n)
+            let n = try ownedProcess(try resolve(t)); cluster.resume(n); lived(n, .running)
             note("step", "SIGCONT \(n)")
         case .partition(let link, let direction, _):
             let (a, b) = (try resolve(link.from), try resolve(link.to))
@@ -492,6 +521,8 @@ final class ScenarioRunner: @unchecked Sendable {
         env["WACHAOS_WEBAPP"] = cluster.webappAddress.description
         env["WACHAOS_TOKEN"] = cluster.token ?? ""
         env["WACHAOS_DB"] = cluster.dbPath
+        env["WACHAOS_DB_ENGINE"] = cluster.databaseConfig.engine.rawValue
+        env["WACHAOS_DB_ADDRESS"] = cluster.databaseConfig.address?.description ?? ""
         p.environment = env
         let out = Pipe()
         p.standardOutput = out; p.standardError = out

@@ -16,12 +16,14 @@ public final class SuiteRunner {
 
     public func run(_ scenarios: [Scenario]) async throws -> [ScenarioReport] {
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        let external = try options.databaseEnvFile.map(DatabaseProvider.externalServer(envFile:))
+        let databases = DatabaseProvider(runDirectory: runDirectory, supervisor: supervisor, external: external)
         var reports: [ScenarioReport] = []
         var timeline: [TimelineEntry] = []
         for (i, s) in scenarios.enumerated() {
             let dir = "\(runDirectory)/\(s.name)"
             let runner = ScenarioRunner(scenario: s, options: options, supervisor: supervisor, directory: dir,
-                                        index: "\(i + 1)/\(scenarios.count)")
+                                        index: "\(i + 1)/\(scenarios.count)", databases: databases)
             let report = await runner.run()
             reports.append(report)
             timeline += runner.timeline
@@ -35,6 +37,9 @@ public final class SuiteRunner {
                 }
             }
             try write(reports: reports, timeline: timeline)
+        }
+        if !options.keep, reports.allSatisfy({ $0.verdict == .pass }), let template = databases.templateDirectory {
+            try? FileManager.default.removeItem(atPath: template)
         }
         return reports
     }

@@ -21,15 +21,18 @@ public final class MessageStream: @unchecked Sendable {
     public func stop() { lock.withLock { stopped = true } }
     var isStopped: Bool { lock.withLock { stopped } }
 
+    /// The default recipients: `count` numbers spread over every shard.
+    public static func recipients(_ count: Int = 200) -> [String] { (0..<count).map { "1555\(String(format: "%07d", $0))" } }
+
     /// Sends until `stop()`; each sender waits `interval` real seconds between messages.
-    public func run(cluster: LocalCluster, senders: Int, interval: Double, recipients: Int = 200) async {
+    public func run(cluster: LocalCluster, senders: Int, interval: Double, recipients: [String] = MessageStream.recipients()) async {
         await withTaskGroup(of: Void.self) { group in
             for s in 0..<senders {
                 group.addTask {
                     var n = 0
                     while !self.isStopped {
                         n += 1
-                        let to = "1555\(String(format: "%07d", (s * 7919 + n) % recipients))"
+                        let to = recipients[(s * 7919 + n) % recipients.count]
                         let body: JSONValue = .object(["to": .string(to), "type": .string("text"), "text": .object(["body": .string("stream \(s)-\(n)")])])
                         do {
                             let r = try await cluster.api("POST", "/v1/messages", body: body, timeout: 10)

@@ -42,6 +42,9 @@ final class WebappAPI: @unchecked Sendable {
         let hash = SHA256.hex(token)
         let record: TokenRecord?
         do { record = try await rt.store.token(hash: hash) }
+        catch let e as StoreError where e.isUnavailability {
+            throw APIError(.serviceNotReady, "the token cannot be checked: the database is unreachable (\(e.message)); retry", status: 503)
+        }
         catch let e as StoreError { throw APIError.database(e) }
         catch { throw APIError.database("cannot check the token: \(error)") }
         if let record, record.expiresAt > Date().timeIntervalSince1970 { tokenCache.put(token, user: record.username, expires: record.expiresAt) }
@@ -52,7 +55,10 @@ final class WebappAPI: @unchecked Sendable {
     }
 
     func requireSchema() throws(APIError) {
-        guard rt.isSchemaReady else { throw APIError.notReady("the database schema is not initialized yet; start a master or run `wacluster dbupgrade`") }
+        guard rt.isSchemaReady else {
+            if let problem = rt.databaseUnavailable { throw APIError.notReady("the database cannot be reached: \(problem); retry") }
+            throw APIError.notReady("the database schema is not initialized yet; start a master or run `wacluster dbupgrade`")
+        }
     }
 
     // MARK: users

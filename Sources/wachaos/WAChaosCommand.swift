@@ -63,8 +63,14 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Golden files folder.") var fixtures = "fixtures"
     @Option(help: "Real seconds of slack on both ends of every failover window.") var slack: Double = 1.0
     @Option(help: "Path of the wacluster binary (default: next to wachaos).") var wacluster: String?
+    @Option(help: "Database engine for every scenario: sqlite (a `wacluster db` node) or postgres (a throwaway server the runner starts); default: each file's topology.db.")
+    var db: DBEngine?
+    @Option(name: .customLong("db-env"), help: "Use an existing PostgreSQL server, described by a db.env file, instead of starting one (each scenario gets a database of its own there).")
+    var dbEnv: String?
 
     func validate() throws {
+        if let dbEnv, !FileManager.default.isReadableFile(atPath: dbEnv) { throw ValidationError("--db-env: cannot read \(dbEnv)") }
+        if dbEnv != nil, db == .sqlite { throw ValidationError("--db-env names a PostgreSQL server; it cannot be combined with --db sqlite") }
         if let t = timeScale, !(t > 0 && t <= 10) { throw ValidationError("--time-scale must be in (0, 10], got \(t)") }
         if slack < 0 { throw ValidationError("--slack must not be negative") }
     }
@@ -79,8 +85,10 @@ struct Run: AsyncParsableCommand {
         var options = RunOptions()
         options.seed = seed; options.timeScale = timeScale; options.record = record; options.keep = keep
         options.fixturesDirectory = fixtures; options.slackReal = slack; options.binary = wacluster
+        options.database = dbEnv != nil ? .postgres : db
+        options.databaseEnvFile = dbEnv
         let f = DateFormatter(); f.dateFormat = "yyyyMMdd-HHmmss"; f.timeZone = TimeZone(identifier: "UTC")
-        let dir = "\(runsDir)/\(f.string(from: Date()))-seed\(seed.map(String.init) ?? "file")"
+        let dir = "\(runsDir)/\(f.string(from: Date()))-seed\(seed.map(String.init) ?? "file")\(options.database.map { "-\($0.rawValue)" } ?? "")"
         print("wachaos: \(scenarios.count) scenario(s), run folder \(dir)")
         let reports = try await SuiteRunner(options: options, supervisor: supervisor, runDirectory: dir).run(scenarios)
         await supervisor.shutdown(grace: .seconds(3))
@@ -137,3 +145,5 @@ struct Bench: AsyncParsableCommand {
         }
     }
 }
+
+extension DBEngine: ExpressibleByArgument {}

@@ -123,7 +123,7 @@ let badFiles: [BadFile] = [
         "chaos/t.yml:7: steps[2].pause: unknown node \"Wacore1\"; did you mean \"wacore1\"?",
         "chaos/t.yml:8: steps[3].resume: unknown node \"primarymaster\"; did you mean \"primary_master\"?",
         "chaos/t.yml:9: steps[4].restart: unknown node \"nginx\" (the topology defines waweb, master1, master2, "
-            + "wacore1, wacore2, wacore3, gateway)",
+            + "wacore1, wacore2, wacore3, db, gateway)",
     ]),
     BadFile(name: "shard numbers follow set_shards through the timeline", yaml: """
         name: t
@@ -238,7 +238,7 @@ let badFiles: [BadFile] = [
     BadFile(name: "links", yaml: preamble + """
           - partition: {from: gateway, to: wacore1}
           - delay: {from: master1, to: master1, ms: 10}
-          - reset: {from: wacore1, to: db}
+          - reset: {from: db, to: wacore1}
           - heal: everything
           - bandwidth: {from: waweb, bytes_per_second: 0}
           - partition: {from: waweb, to: wacore1, direction: sideways}
@@ -246,8 +246,7 @@ let badFiles: [BadFile] = [
         "chaos/t.yml:5: steps[0].partition.from: gateway only accepts connections; a link goes from a webapp, master "
             + "or coreapp to it",
         "chaos/t.yml:6: steps[1].delay: from and to are the same node (master1)",
-        "chaos/t.yml:7: steps[2].reset.to: db is SQLite here (a file, not a process or a link); set topology.db: "
-            + "postgres to fault the database",
+        "chaos/t.yml:7: steps[2].reset.from: db only accepts connections; a link goes from a webapp, master or coreapp to it",
         "chaos/t.yml:8: steps[3].heal: expected \"all\" or {from: X, to: Y}, got \"everything\"",
         "chaos/t.yml:9: steps[4].bandwidth.to: missing required field",
         "chaos/t.yml:9: steps[4].bandwidth.bytes_per_second: expected an integer of at least 1, got 0",

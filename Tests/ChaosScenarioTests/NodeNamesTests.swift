@@ -3,8 +3,8 @@ import Testing
 
 @Test func namesFollowTheTopology() {
     let single = Topology(db: .sqlite, webapps: 1, masters: 2, coreapps: 2, standbyCoreapps: 1)
-    #expect(nodeNames(of: single) == ["waweb", "master1", "master2", "wacore1", "wacore2", "wacore3", "gateway"])
-    #expect(bootNodeNames(of: single) == ["waweb", "master1", "master2", "wacore1", "wacore2", "gateway"])
+    #expect(nodeNames(of: single) == ["waweb", "master1", "master2", "wacore1", "wacore2", "wacore3", "db", "gateway"])
+    #expect(bootNodeNames(of: single) == ["waweb", "master1", "master2", "wacore1", "wacore2", "db", "gateway"])
     #expect(standbyCoreappNames(of: single) == ["wacore3"])
     #expect(bootCoreappNames(of: single) == ["wacore1", "wacore2"])
 
@@ -24,12 +24,13 @@ import Testing
     #expect(nodeRole(named: "db", in: topology) == .db)
     #expect(nodeRole(named: "gateway", in: topology) == .gateway)
     #expect(nodeRole(named: "wacore4", in: topology) == nil)
-    #expect(nodeRole(named: "db", in: Topology(db: .sqlite, masters: 1, coreapps: 1)) == nil)
+    // The embedded engine's database is a node too (`wacluster db`).
+    #expect(nodeRole(named: "db", in: Topology(db: .sqlite, masters: 1, coreapps: 1)) == .db)
 }
 
 @Test func degenerateCountsYieldNoNamesInsteadOfCrashing() {
     let empty = Topology(db: .sqlite, webapps: 0, masters: 0, coreapps: 0)
-    #expect(nodeNames(of: empty) == ["gateway"])
+    #expect(nodeNames(of: empty) == ["db", "gateway"])
 }
 
 @Test func naturalOrderPutsWacore2BeforeWacore10() {

@@ -32,15 +32,22 @@ import WATestKit
         #expect(r.stderr.contains("WA_DB_ENGINE") && r.stderr.contains("ORACLE"))
     }
 
+    /// What a node of the embedded engine needs to find the db node.
+    static let dbNode = ["WA_DB_HOSTNAME": "127.0.0.1", "WA_DB_PORT": "1"]
+
     @Test func missingRequiredVariables() throws {
-        let noPath = try run(["webapp"], env: [:])
+        let noDB = try run(["webapp"], env: [:])
+        #expect(noDB.status != 0 && noDB.stderr.contains("WA_DB_HOSTNAME") && noDB.stderr.contains("wacluster db"), "\(noDB.stderr)")
+        let noPath = try run(["db"], env: [:])
         #expect(noPath.status != 0 && noPath.stderr.contains("WA_DB_PATH"))
-        let noGateway = try run(["coreapp"], env: ["WA_DB_PATH": NSTemporaryDirectory() + "x.db"])
+        let noGateway = try run(["coreapp"], env: Self.dbNode)
         #expect(noGateway.status != 0 && noGateway.stderr.contains("WA_GATEWAY_ADDRESS"))
+        let serverEngine = try run(["db"], env: ["WA_DB_ENGINE": "PGSQL", "WA_DB_HOSTNAME": "h", "WA_DB_PORT": "5432", "WA_DB_PATH": "/tmp/x.db"])
+        #expect(serverEngine.status != 0 && serverEngine.stderr.contains("CONFIG_UNSUPPORTED"))
     }
 
     @Test func portInUse() throws {
-        // Hold a port, then ask a coreapp to listen on it.
+        // Hold a port, then ask a coreapp, a webapp and a db node to listen on it.
         let port = PortAllocator.freePorts(1)[0]
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
@@ -48,19 +55,18 @@ import WATestKit
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         listen(fd, 1)
-        let db = NSTemporaryDirectory() + "wacluster-port-\(port).db"
-        let r = try run(["coreapp"], env: ["WA_DB_PATH": db, "WA_GATEWAY_ADDRESS": "127.0.0.1:1", "COREAPP_EXTERNAL_PORTS": "1,2,\(port),3"])
+        let r = try run(["coreapp"], env: Self.dbNode.merging(["WA_GATEWAY_ADDRESS": "127.0.0.1:1", "COREAPP_EXTERNAL_PORTS": "1,2,\(port),3"]) { a, _ in a })
         #expect(r.status != 0)
         #expect(r.stderr.contains("PORT_IN_USE") && r.stderr.contains("\(port)"))
-        let w = try run(["webapp"], env: ["WA_DB_PATH": db, "WEBAPP_EXTERNAL_PORTS": "\(port)"])
+        let w = try run(["webapp"], env: Self.dbNode.merging(["WEBAPP_EXTERNAL_PORTS": "\(port)"]) { a, _ in a })
         #expect(w.status != 0 && w.stderr.contains("PORT_IN_USE"))
+        let d = try run(["db"], env: ["WA_DB_PATH": NSTemporaryDirectory() + "wacluster-port-\(port).db", "WA_DB_PORT": "\(port)"])
+        #expect(d.status != 0 && d.stderr.contains("PORT_IN_USE") && d.stderr.contains("WA_DB_PORT"))
     }
 
-    @Test func dbupgradeMigratesAndExitsZero() throws {
-        let db = NSTemporaryDirectory() + "wacluster-dbupgrade-\(UUID().uuidString.prefix(6)).db"
-        let r = try run(["dbupgrade"], env: ["WA_DB_PATH": db])
-        #expect(r.status == 0, "\(r.stderr)")
-        let again = try run(["dbupgrade"], env: ["WA_DB_PATH": db])
-        #expect(again.status == 0)
+    @Test func dbupgradeWithoutAReachableDatabaseFailsWithOneLine() throws {
+        let r = try run(["dbupgrade"], env: Self.dbNode)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("DB_UNAVAILABLE") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
     }
 }

@@ -4,7 +4,7 @@ import Testing
 
 @Suite("NodeConfig and DatabaseConfig")
 struct NodeConfigTests {
-    static let base: [String: String] = ["WA_DB_PATH": "/tmp/wa.db", "WA_GATEWAY_ADDRESS": "127.0.0.1:7000"]
+    static let base: [String: String] = ["WA_DB_HOSTNAME": "127.0.0.1", "WA_DB_PORT": "6300", "WA_GATEWAY_ADDRESS": "127.0.0.1:7000"]
 
     private func config(_ extra: [String: String], role: NodeRole = .coreapp, dropping: [String] = []) throws -> NodeConfig {
         var v = Self.base.merging(extra) { _, new in new }
@@ -33,7 +33,8 @@ struct NodeConfigTests {
         #expect(c.exitOnSuccess)
         #expect(c.apiKey == nil)
         #expect(c.peerOverridesFile == nil)
-        #expect(c.database == DatabaseConfig(engine: .sqlite, sqlitePath: "/tmp/wa.db", namePrefix: "wa"))
+        #expect(c.database == DatabaseConfig(engine: .sqlite, hostname: "127.0.0.1", port: 6300, namePrefix: "wa"))
+        #expect(c.databasePoolSize == nil)
     }
 
     @Test func explicitValuesAreRead() throws {
@@ -56,9 +57,9 @@ struct NodeConfigTests {
         #expect(c.dataDirectory == "/tmp/d")
     }
 
-    @Test(arguments: [(NodeRole.webapp, "waweb"), (.master, "master"), (.coreapp, "wacore"), (.gateway, "gateway"), (.dbupgrade, "dbupgrade")])
+    @Test(arguments: [(NodeRole.webapp, "waweb"), (.master, "master"), (.coreapp, "wacore"), (.gateway, "gateway"), (.dbupgrade, "dbupgrade"), (.db, "db")])
     func defaultHostnamePerRole(_ role: NodeRole, _ name: String) throws {
-        #expect(try config([:], role: role).hostname == name)
+        #expect(try config(["WA_DB_PATH": "/tmp/wa.db"], role: role).hostname == name)
     }
 
     @Test func theWebappReadsWebappHostname() throws {
@@ -99,18 +100,50 @@ struct NodeConfigTests {
         #expect(c.database.sqlitePath == nil)
     }
 
-    @Test func sqliteNeedsWADBPath() {
-        let e = configError([:], dropping: ["WA_DB_PATH"])
+    @Test func theDBNodeNeedsWADBPathAndDefaultsItsAddress() throws {
+        let e = configError([:], role: .db, dropping: ["WA_DB_HOSTNAME", "WA_DB_PORT"])
         #expect(e?.code == .missing)
         #expect(e?.variable == "WA_DB_PATH")
-        #expect(e?.description.hasPrefix("error CONFIG_MISSING: WA_DB_PATH: is required with WA_DB_ENGINE=SQLITE") == true)
+        #expect(e?.description.hasPrefix("error CONFIG_MISSING: WA_DB_PATH: is required for the db node") == true)
+        let c = try config(["WA_DB_PATH": "/tmp/wa.db"], role: .db, dropping: ["WA_DB_HOSTNAME", "WA_DB_PORT"])
+        #expect(c.database == DatabaseConfig(engine: .sqlite, sqlitePath: "/tmp/wa.db", hostname: "127.0.0.1",
+                                             port: DatabaseConfig.defaultDBNodePort, namePrefix: "wa"))
+    }
+
+    @Test func sqliteNodesNeedTheDBNodesAddress() {
+        let e = configError(["WA_DB_PATH": "/tmp/wa.db"], dropping: ["WA_DB_HOSTNAME"])
+        #expect(e?.code == .missing)
+        #expect(e?.variable == "WA_DB_HOSTNAME")
+        #expect(e?.detail.contains("through `wacluster db`") == true)
+        #expect(e?.detail.contains("WA_DB_PATH is read only by `wacluster db`") == true)
+        #expect(configError([:], dropping: ["WA_DB_PORT"])?.variable == "WA_DB_PORT")
+        // The gateway has no database.
+        #expect(configError([:], role: .gateway, dropping: ["WA_DB_HOSTNAME", "WA_DB_PORT"]) == nil)
+    }
+
+    @Test func theDBNodeServesOnlyTheEmbeddedEngine() {
+        let e = configError(["WA_DB_ENGINE": "PGSQL", "WA_DB_USERNAME": "u", "WA_DB_PASSWORD": "p"], role: .db)
+        #expect(e?.code == .unsupported)
+        #expect(e?.variable == "WA_DB_ENGINE")
+    }
+
+    @Test(arguments: ["", "9abc", "a-b", "x;drop", String(repeating: "a", count: 41)])
+    func aBadNamePrefixIsRefused(_ prefix: String) {
+        let e = configError(["WA_DB_NAME_PREFIX": prefix])
+        if prefix.isEmpty { return }   // an empty variable counts as unset
+        #expect(e?.variable == "WA_DB_NAME_PREFIX")
+    }
+
+    @Test(arguments: ["0", "65", "x"])
+    func aBadPoolSizeIsRefused(_ text: String) {
+        #expect(configError(["WA_DB_MAX_CONNECTIONS": text])?.variable == "WA_DB_MAX_CONNECTIONS")
     }
 
     @Test(arguments: ["WA_DB_HOSTNAME", "WA_DB_USERNAME", "WA_DB_PASSWORD", "WA_DB_PORT"])
     func serverEnginesNeedHostUserPasswordAndPort(_ missing: String) {
         var v = ["WA_DB_ENGINE": "MYSQL", "WA_DB_HOSTNAME": "db", "WA_DB_USERNAME": "u", "WA_DB_PASSWORD": "p", "WA_DB_PORT": "3306"]
         v[missing] = nil
-        let e = configError(v)
+        let e = configError(v, dropping: [missing])
         #expect(e?.code == .missing)
         #expect(e?.variable == missing)
     }
