@@ -99,6 +99,7 @@ let package = Package(
         .testTarget(name: "WAStoreTests", dependencies: ["WAStore", "WAStoreSQLite", "WAStorePostgres", "WAStoreRemote", "WAWire",
                                                      "WATestKit"] + nio, swiftSettings: settings),
         .testTarget(name: "WAGatewayTests", dependencies: ["WAGateway", "WAWire"], swiftSettings: settings),
+        .testTarget(name: "WAStorePostgresTests", dependencies: ["WAStorePostgres"], swiftSettings: settings),
         .testTarget(name: "ClusterIntegrationTests", dependencies: ["WATestKit", "WAWire", "WAStore", "WAStoreRemote", "ProcessSupervisor", "wacluster"] + nio,
                     swiftSettings: settings),
         .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor"], swiftSettings: settings),

@@ -1,5 +1,8 @@
+import ChaosScenario
 import Foundation
 import LoadGenerator
+import ProcessSupervisor
+import WAStorePostgres
 import NIOCore
 import NIOPosix
 import WACore
@@ -7,7 +10,7 @@ import WATestKit
 import WAWire
 
 /// `wachaos bench messages`: sustained accepted-and-delivered messages per second and accept
-/// latency through one webapp with N shards on SQLite, with real processes at time scale 1.
+/// latency through one webapp with N shards, on either engine, with real processes at time scale 1.
 public struct MessageBenchmark {
     public struct Options: Sendable {
         public var shards = 2
@@ -20,6 +23,7 @@ public struct MessageBenchmark {
         public var rate: Double?
         public var binary: String?
         public var runDirectory = "runs/bench"
+        public var database = DBEngine.sqlite
         public init() {}
     }
 
@@ -37,6 +41,10 @@ public struct MessageBenchmark {
         public var lost: Int
         public var duplicated: Int
         public var webhookRequests: Int
+        /// Spawn of the first process to the first answered login, seconds.
+        public var bootSeconds: Double
+        /// PostgreSQL only: the most client connections the server had during the load.
+        public var databaseConnections: Int?
     }
 
     let options: Options
@@ -46,7 +54,11 @@ public struct MessageBenchmark {
         var layout = ClusterLayout()
         layout.masters = options.masters; layout.coreapps = options.coreapps; layout.timeScale = 1
         let dir = options.runDirectory + "/" + String(Int(Date().timeIntervalSince1970))
-        let cluster = try LocalCluster(layout: layout, runDirectory: dir, binary: options.binary)
+        let supervisor = Supervisor()
+        if options.database == .postgres {
+            layout.database = .postgres(try await PostgresTemplate.create(at: dir + "/postgres-template/data", supervisor: supervisor))
+        }
+        let cluster = try LocalCluster(layout: layout, runDirectory: dir, binary: options.binary, supervisor: supervisor)
         let webhook = WebhookReceiver()
         try await webhook.start()
         do {
@@ -65,7 +77,8 @@ public struct MessageBenchmark {
         let booted = Date()
         try await c.startAll()
         let token = try await c.login()
-        log(String(format: "cluster up in %.2fs: %@", Date().timeIntervalSince(booted), c.runningNames.joined(separator: " ")))
+        let bootSeconds = Date().timeIntervalSince(booted)
+        log(String(format: "cluster up in %.2fs (db: %@): %@", bootSeconds, options.database.rawValue, c.runningNames.joined(separator: " ")))
         try await c.patchSettings(.object(["webhooks": .object(["url": .string(webhook.url)])]))
         try await c.register()
         if options.shards > 1 { try await c.setShards(options.shards) }
@@ -80,8 +93,19 @@ public struct MessageBenchmark {
             Array("{\"to\":\"1555\(String(format: "%07d", n % 1_000_000))\",\"type\":\"text\",\"text\":{\"body\":\"bench \(n)\"}}".utf8)
         }
         let started = Date()
+        // PostgreSQL: sample the server's client connections while the load runs.
+        let sampler: Task<Int, Never>? = c.databaseConfig.engine == .pgsql ? Task {
+            var most = 0
+            while !Task.isCancelled {
+                if let n = try? PostgresClusterStore.clientConnections(config: c.databaseConfig, timeout: 2) { most = max(most, n) }
+                try? await Polling.pause(seconds: 0.5)
+            }
+            return most
+        } : nil
         let load = try await LoadRunner.run(plan, template, group: MultiThreadedEventLoopGroup.singleton)
         let loadEnded = Date()
+        sampler?.cancel()
+        let connections = await sampler?.value
         var ids: [String] = []
         ids.reserveCapacity(load.accepted.count)
         for a in load.accepted {
@@ -112,7 +136,8 @@ public struct MessageBenchmark {
                       acceptedPerSecond: load.throughput, deliveredPerSecond: Double(ids.count - lost) / max(0.001, total),
                       drainSeconds: drained.timeIntervalSince(loadEnded),
                       p50ms: ms(load.latency.percentile(50)), p99ms: ms(load.latency.percentile(99)), maxms: ms(load.latency.max),
-                      lost: lost, duplicated: duplicated, webhookRequests: webhook.requestCount)
+                      lost: lost, duplicated: duplicated, webhookRequests: webhook.requestCount, bootSeconds: bootSeconds,
+                      databaseConnections: connections)
     }
 
     func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }

@@ -96,7 +96,8 @@ public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sen
                 case (.open, _): return .success(nil)
                 case (.wait, let id?):
                     waiting[id] = cont
-                    DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [weak self] in self?.giveUp(waiter: id) }
+                    // Waiting in line is not the database being gone: twice an operation's deadline.
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 2 * timeout) { [weak self] in self?.giveUp(waiter: id) }
                     return nil
                 case (.wait, nil): return .failure(StoreError(.failed, "connection pool: a waiter without an id"))
                 }
@@ -107,7 +108,7 @@ public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sen
 
     private func giveUp(waiter id: Int) {
         let cont = lock.withLock { state.cancel(waiter: id) ? waiting.removeValue(forKey: id) : nil }
-        cont?.resume(throwing: StoreError(.unavailable, "every connection to \(location) stayed busy for \(String(format: "%.2f", timeout))s"))
+        cont?.resume(throwing: StoreError(.unavailable, "every connection to \(location) stayed busy for \(String(format: "%.2f", 2 * timeout))s"))
     }
 
     private func release(_ c: PostgresConnection?, healthy: Bool, opened: Bool) {
@@ -182,15 +183,30 @@ public enum PostgresClusterStore {
                                                          scale: scale, resolve: resolve, clock: clock))
     }
 
+    /// How many client connections the server has to the cluster's database right now.
+    public static func clientConnections(config: DatabaseConfig, timeout: Double) throws -> Int {
+        let admin = try adminConnection(config, timeout: timeout)
+        defer { admin.close() }
+        do {
+            return try admin.query("SELECT count(*) FROM pg_stat_activity WHERE datname = ?", [.text(config.databaseName)]).first?.first?.int ?? 0
+        } catch { throw PostgresConnectionSource.storeError(error, location: config.databaseName) }
+    }
+
+    static func adminConnection(_ config: DatabaseConfig, timeout: Double) throws -> PostgresConnection {
+        let target = HostPort(host: config.hostname ?? "127.0.0.1", port: config.port ?? 5432)
+        do {
+            return try PostgresConnection(PostgresEndpoint(host: target.host, port: target.port, user: config.username ?? "",
+                                                           password: config.password ?? "", database: "postgres"),
+                                          timeout: timeout, scale: .realTime, clock: nil)
+        } catch { throw PostgresConnectionSource.storeError(error, location: "\(target)") }
+    }
+
     /// Drops a database the runner or a test created (`DROP DATABASE … WITH (FORCE)`).
     public static func dropDatabase(named name: String, config: DatabaseConfig, timeout: Double) throws {
-        let target = HostPort(host: config.hostname ?? "127.0.0.1", port: config.port ?? 5432)
-        let admin = try PostgresConnection(PostgresEndpoint(host: target.host, port: target.port, user: config.username ?? "",
-                                                            password: config.password ?? "", database: "postgres"),
-                                           timeout: timeout, scale: .realTime, clock: nil)
+        let admin = try adminConnection(config, timeout: timeout)
         defer { admin.close() }
         do { try admin.execute("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)") }
-        catch { throw PostgresConnectionSource.storeError(error, location: "\(target)") }
+        catch { throw PostgresConnectionSource.storeError(error, location: name) }
     }
 }
 

@@ -5,7 +5,7 @@ import WAWire
 
 /// One storage-contract operation as it travels to the db node: every `ClusterStore` call is
 /// one request, carried out as one transaction there.
-public enum StoreRequest: Codable, Sendable {
+public enum StoreRequest: Codable, Sendable, Equatable {
     case schemaVersion
     case migrate(to: Int)
     case upsertNode(NodeRecord)
@@ -51,7 +51,7 @@ public enum StoreRequest: Codable, Sendable {
 }
 
 /// The answer to one `StoreRequest`.
-public enum StoreResponse: Codable, Sendable {
+public enum StoreResponse: Codable, Sendable, Equatable {
     case done
     case int(Int)
     case bool(Bool)

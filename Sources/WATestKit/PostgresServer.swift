@@ -35,6 +35,9 @@ public struct PostgresInstallation: Sendable {
         guard p.terminationStatus == 0 else { throw ClusterError("\(executable) \(arguments.joined(separator: " ")) exited \(p.terminationStatus)") }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
+
+    /// Where PostgreSQL is, looked up once per process.
+    public static let local: Result<PostgresInstallation, Error> = Result { try find() }
 }
 
 /// An initialised, never started PostgreSQL data folder: `initdb` runs once (per run, or per
@@ -63,7 +66,7 @@ public final class PostgresTemplate: Sendable {
     /// Runs `initdb` into `directory` (which must not exist yet), with a superuser `wa` whose
     /// password is `password`, trust on local sockets and SCRAM on TCP.
     public static func create(at directory: String, password: String = "Replica-Db-Pass-1", supervisor: Supervisor) async throws -> PostgresTemplate {
-        let installation = try PostgresInstallation.find()
+        let installation = try PostgresInstallation.local.get()
         let user = try serverUser()
         let fm = FileManager.default
         let parent = (directory as NSString).deletingLastPathComponent

@@ -24,7 +24,7 @@ public actor TestPostgres {
     private let supervisor = Supervisor()
 
     /// Whether PostgreSQL's server programs are on this machine.
-    public static var isInstalled: Bool { (try? PostgresInstallation.find()) != nil }
+    public static var isInstalled: Bool { (try? PostgresInstallation.local.get()) != nil }
 
     /// Whether tests must run on PostgreSQL even if that means failing (CI sets `WA_REQUIRE_POSTGRES=1`).
     public static var isRequired: Bool { ProcessInfo.processInfo.environment["WA_REQUIRE_POSTGRES"] == "1" }

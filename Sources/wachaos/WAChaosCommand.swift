@@ -117,6 +117,7 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Target rate in requests/s (default: as fast as the cluster answers).") var rate: Double?
         @Option(help: "Path of the wacluster binary (default: next to wachaos).") var wacluster: String?
         @Option(help: "Write the result as JSON to this file.") var json: String?
+        @Option(help: "Database engine: sqlite (a `wacluster db` node) or postgres (a throwaway server).") var db: DBEngine = .sqlite
 
         func validate() throws {
             guard [1, 2, 4, 8, 16, 32].contains(shards) else { throw ValidationError("--shards must be 1, 2, 4, 8, 16 or 32") }
@@ -127,7 +128,7 @@ struct Bench: AsyncParsableCommand {
         func run() async throws {
             var o = MessageBenchmark.Options()
             o.shards = shards; o.coreapps = coreapps; o.masters = masters; o.connections = connections; o.pipelineDepth = depth
-            o.duration = duration; o.warmup = warmup; o.rate = rate; o.binary = wacluster
+            o.duration = duration; o.warmup = warmup; o.rate = rate; o.binary = wacluster; o.database = db
             let r = try await MessageBenchmark(options: o).run { print("bench: \($0)") }
             print(String(format: """
                 messages accepted:   %d (%d refused, %d errors)
@@ -135,8 +136,10 @@ struct Bench: AsyncParsableCommand {
                 accepted+delivered:  %.0f msg/s (from load start until the gateway acknowledged everything and every callback was delivered; drain %.2fs)
                 accept latency:      p50 %.2f ms, p99 %.2f ms, max %.2f ms
                 lost: %d, duplicated at the gateway: %d, webhook POSTs: %d
+                boot (spawn to first login): %.2fs; database connections during the load: %@
                 """, r.accepted, r.refused, r.errors, r.acceptedPerSecond, r.measuredSeconds, r.deliveredPerSecond, r.drainSeconds,
-                r.p50ms, r.p99ms, r.maxms, r.lost, r.duplicated, r.webhookRequests))
+                r.p50ms, r.p99ms, r.maxms, r.lost, r.duplicated, r.webhookRequests, r.bootSeconds,
+                r.databaseConnections.map { "\($0) (PostgreSQL pg_stat_activity, most seen)" } ?? "one multiplexed link per node (db node)"))
             if let json {
                 let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try enc.encode(r).write(to: URL(fileURLWithPath: json))

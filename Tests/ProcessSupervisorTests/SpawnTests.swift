@@ -101,3 +101,32 @@ final class LockedBox<Value>: @unchecked Sendable {
     var value: Value { lock.withLock { stored } }
     func mutate(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
 }
+
+@Suite("Running a child as another user")
+struct UserSwitchTests {
+    /// A root runner starts PostgreSQL as `postgres`: the child gets that uid and gid, and still
+    /// its own process group (the parent-death signal is set after the switch, which clears it).
+    @Test(.enabled(if: getuid() == 0 && ProcessUser.named("nobody") != nil, "needs root and a 'nobody' user"))
+    func theChildRunsAsTheGivenUser() async throws {
+        let scratch = try Scratch()
+        // The log is opened by the supervisor before the switch, so the child may write it anyway.
+        chmod(scratch.path, 0o755)
+        let supervisor = Supervisor()
+        let nobody = try #require(ProcessUser.named("nobody"))
+        var spec = shell("who", "id -u; id -g; sleep 30", in: scratch)
+        spec.user = nobody
+        spec.workingDirectory = "/"
+        let node = try supervisor.spawn(spec)
+        #expect(await eventually { contents(of: scratch.file("who.log")).split(separator: "\n").count >= 2 })
+        let ids = contents(of: scratch.file("who.log")).split(separator: "\n").map(String.init)
+        #expect(ids == ["\(nobody.uid)", "\(nobody.gid)"])
+        #expect(getpgid(node.pid) == node.pid)
+        #expect(node.kill())
+        #expect(await node.waitForExit(timeout: .seconds(5)) == .signalled(SIGKILL))
+        await supervisor.shutdown(grace: .zero)
+    }
+
+    @Test func anUnknownUserIsNil() {
+        #expect(ProcessUser.named("no-such-user-\(getpid())") == nil)
+    }
+}

@@ -14,7 +14,7 @@ public final class RPCClient: @unchecked Sendable {
     private let lock = NSLock()
     private var channel: Channel?
     private var connecting: EventLoopFuture<Channel>?
-    private var pending: [UInt64: EventLoopPromise<Data>] = [:]
+    private var pending: [UInt64: EventLoopPromise<JSONValue>] = [:]
     private var nextID: UInt64 = 0
 
     public init(peer: HostPort, addressBook: PeerAddressBook = .direct, group: EventLoopGroup) {
@@ -25,9 +25,9 @@ public final class RPCClient: @unchecked Sendable {
     public func call<M: RPCMethod>(_ method: M.Type, _ params: M.Params, timeout: Double) async throws -> M.Result {
         let deadline = NIODeadline.now() + .nanoseconds(Int64(max(timeout, 0.001) * 1e9))
         let ch = try await connection(deadline: deadline)
-        let (id, promise) = lock.withLock { () -> (UInt64, EventLoopPromise<Data>) in
+        let (id, promise) = lock.withLock { () -> (UInt64, EventLoopPromise<JSONValue>) in
             nextID += 1
-            let p = ch.eventLoop.makePromise(of: Data.self)
+            let p = ch.eventLoop.makePromise(of: JSONValue.self)
             pending[nextID] = p
             return (nextID, p)
         }
@@ -40,12 +40,9 @@ public final class RPCClient: @unchecked Sendable {
         ch.writeAndFlush(ByteBuffer(data: body)).whenFailure { [weak self] err in
             self?.fail(id, RPCError(kind: .closed, peer: self?.peer.description ?? "?", detail: "write failed: \(err)"))
         }
-        let data: Data
-        do { data = try await promise.futureResult.get() } catch { timer.cancel(); throw error }
+        let answer: JSONValue
+        do { answer = try await promise.futureResult.get() } catch { timer.cancel(); throw error }
         timer.cancel()
-        guard let answer = try? JSONValue.parse(data) else {
-            throw RPCError(kind: .malformed, peer: peer.description, detail: "\(M.name) answer is not JSON")
-        }
         if let e = answer["error"], case .object = e {
             throw APIError(code: e["code"]?.intValue ?? 1014, title: e["title"]?.stringValue ?? "", details: e["details"]?.stringValue ?? "",
                            httpStatus: e["http_status"]?.intValue ?? 500)
@@ -75,21 +72,17 @@ public final class RPCClient: @unchecked Sendable {
         p?.fail(error)
     }
 
+    /// An answer line: parsed once here, handed to its caller by id. A line that is not an answer
+    /// (not JSON, no id) is dropped: its caller times out.
     private func deliver(_ line: ByteBuffer) {
-        var buf = line
-        guard let data = buf.readData(length: buf.readableBytes), let id = Self.responseID(data) else { return }
-        let p = lock.withLock { pending.removeValue(forKey: id) }
-        p?.succeed(data)
-    }
-
-    /// The id of an answer line: `{"id":N,...}` as written by the server, else a full parse.
-    static func responseID(_ data: Data) -> UInt64? {
-        if let v = try? JSONValue.parse(data), let n = v["id"]?.intValue, n >= 0 { return UInt64(n) }
-        return nil
+        let answer: JSONValue? = line.withUnsafeReadableBytes { raw in try? JSONCodec.parse(raw.bindMemory(to: UInt8.self)) }
+        guard let answer, let n = answer["id"]?.intValue, n >= 0 else { return }
+        let p = lock.withLock { pending.removeValue(forKey: UInt64(n)) }
+        p?.succeed(answer)
     }
 
     private func closed(_ ch: Channel) {
-        let orphans: [EventLoopPromise<Data>] = lock.withLock {
+        let orphans: [EventLoopPromise<JSONValue>] = lock.withLock {
             guard channel === ch else { return [] }
             channel = nil
             let all = Array(pending.values)
