@@ -220,20 +220,10 @@ final class PostgresConnection: SQLConnection {
         if let last = try check(try results(doing: "running a migration"), sql) { PQclear(last) }
     }
 
-    func writeTransaction<T>(_ body: () throws -> T) throws -> T { try transaction("BEGIN", body) }
+    func writeTransaction<T>(_ body: () throws -> T) throws -> T { try transaction("BEGIN", canRollBack: { !isBroken }, body) }
 
-    func readTransaction<T>(_ body: () throws -> T) throws -> T { try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body) }
-
-    private func transaction<T>(_ begin: String, _ body: () throws -> T) throws -> T {
-        try execute(begin)
-        do {
-            let v = try body()
-            try execute("COMMIT")
-            return v
-        } catch {
-            if !isBroken { _ = try? execute("ROLLBACK") }
-            throw error
-        }
+    func readTransaction<T>(_ body: () throws -> T) throws -> T {
+        try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", canRollBack: { !isBroken }, body)
     }
 
     /// The server's clock at this instant (not the transaction's start), in logical seconds;

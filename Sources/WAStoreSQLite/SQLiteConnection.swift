@@ -131,18 +131,6 @@ final class SQLiteConnection: SQLConnection {
 
     func readTransaction<T>(_ body: () throws -> T) throws -> T { try transaction("BEGIN", body) }
 
-    private func transaction<T>(_ begin: String, _ body: () throws -> T) throws -> T {
-        try execute(begin)
-        do {
-            let v = try body()
-            try execute("COMMIT")
-            return v
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
-        }
-    }
-
     /// The db node's own clock: with the embedded engine it is the database server.
     func databaseNow() throws -> LogicalInstant { clock.now }
 }

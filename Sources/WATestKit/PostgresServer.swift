@@ -65,7 +65,9 @@ public final class PostgresTemplate: Sendable {
 
     /// Runs `initdb` into `directory` (which must not exist yet), with a superuser `wa` whose
     /// password is `password`, trust on local sockets and SCRAM on TCP.
-    public static func create(at directory: String, password: String = "Replica-Db-Pass-1", supervisor: Supervisor) async throws -> PostgresTemplate {
+    public static func create(at path: String, password: String = "Replica-Db-Pass-1", supervisor: Supervisor) async throws -> PostgresTemplate {
+        // initdb runs in the data folder: every path it is given must be absolute.
+        let directory = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let installation = try PostgresInstallation.local.get()
         let user = try serverUser()
         let fm = FileManager.default
@@ -105,10 +107,14 @@ public final class PostgresTemplate: Sendable {
         guard p.terminationStatus == 0 else { throw ClusterError("cannot copy the PostgreSQL template to \(destination)") }
     }
 
-    /// The server's command line: TCP on loopback only, no unix socket.
+    /// The server's command line: TCP on loopback only, no unix socket. `fsync=off` with
+    /// `synchronous_commit=on`: a commit is written to the kernel before the client hears of it,
+    /// so it survives a kill -9 of the server (the fault the suite injects), though not a crash
+    /// of the machine — the same promise as the SQLite db node's `synchronous=NORMAL`.
     public func serverArguments(dataDirectory: String, port: Int) -> [String] {
         ["-D", dataDirectory, "-p", "\(port)", "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-         "-c", "max_connections=200", "-c", "log_min_messages=warning", "-c", "log_connections=off"]
+         "-c", "max_connections=200", "-c", "log_min_messages=warning", "-c", "log_connections=off",
+         "-c", "fsync=off", "-c", "synchronous_commit=on", "-c", "full_page_writes=off"]
     }
 
     /// The server user must be able to reach its folders (a run folder under a private home

@@ -47,26 +47,25 @@ func runServices(_ services: [any Service], runtime rt: NodeRuntime, role: Strin
     do { try await group.run() } catch { fail(role, error) }
 }
 
+/// Loads the runtime, starts the node's service (whatever can fail at start fails here, with
+/// one line), then serves until SIGTERM.
+func serveNode(_ role: NodeRole, _ options: NodeOptions, start: (NodeRuntime) async throws -> any Service) async {
+    let rt = loadRuntime(role, options)
+    let service: any Service
+    do { service = try await start(rt) } catch { fail(role.rawValue, error) }
+    await runServices([service], runtime: rt, role: role.rawValue)
+}
+
 struct Master: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run a master node (competes for the master lease).")
     @OptionGroup var options: NodeOptions
-    func run() async throws {
-        let rt = loadRuntime(.master, options)
-        let service: MasterService
-        do { service = try await MasterService.start(runtime: rt) } catch { fail("master", error) }
-        await runServices([service], runtime: rt, role: "master")
-    }
+    func run() async throws { await serveNode(.master, options) { try await MasterService.start(runtime: $0) } }
 }
 
 struct Coreapp: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run a coreapp node (standby until promoted for a shard).")
     @OptionGroup var options: NodeOptions
-    func run() async throws {
-        let rt = loadRuntime(.coreapp, options)
-        let service: CoreappService
-        do { service = try await CoreappService.start(runtime: rt) } catch { fail("coreapp", error) }
-        await runServices([service], runtime: rt, role: "coreapp")
-    }
+    func run() async throws { await serveNode(.coreapp, options) { try await CoreappService.start(runtime: $0) } }
 }
 
 struct Webapp: AsyncParsableCommand {
@@ -84,12 +83,7 @@ struct Database: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "db",
         abstract: "Run the database node of the embedded engine: it owns the SQLite file (WA_DB_PATH) and serves the cluster on WA_DB_PORT.")
     @OptionGroup var options: NodeOptions
-    func run() async throws {
-        let rt = loadRuntime(.db, options)
-        let service: DatabaseService
-        do { service = try await DatabaseService.start(runtime: rt) } catch { fail("db", error) }
-        await runServices([service], runtime: rt, role: "db")
-    }
+    func run() async throws { await serveNode(.db, options) { try await DatabaseService.start(runtime: $0) } }
 }
 
 struct DBUpgradeCommand: AsyncParsableCommand {

@@ -9,8 +9,9 @@ import WATestKit
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     }
 
-    /// Starts `wachaos run` on a scenario that sleeps, and waits until its nodes are up.
-    func startRunner() throws -> (Process, [Int32]) {
+    /// Starts `wachaos run` on a scenario that sleeps, and waits until its nodes are up; answers
+    /// every process below the runner (PostgreSQL's own children included).
+    func startRunner(db: String = "sqlite") throws -> (Process, [Int32]) {
         let bin = try #require(BinaryLocator.wacluster())
         let dir = NSTemporaryDirectory() + "wachaos-teardown-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -25,21 +26,22 @@ import WATestKit
         """.write(toFile: scenario, atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: bin).deletingLastPathComponent().appendingPathComponent("wachaos")
-        p.arguments = ["run", scenario, "--runs-dir", dir + "/runs"]
+        p.arguments = ["run", scenario, "--runs-dir", dir + "/runs", "--db", db]
         p.currentDirectoryURL = URL(fileURLWithPath: packageRoot())
         let out = Pipe(); p.standardOutput = out; p.standardError = out
         try p.run()
-        // Children of the runner, once all four are there (gateway, master, coreapp, webapp).
-        let deadline = Date().addingTimeInterval(30)
-        var kids: [Int32] = []
+        // Children of the runner, once all five are there (db, gateway, master, coreapp, webapp).
+        let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            kids = children(of: p.processIdentifier)
-            if kids.count >= 4, (try? String(contentsOfFile: dir + "/runs", encoding: .utf8)) == nil,
-               FileManager.default.fileExists(atPath: dir + "/runs") { break }
+            if children(of: p.processIdentifier).count >= 5 { break }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        Thread.sleep(forTimeInterval: 1.0)
-        return (p, children(of: p.processIdentifier))
+        Thread.sleep(forTimeInterval: 1.5)
+        return (p, descendants(of: p.processIdentifier))
+    }
+
+    func descendants(of pid: Int32) -> [Int32] {
+        children(of: pid).flatMap { [$0] + descendants(of: $0) }
     }
 
     func children(of pid: Int32) -> [Int32] {
@@ -65,9 +67,13 @@ import WATestKit
         return pids.filter(alive)
     }
 
-    @Test func nodesDieWhenTheRunnerIsKilled() throws {
-        let (runner, nodes) = try startRunner()
-        #expect(nodes.count >= 4, "the runner started its nodes: \(nodes)")
+    static var engines: [String] { TestPostgres.shouldRun ? ["sqlite", "postgres"] : ["sqlite"] }
+
+    @Test(arguments: engines)
+    func nodesDieWhenTheRunnerIsKilled(_ db: String) throws {
+        let (runner, nodes) = try startRunner(db: db)
+        // With PostgreSQL the server's own helpers (checkpointer, walwriter, backends) count too.
+        #expect(nodes.count >= (db == "postgres" ? 8 : 5), "the runner started its nodes: \(nodes)")
         kill(runner.processIdentifier, SIGKILL)
         runner.waitUntilExit()
         #expect(waitAllGone(nodes, within: 5).isEmpty, "nodes outlived a SIGKILLed runner")
@@ -75,7 +81,7 @@ import WATestKit
 
     @Test func ctrlCTearsEverythingDown() throws {
         let (runner, nodes) = try startRunner()
-        #expect(nodes.count >= 4)
+        #expect(nodes.count >= 5)
         kill(runner.processIdentifier, SIGINT)
         runner.waitUntilExit()
         #expect(runner.terminationStatus == 130, "SIGINT exits with 130")

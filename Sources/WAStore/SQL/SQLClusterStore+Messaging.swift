@@ -15,11 +15,10 @@ extension SQLClusterStore {
             var ids: [String] = []
             ids.reserveCapacity(batch.count)
             var keysInBatch: [String: String] = [:]
+            var plain: [MessageRecord] = []
             for m in batch {
                 guard let key = m.idempotencyKey else {
-                    try c.execute("INSERT INTO messages(\(Self.messageColumns), updated_at) VALUES (?,?,?,?,NULL,?,?,?,?)",
-                                  [.text(m.id), .int(Int64(m.shard)), .text(m.recipient), .text(m.body), .text(m.state.rawValue),
-                                   .text(m.acceptedBy), .double(m.acceptedAt.seconds), .double(m.acceptedAt.seconds)])
+                    plain.append(m)
                     ids.append(m.id)
                     continue
                 }
@@ -27,33 +26,63 @@ extension SQLClusterStore {
                 let inserted = try c.query("""
                     INSERT INTO messages(\(Self.messageColumns), updated_at) VALUES (?,?,?,?,?,?,?,?,?)
                     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id
-                    """, [.text(m.id), .int(Int64(m.shard)), .text(m.recipient), .text(m.body), .text(key), .text(m.state.rawValue),
-                          .text(m.acceptedBy), .double(m.acceptedAt.seconds), .double(m.acceptedAt.seconds)])
+                    """, Self.values(m))
                 let id = inserted.isEmpty
                     ? try c.scalar("SELECT id FROM messages WHERE idempotency_key=?", [.text(key)])?.text ?? m.id
                     : m.id
                 keysInBatch[key] = id
                 ids.append(id)
             }
+            // Messages without a key in one statement per hundred: one round trip, not one per row.
+            for chunk in stride(from: 0, to: plain.count, by: 100) {
+                let rows = plain[chunk..<min(chunk + 100, plain.count)]
+                let placeholders = Array(repeating: "(?,?,?,?,?,?,?,?,?)", count: rows.count).joined(separator: ",")
+                try c.execute("INSERT INTO messages(\(Self.messageColumns), updated_at) VALUES \(placeholders)", rows.flatMap(Self.values))
+            }
             return ids
         }
+    }
+
+    static func values(_ m: MessageRecord) -> [SQLValue] {
+        [.text(m.id), .int(Int64(m.shard)), .text(m.recipient), .text(m.body), m.idempotencyKey.map { .text($0) } ?? .null,
+         .text(m.state.rawValue), .text(m.acceptedBy), .double(m.acceptedAt.seconds), .double(m.acceptedAt.seconds)]
     }
 
     public func applyStatuses(_ updates: [StatusUpdate], at: LogicalInstant, callbacks: CallbackStamp?) async throws -> [StatusChange] {
         try await write { c in
             var moved: [StatusChange] = []
-            for u in updates {
-                // Only forward: from the states a message may still leave for u.state.
-                let earlier = MessageState.allCases.filter { $0.rank < u.state.rank }.map { "'\($0.rawValue)'" }.joined(separator: ",")
-                guard !earlier.isEmpty, let row = try c.query(
-                    "UPDATE messages SET state=?, updated_at=? WHERE id=? AND state IN (\(earlier)) RETURNING shard, recipient",
-                    [.text(u.state.rawValue), .double(at.seconds), .text(u.id)]).first else { continue }
-                let change = StatusChange(id: u.id, shard: row[0].int ?? 0, recipient: row[1].text ?? "", state: u.state)
-                moved.append(change)
-                if let callbacks {
-                    try c.execute("INSERT INTO callbacks(shard, kind, payload, attempts, next_attempt_at, created_at) VALUES (?, 'status', ?, 0, ?, ?)",
-                                  [.int(Int64(change.shard)), .text(CallbackPayloads.status(change, unixTime: callbacks.unixTime)),
-                                   .double(at.seconds), .double(at.seconds)])
+            // One statement per target state, lowest first, so a batch holding "sent" and then
+            // "delivered" for one message moves it through both.
+            for state in MessageState.allCases.sorted(by: { $0.rank < $1.rank }) {
+                let ids = updates.filter { $0.state == state }.map(\.id)
+                // Only forward: from the states a message may still leave for this one.
+                let earlier = MessageState.allCases.filter { $0.rank < state.rank }.map { "'\($0.rawValue)'" }.joined(separator: ",")
+                guard !ids.isEmpty, !earlier.isEmpty else { continue }
+                for chunk in stride(from: 0, to: ids.count, by: 200) {
+                    let part = Array(ids[chunk..<min(chunk + 200, ids.count)])
+                    let rows = try c.query("""
+                        UPDATE messages SET state=?, updated_at=? WHERE state IN (\(earlier)) AND id IN (\(Array(repeating: "?", count: part.count).joined(separator: ",")))
+                        RETURNING id, shard, recipient
+                        """, [.text(state.rawValue), .double(at.seconds)] + part.map { .text($0) })
+                    var byID: [String: StatusChange] = [:]
+                    for r in rows {
+                        guard let id = r[0].text else { continue }
+                        byID[id] = StatusChange(id: id, shard: r[1].int ?? 0, recipient: r[2].text ?? "", state: state)
+                    }
+                    // In the order the statuses came, once each.
+                    for id in part { if let change = byID.removeValue(forKey: id) { moved.append(change) } }
+                }
+            }
+            if let callbacks {
+                let last = moved.count
+                for chunk in stride(from: 0, to: last, by: 100) {
+                    let part = moved[chunk..<min(chunk + 100, last)]
+                    let placeholders = Array(repeating: "(?, 'status', ?, 0, ?, ?)", count: part.count).joined(separator: ",")
+                    try c.execute("INSERT INTO callbacks(shard, kind, payload, attempts, next_attempt_at, created_at) VALUES \(placeholders)",
+                                  part.flatMap { change -> [SQLValue] in
+                                      [.int(Int64(change.shard)), .text(CallbackPayloads.status(change, unixTime: callbacks.unixTime)),
+                                       .double(at.seconds), .double(at.seconds)]
+                                  })
                 }
             }
             return moved
@@ -61,14 +90,14 @@ extension SQLClusterStore {
     }
 
     public func pendingMessages(shard: Int, limit: Int) async throws -> [MessageRecord] {
-        try await read { c in
+        try await look { c in
             try c.query("SELECT \(Self.messageColumns) FROM messages WHERE shard=? AND state='accepted' ORDER BY accepted_at LIMIT ?",
                         [.int(Int64(shard)), .int(Int64(limit))]).compactMap(Self.message)
         }
     }
 
     public func message(_ id: String) async throws -> MessageRecord? {
-        try await read { c in try c.query("SELECT \(Self.messageColumns) FROM messages WHERE id=?", [.text(id)]).first.flatMap(Self.message) }
+        try await look { c in try c.query("SELECT \(Self.messageColumns) FROM messages WHERE id=?", [.text(id)]).first.flatMap(Self.message) }
     }
 
     public func enqueueCallback(shard: Int, kind: String, payload: String, at: LogicalInstant) async throws {
@@ -79,7 +108,7 @@ extension SQLClusterStore {
     }
 
     public func dueCallbacks(shard: Int, now: LogicalInstant, limit: Int) async throws -> [CallbackRecord] {
-        try await read { c in
+        try await look { c in
             try c.query("SELECT id, shard, kind, payload, attempts, next_attempt_at FROM callbacks WHERE shard=? AND next_attempt_at<=? ORDER BY id LIMIT ?",
                         [.int(Int64(shard)), .double(now.seconds), .int(Int64(limit))]).map {
                 CallbackRecord(id: Int64($0[0].int ?? 0), shard: $0[1].int ?? 0, kind: $0[2].text ?? "", payload: $0[3].text ?? "",
@@ -116,7 +145,7 @@ extension SQLClusterStore {
     }
 
     public func dbStats() async throws -> DBStats {
-        try await read { c in
+        try await look { c in
             var s = DBStats()
             for r in try c.query("SELECT state, COUNT(*) FROM messages GROUP BY state") {
                 let n = r[1].int ?? 0

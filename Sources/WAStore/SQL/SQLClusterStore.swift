@@ -13,8 +13,15 @@ public final class SQLClusterStore: ClusterStore {
 
     public init(source: any SQLConnectionSource) { self.source = source }
 
+    /// Several statements that must see one state (the shard map with its count).
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await source.withConnection { c in try c.readTransaction { try body(c) } }
+    }
+
+    /// Reads whose statements need no common snapshot: no transaction, so PostgreSQL spends no
+    /// round trips on BEGIN and COMMIT (the message path reads this way).
+    func look<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await source.withConnection { c in try body(c) }
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
@@ -24,7 +31,7 @@ public final class SQLClusterStore: ClusterStore {
     // MARK: schema
 
     public func schemaVersion() async throws -> Int {
-        try await read { c in try Self.version(c) }
+        try await look { c in try Self.version(c) }
     }
 
     static func version(_ c: any SQLConnection) throws -> Int {
@@ -82,7 +89,7 @@ public final class SQLClusterStore: ClusterStore {
     }
 
     public func nodes() async throws -> [NodeRecord] {
-        try await read { c in
+        try await look { c in
             try c.query("SELECT node_id, hostname, role, rpc_address, version, registered_at, heartbeat_at FROM nodes ORDER BY hostname, node_id").compactMap { r in
                 guard let id = r[0].text, let role = NodeRole(rawValue: r[2].text ?? ""), let addr = HostPort(r[3].text ?? "") else { return nil }
                 return NodeRecord(nodeID: id, hostname: r[1].text ?? "", role: role, rpcAddress: addr, version: r[4].text ?? "",
@@ -139,7 +146,7 @@ public final class SQLClusterStore: ClusterStore {
     }
 
     public func masterLease() async throws -> LeaseStatus {
-        try await read { c in
+        try await look { c in
             let now = try c.databaseNow()
             guard let r = try c.query("SELECT holder, term, expires_at FROM master_lease WHERE id=1").first else { return LeaseStatus(lease: .vacant, remaining: 0) }
             let l = LeaseRecord(holder: r[0].text, term: r[1].int ?? 0, expiresAt: .init(seconds: r[2].double ?? 0))
@@ -150,7 +157,7 @@ public final class SQLClusterStore: ClusterStore {
     // MARK: account and shard map
 
     public func account() async throws -> AccountRecord? {
-        try await read { c in try Self.account(c) }
+        try await look { c in try Self.account(c) }
     }
 
     static func account(_ c: any SQLConnection) throws -> AccountRecord? {
@@ -283,7 +290,7 @@ public final class SQLClusterStore: ClusterStore {
     }
 
     public func peerReports(excluding master: String) async throws -> [PeerReport] {
-        try await read { c in
+        try await look { c in
             var byMaster: [String: PeerReport] = [:]
             for r in try c.query("SELECT master_id, coreapp_id, last_answered, reported_at FROM heartbeat_reports WHERE master_id<>?", [.text(master)]) {
                 guard let m = r[0].text else { continue }
@@ -303,7 +310,7 @@ public final class SQLClusterStore: ClusterStore {
     }
 
     public func settings() async throws -> SettingsRecord {
-        try await read { c in
+        try await look { c in
             guard let r = try c.query("SELECT version, body FROM settings WHERE id=1").first else { return SettingsRecord(version: 0, settings: SeedData.settings) }
             let s = (try? JSONDecoder().decode(ApplicationSettings.self, from: Data((r[1].text ?? "{}").utf8))) ?? SeedData.settings
             return SettingsRecord(version: r[0].int ?? 0, settings: s)
@@ -328,13 +335,13 @@ public final class SQLClusterStore: ClusterStore {
     }
 
     public func user(_ name: String) async throws -> UserRecord? {
-        try await read { c in
+        try await look { c in
             try c.query("SELECT username, password_hash, salt, must_change, is_admin FROM users WHERE username=?", [.text(name)]).first.flatMap(Self.user)
         }
     }
 
     public func users() async throws -> [UserRecord] {
-        try await read { c in try c.query("SELECT username, password_hash, salt, must_change, is_admin FROM users ORDER BY username").compactMap(Self.user) }
+        try await look { c in try c.query("SELECT username, password_hash, salt, must_change, is_admin FROM users ORDER BY username").compactMap(Self.user) }
     }
 
     public func saveUser(_ u: UserRecord) async throws {
@@ -365,7 +372,7 @@ public final class SQLClusterStore: ClusterStore {
     }
 
     public func token(hash: String) async throws -> TokenRecord? {
-        try await read { c in
+        try await look { c in
             try c.query("SELECT token_hash, username, expires_at FROM tokens WHERE token_hash=?", [.text(hash)]).first.flatMap { r in
                 r[0].text.map { TokenRecord(tokenHash: $0, username: r[1].text ?? "", expiresAt: r[2].double ?? 0) }
             }

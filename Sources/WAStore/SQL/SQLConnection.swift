@@ -52,6 +52,20 @@ extension SQLConnection {
     @discardableResult public func execute(_ sql: String) throws -> Int { try execute(sql, []) }
     /// The first column of the first row.
     public func scalar(_ sql: String, _ values: [SQLValue] = []) throws -> SQLValue? { try query(sql, values).first?.first }
+
+    /// `begin`, the body, COMMIT; ROLLBACK when the body throws and the connection can still
+    /// talk (`canRollBack`), the body's error either way. What every engine's transactions share.
+    public func transaction<T>(_ begin: String, canRollBack: () -> Bool = { true }, _ body: () throws -> T) throws -> T {
+        try execute(begin)
+        do {
+            let v = try body()
+            try execute("COMMIT")
+            return v
+        } catch {
+            if canRollBack() { _ = try? execute("ROLLBACK") }
+            throw error
+        }
+    }
 }
 
 /// Where a store's operations get a connection: a serial queue over one SQLite connection, a

@@ -40,8 +40,9 @@ struct MessagingConformanceTests {
             let stamp = CallbackStamp(unixTime: 1_800_000_000)
             let moved = try await s.a.applyStatuses([StatusUpdate(id: "m1", state: .delivered), StatusUpdate(id: "m2", state: .sent),
                                                      StatusUpdate(id: "nope", state: .sent)], at: t(1), callbacks: stamp)
-            #expect(moved == [StatusChange(id: "m1", shard: 0, recipient: "15550001111", state: .delivered),
-                              StatusChange(id: "m2", shard: 1, recipient: "15550002222", state: .sent)])
+            // Answered state by state, lowest first.
+            #expect(moved == [StatusChange(id: "m2", shard: 1, recipient: "15550002222", state: .sent),
+                              StatusChange(id: "m1", shard: 0, recipient: "15550001111", state: .delivered)])
             // A late "sent" never overwrites "delivered"; no callback for what did not move.
             #expect(try await s.b.applyStatuses([StatusUpdate(id: "m1", state: .sent)], at: t(2), callbacks: stamp) == [])
             #expect(try await s.b.message("m1")?.state == .delivered)
@@ -85,6 +86,17 @@ struct MessagingConformanceTests {
             #expect(try await s.b.recordInbound(id: "ABGG1", shard: 0, sender: "15551234567", body: "hi", at: t(2)) == false)
             #expect(try await s.a.recordInbound(id: "ABGG2", shard: 1, sender: "15551234567", body: "hello", at: t(3)))
             #expect(try await s.b.dbStats().inboundMessages == 2)
+        }
+    }
+
+    @Test(arguments: Backend.all)
+    func aBatchMovesAMessageThroughEveryStateItNames(_ backend: Backend) async throws {
+        try await withStores(backend) { (s: StoreFixture) async throws in
+            _ = try await s.a.acceptMessages([message("m1", shard: 0)])
+            let moved = try await s.a.applyStatuses([StatusUpdate(id: "m1", state: .delivered), StatusUpdate(id: "m1", state: .sent),
+                                                     StatusUpdate(id: "m1", state: .delivered)], at: t(1), callbacks: CallbackStamp(unixTime: 1))
+            #expect(moved.map(\.state) == [.sent, .delivered])
+            #expect(try await s.b.dueCallbacks(shard: 0, now: t(1), limit: 10).count == 2)
         }
     }
 
