@@ -31,7 +31,7 @@ final class DatabaseProvider: @unchecked Sendable {
         return config
     }
 
-    func database(for engine: DBEngine, scenario: String) async throws -> ClusterDatabase {
+    func database(for engine: DBEngine) async throws -> ClusterDatabase {
         switch engine {
         case .sqlite:
             return .sqlite

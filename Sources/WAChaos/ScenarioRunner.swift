@@ -129,7 +129,7 @@ final class ScenarioRunner: @unchecked Sendable {
         layout.timeScale = scale
         layout.gatewaySeed = seed
         let engine = options.database ?? scenario.topology.db
-        let database = try await databases.database(for: engine, scenario: scenario.name)
+        let database = try await databases.database(for: engine)
         self.database = database
         layout.database = database
         cluster = try LocalCluster(layout: layout, runDirectory: directory, binary: options.binary, supervisor: supervisor)

@@ -50,7 +50,7 @@ final class PostgresConnection: SQLConnection {
         conn = withCStringArrays(keys, values) { k, v in PQconnectStartParams(k, v, 0) }
         guard let conn else { throw PostgresError(kind: .connect, message: "out of memory creating a connection") }
         if PQstatus(conn) == CONNECTION_BAD { throw fail(.connect) }
-        let deadline = Self.now() + timeout
+        let deadline = MonotonicTime.seconds() + timeout
         var state = PGRES_POLLING_WRITING
         while state != PGRES_POLLING_OK {
             switch state {
@@ -66,11 +66,6 @@ final class PostgresConnection: SQLConnection {
     deinit { PQfinish(conn) }
 
     func close() { PQfinish(conn); conn = nil; isBroken = true }
-
-    static func now() -> Double {
-        var ts = timespec(); clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
 
     private func fail(_ kind: PostgresError.Kind, result: OpaquePointer? = nil) -> PostgresError {
         var message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -88,7 +83,7 @@ final class PostgresConnection: SQLConnection {
         let fd = PQsocket(conn)
         guard fd >= 0 else { throw fail(.broken) }
         while true {
-            let remaining = deadline - Self.now()
+            let remaining = deadline - MonotonicTime.seconds()
             guard remaining > 0 else {
                 isBroken = true
                 throw PostgresError(kind: .timeout, message: "no answer within \(String(format: "%.2f", timeout))s while \(what)")
@@ -102,7 +97,7 @@ final class PostgresConnection: SQLConnection {
 
     /// Sends what libpq has buffered, then collects every result of the statement.
     private func results(doing what: String) throws -> [OpaquePointer] {
-        let deadline = Self.now() + timeout
+        let deadline = MonotonicTime.seconds() + timeout
         while true {
             let flushed = PQflush(conn)
             if flushed == 0 { break }

@@ -22,7 +22,7 @@ public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sen
     private let lock = NIOLock()
     private var state: ConnectionPoolState<PostgresConnection>
     private var waiting: [Int: CheckedContinuation<PostgresConnection?, Error>] = [:]
-    private var backoff = Backoff()
+    private var backoff = ReconnectBackoff()
     private var databaseCreated = false
 
     /// `timeout` (real seconds) bounds every connect and every statement; `resolve` maps the
@@ -45,19 +45,6 @@ public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sen
 
     /// Connections this node holds open right now (for the report on connection counts).
     public var openConnections: Int { lock.withLock { state.opened } }
-
-    struct Backoff {
-        var failures = 0
-        var retryAt = 0.0
-        static let first = 0.05, cap = 1.0
-        mutating func failed(now: Double) -> Double {
-            failures += 1
-            let wait = min(Self.cap, Self.first * pow(2, Double(failures - 1)))
-            retryAt = now + wait
-            return wait
-        }
-        mutating func succeeded() { failures = 0; retryAt = 0 }
-    }
 
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         let reserved = try await acquire()
@@ -86,10 +73,9 @@ public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sen
     /// and parking in line happen under one lock, so a release never misses a waiter.
     private func acquire() async throws -> PostgresConnection? {
         try await withCheckedThrowingContinuation { (cont: CheckedContinuation<PostgresConnection?, Error>) in
-            let now = PostgresConnection.now()
             let immediate: Result<PostgresConnection?, Error>? = lock.withLock {
-                if backoff.failures > 0, now < backoff.retryAt, state.idle.isEmpty {
-                    return .failure(StoreError(.unavailable, "the database at \(location) is unreachable; reconnecting in \(String(format: "%.2f", backoff.retryAt - now))s"))
+                if let wait = backoff.wait(), state.idle.isEmpty {
+                    return .failure(StoreError(.unavailable, "the database at \(location) is unreachable; reconnecting in \(String(format: "%.2f", wait))s"))
                 }
                 switch state.acquire() {
                 case (.use(let c), _): return .success(c)
@@ -143,7 +129,7 @@ public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sen
             try createDatabase()
             return try open()
         } catch {
-            _ = lock.withLock { backoff.failed(now: PostgresConnection.now()) }
+            lock.withLock { backoff.failed() }
             throw error
         }
     }

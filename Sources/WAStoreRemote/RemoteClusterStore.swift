@@ -16,8 +16,7 @@ public final class RemoteClusterStore: ClusterStore, @unchecked Sendable {
     let client: RPCClient
     let timeout: Double
     private let lock = NIOLock()
-    private var failures = 0
-    private var retryAt = 0.0
+    private var backoff = ReconnectBackoff()
 
     /// `timeout` is in real seconds and covers connecting and the answer.
     public init(address: HostPort, addressBook: PeerAddressBook, group: EventLoopGroup, timeout: Double) {
@@ -26,27 +25,18 @@ public final class RemoteClusterStore: ClusterStore, @unchecked Sendable {
         self.timeout = timeout
     }
 
-    static func monotonic() -> Double {
-        var ts = timespec(); clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
     func call(_ request: StoreRequest) async throws -> StoreResponse {
-        let now = Self.monotonic()
-        if let wait = lock.withLock({ failures > 0 && now < retryAt ? retryAt - now : nil }) {
+        if let wait = lock.withLock({ backoff.wait() }) {
             throw StoreError(.unavailable, "the \(location) is unreachable; reconnecting in \(String(format: "%.2f", wait))s")
         }
         let response: StoreResponse
         do {
             response = try await client.call(StoreCall.self, request, timeout: timeout)
-            lock.withLock { failures = 0 }
+            lock.withLock { backoff.succeeded() }
         } catch let e as RPCError {
             switch e.kind {
             case .unreachable:
-                lock.withLock {
-                    failures += 1
-                    retryAt = Self.monotonic() + min(1.0, 0.05 * pow(2, Double(failures - 1)))
-                }
+                lock.withLock { backoff.failed() }
                 throw StoreError(.unavailable, "cannot reach the \(location): \(e.detail); \(request.name) was not carried out")
             case .timeout, .closed:
                 throw StoreError(.timeout, "the \(location) gave no answer to \(request.name) (\(e.kind.rawValue)); it may or may not have been carried out")
