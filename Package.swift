@@ -83,17 +83,19 @@ let package = Package(
         .target(name: "ChaosScenario", dependencies: ["WACore", .product(name: "Yams", package: "Yams")],
                 swiftSettings: settings),
         // Shared by tests and the runner: launching a cluster of real processes and talking to it.
-        .target(name: "WATestKit", dependencies: ["WACore", "WAWire", "ProcessSupervisor",
+        .target(name: "ChaosCheckers", dependencies: ["WACore"], swiftSettings: settings),
+        .target(name: "WATestKit", dependencies: ["WACore", "WAWire", "ProcessSupervisor", "ChaosCheckers",
                                              .product(name: "NIOHTTP1", package: "swift-nio")] + nio, swiftSettings: settings),
         // Keep-alive HTTP load for the benchmarks.
         .target(name: "LoadGenerator", dependencies: [.product(name: "NIOHTTP1", package: "swift-nio")] + nio, swiftSettings: settings),
         .target(name: "WAChaos", dependencies: [
-            "WACore", "WAWire", "WATestKit", "ProcessSupervisor", "LinkProxy", "ChaosScenario", "LoadGenerator", "WAStorePostgres",
+            "WACore", "WAWire", "WATestKit", "ProcessSupervisor", "LinkProxy", "ChaosScenario", "ChaosCheckers", "LoadGenerator", "WAStorePostgres",
         ] + nio, swiftSettings: settings),
         .executableTarget(name: "wachaos", dependencies: [
-            "WAChaos", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "WAChaos", "ChaosCheckers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: settings),
 
+        .testTarget(name: "ChaosCheckersTests", dependencies: ["ChaosCheckers", "WACore"], swiftSettings: settings),
         .testTarget(name: "WACoreTests", dependencies: ["WACore"], swiftSettings: settings),
         .testTarget(name: "WACoordinationTests", dependencies: ["WACoordination"], swiftSettings: settings),
         .testTarget(name: "WAStoreTests", dependencies: ["WAStore", "WAStoreSQLite", "WAStorePostgres", "WAStoreRemote", "WAWire",
@@ -107,6 +109,6 @@ let package = Package(
         .testTarget(name: "ChaosScenarioTests", dependencies: ["ChaosScenario", "WACore"], swiftSettings: settings),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", .product(name: "NIOHTTP1", package: "swift-nio")] + nio,
                     swiftSettings: settings),
-        .testTarget(name: "WAChaosTests", dependencies: ["WAChaos", "WATestKit", "wachaos", "wacluster"], swiftSettings: settings),
+        .testTarget(name: "WAChaosTests", dependencies: ["WAChaos", "ChaosCheckers", "WATestKit", "wachaos", "wacluster"], swiftSettings: settings),
     ]
 )

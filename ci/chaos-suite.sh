@@ -1,21 +1,49 @@
 #!/usr/bin/env bash
-# CI: the default suite on every engine, time-scaled as the files say; each engine's junit.xml
-# and report.json are kept in ci-artifacts/ (junit-ENGINE.xml, report-ENGINE.json).
+# CI: the default suite on every engine, time-scaled as the files say; on the embedded engine
+# also every regression scenario (chaos/regressions). Then, from the saved runs: the nemesis
+# schedule is replayed as a plain scenario and must pass again, every run folder is re-judged
+# with `wachaos recheck`, and the nemesis timeline is screenshot in headless Chromium.
+# Artifacts in ci-artifacts/: junit-ENGINE.xml, report-ENGINE.json, runs-*, nemesis-timeline.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p ci-artifacts
 status=0
 for engine in sqlite postgres; do
   echo "== chaos suite on $engine"
+  suites=(chaos)
+  [ "$engine" = sqlite ] && suites+=(chaos/regressions)
   set +e
-  .build/debug/wachaos run chaos --db "$engine" --runs-dir "ci-artifacts/runs-$engine"
+  .build/debug/wachaos run "${suites[@]}" --db "$engine" --runs-dir "ci-artifacts/runs-$engine"
   s=$?
   set -e
   latest=$(ls -1d "ci-artifacts/runs-$engine"/*/ 2>/dev/null | tail -n 1)
   if [ -n "$latest" ]; then
     cp "$latest/junit.xml" "ci-artifacts/junit-$engine.xml"
     cp "$latest/report.json" "ci-artifacts/report-$engine.json"
+    echo "== recheck of $latest"
+    set +e
+    .build/debug/wachaos recheck "$latest" | tail -n 3
+    r=${PIPESTATUS[0]}
+    set -e
+    [ "$r" -ne 0 ] && { echo "recheck of $latest did not pass (status $r)"; status=$r; }
   fi
   [ "$s" -ne 0 ] && status=$s
 done
+nemesis=$(ls -1d ci-artifacts/runs-sqlite/*/nemesis-coreapps 2>/dev/null | tail -n 1)
+if [ -n "$nemesis" ] && [ -f "$nemesis/schedule.yml" ]; then
+  echo "== replay of the nemesis schedule $nemesis/schedule.yml"
+  set +e
+  .build/debug/wachaos run "$nemesis/schedule.yml" --runs-dir ci-artifacts/runs-replay
+  s=$?
+  set -e
+  [ "$s" -ne 0 ] && { echo "the replayed schedule did not pass (status $s)"; status=$s; }
+  if command -v chromium >/dev/null; then
+    chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,1400 \
+      --screenshot="$nemesis/timeline.png" "file://$(pwd)/$nemesis/timeline.html" >/dev/null 2>&1 || true
+    if [ -s "$nemesis/timeline.png" ]; then cp "$nemesis/timeline.png" ci-artifacts/nemesis-timeline.png; echo "timeline screenshot: $nemesis/timeline.png"
+    else echo "headless Chromium did not render $nemesis/timeline.html"; status=1; fi
+  fi
+else
+  echo "no nemesis run with a schedule.yml under ci-artifacts/runs-sqlite"; status=1
+fi
 exit $status

@@ -2,7 +2,8 @@
 # Installs the system packages the build and the suites need (Debian). Idempotent: only
 # what is missing is installed, so a warm machine pays nothing.
 set -euo pipefail
-needed=(libsqlite3-dev libpq-dev libcap-dev pkg-config postgresql sqlite3 curl)
+# chromium: headless screenshots of the HTML timeline (the report must render).
+needed=(libsqlite3-dev libpq-dev libcap-dev pkg-config postgresql sqlite3 curl chromium)
 missing=()
 for p in "${needed[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

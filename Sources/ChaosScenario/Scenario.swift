@@ -57,5 +57,11 @@ public struct Workload: Equatable, Sendable {
     public var messagesPerSecond: Double
     /// Concurrent senders.
     public var senders: Int
-    public init(messagesPerSecond: Double, senders: Int = 2) { self.messagesPerSecond = messagesPerSecond; self.senders = senders }
+    /// The vacuity guard: a fault window with fewer accepted sends makes the loss checks
+    /// unknown instead of pass (`min_sends_per_fault`, default 20).
+    public var minSendsPerFault: Int
+    public init(messagesPerSecond: Double, senders: Int = 2, minSendsPerFault: Int = Workload.defaultMinSendsPerFault) {
+        self.messagesPerSecond = messagesPerSecond; self.senders = senders; self.minSendsPerFault = minSendsPerFault
+    }
+    public static let defaultMinSendsPerFault = 20
 }

@@ -42,15 +42,16 @@ struct ScenarioParser {
 
     /// `workload: {messages_per_second: 40, senders: 2}` — a message stream during the run.
     private func workloadValue(_ field: Field) -> Workload? {
-        guard let fields = MappingFields(field, allowed: ["messages_per_second", "senders"], diagnostics: diagnostics) else { return nil }
+        guard let fields = MappingFields(field, allowed: ["messages_per_second", "senders", "min_sends_per_fault"], diagnostics: diagnostics) else { return nil }
         let rate = fields.required("messages_per_second").flatMap { diagnostics.number($0) }
         if let rate, let f = fields.optional("messages_per_second"), !(rate > 0 && rate <= 5000) {
             diagnostics.report(f.node, f.path, "expected a rate in (0, 5000] messages per real second, got \(rate)")
             return nil
         }
         let senders = fields.optional("senders").flatMap { diagnostics.integer($0, in: 1...64) } ?? 2
+        let minimum = fields.optional("min_sends_per_fault").flatMap { diagnostics.integer($0, in: 0...1_000_000) } ?? Workload.defaultMinSendsPerFault
         guard let rate else { return nil }
-        return Workload(messagesPerSecond: rate, senders: senders)
+        return Workload(messagesPerSecond: rate, senders: senders, minSendsPerFault: minimum)
     }
 
     private func scenarioName(_ field: Field) -> String? {

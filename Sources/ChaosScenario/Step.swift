@@ -1,3 +1,5 @@
+import WACore
+
 /// The node a process step acts on, optionally bound to a label for later steps (`as: victim`).
 public struct NodeTarget: Hashable, Sendable, CustomStringConvertible {
     /// Which node.
@@ -26,11 +28,12 @@ public enum StepKind: String, CaseIterable, Sendable {
     case expectPrimaryMaster = "expect_primary_master"
     case setShards = "set_shards"
     case sleep, run
+    case skew, gateway, nemesis
 
     /// Steps that disturb the cluster; `expect_failover` measures from the most recent one.
     public var isFault: Bool {
         switch self {
-        case .kill, .stop, .restart, .pause, .partition, .delay, .bandwidth, .reset: return true
+        case .kill, .stop, .restart, .pause, .partition, .delay, .bandwidth, .reset, .skew, .gateway, .nemesis: return true
         default: return false
         }
     }
@@ -76,6 +79,12 @@ public enum Step: Equatable, Sendable {
     case sleep(LogicalSeconds, line: Int)
     /// Run a shell command; a non-zero exit fails the scenario.
     case run(command: String, line: Int)
+    /// Step one node's injected clock by `byMs` logical milliseconds and drift it (0, 0 heals).
+    case skew(NodeTarget, byMs: Int, driftPPM: Int, line: Int)
+    /// Make the simulated WhatsApp server misbehave (or `heal`).
+    case gateway(GatewayFault, line: Int)
+    /// Random faults drawn from the seed; the runner writes the schedule it ran.
+    case nemesis(NemesisPlan, line: Int)
 
     /// The line of the step in its file.
     public var line: Int {
@@ -85,7 +94,8 @@ public enum Step: Equatable, Sendable {
              .partition(_, _, let line), .delay(_, _, _, let line), .bandwidth(_, _, let line),
              .reset(_, let line), .heal(_, let line), .expectFailover(_, _, let line),
              .expectNoFailover(_, _, let line), .expectPrimaryMaster(_, _, let line),
-             .setShards(_, let line), .sleep(_, let line), .run(_, let line):
+             .setShards(_, let line), .sleep(_, let line), .run(_, let line), .skew(_, _, _, let line),
+             .gateway(_, let line), .nemesis(_, let line):
             return line
         }
     }
@@ -112,6 +122,9 @@ public enum Step: Equatable, Sendable {
         case .setShards: return .setShards
         case .sleep: return .sleep
         case .run: return .run
+        case .skew: return .skew
+        case .gateway: return .gateway
+        case .nemesis: return .nemesis
         }
     }
 

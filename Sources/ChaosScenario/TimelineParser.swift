@@ -62,6 +62,9 @@ struct TimelineParser {
         case .setShards: return setShards(value, line: line)
         case .sleep: return diagnostics.duration(value).map { .sleep($0, line: line) }
         case .run: return run(value, line: line)
+        case .skew: return skew(value, line: line)
+        case .gateway: return gatewayFault(value, line: line)
+        case .nemesis: return nemesis(value, line: line)
         }
     }
 

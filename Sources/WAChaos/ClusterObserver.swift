@@ -1,29 +1,29 @@
+import ChaosCheckers
 import ChaosScenario
 import Foundation
 import WACore
 import WATestKit
 
-/// What the runner knows of the cluster at an instant, from node events and its own record of
-/// which processes it started and stopped.
+/// What the runner knows of the cluster at an instant: who is primary and who owns each shard
+/// from terms and epochs in the node events (`ClusterView`, the checkers' own model), and
+/// which processes run from its own record.
 struct ClusterObserver {
     let cluster: LocalCluster
+    let deaths: [String: [Double]]
+    let scale: Double
 
-    /// Latest shard owned per running coreapp, from its `role_changed` events.
+    func view() -> ClusterView { ClusterView(events: cluster.allEvents(), deaths: deaths, scale: scale) }
+
+    /// Each shard's owner now: the highest epoch still held by a live process.
     func owners() -> [Int: String] {
-        var out: [Int: String] = [:]
-        for name in cluster.layout.coreappNames where cluster.process(name)?.isAlive == true {
-            guard let e = cluster.events(name).last(where: { $0.event == "role_changed" }),
-                  e.fields["role"] == "owner", let s = e.fields["shard"].flatMap(Int.init) else { continue }
-            out[s] = name
-        }
-        return out
+        let t = Date().timeIntervalSince1970
+        return view().owners(at: t).filter { cluster.process($0.value)?.isAlive == true }
     }
 
-    /// The running master whose latest lease event is an acquisition.
+    /// The master holding the highest open term, if its process lives.
     func primaryMaster() -> String? {
-        cluster.layout.masterNames.filter { cluster.process($0)?.isAlive == true }.first { name in
-            cluster.events(name).last(where: { $0.event == "lease_acquired" || $0.event == "lease_lost" })?.event == "lease_acquired"
-        }
+        guard let p = view().primary(at: Date().timeIntervalSince1970), cluster.process(p)?.isAlive == true else { return nil }
+        return p
     }
 
     func snapshot() -> ClusterSnapshot {
@@ -47,33 +47,5 @@ struct ClusterObserver {
             nodes.append(NodeState(name: LocalCluster.databaseNodeName, role: .db, isRunning: true))
         }
         return ClusterSnapshot(nodes: nodes.sorted { $0.name < $1.name })
-    }
-
-    /// Primary-master intervals (real time) per master, for the split-brain check. An interval
-    /// ends at the master's lease loss (never later than the validity it logged), at its
-    /// death, or at `end`.
-    func primaryIntervals(deaths: [String: [Double]], end: Double, scale: Double) -> [(master: String, from: Double, to: Double)] {
-        var out: [(String, Double, Double)] = []
-        for m in cluster.layout.masterNames {
-            var start: Double?
-            for e in cluster.events(m) where e.event == "lease_acquired" || e.event == "lease_lost" || e.event == "node_started" {
-                if e.event == "lease_acquired" {
-                    if start == nil { start = e.ts }
-                } else if let s = start {
-                    // A restart (node_started) also ends the previous life's interval.
-                    let deathsAfter = deaths[m, default: []].filter { $0 >= s && $0 <= e.ts }
-                    var stop = e.ts
-                    if let d = deathsAfter.first { stop = min(stop, d) }
-                    if e.event == "lease_lost", let v = e.fields["valid_until"].flatMap(Double.init) { stop = min(stop, v * scale) }
-                    out.append((m, s, max(s, stop)))
-                    start = nil
-                }
-            }
-            if let s = start {
-                let stop = deaths[m, default: []].first { $0 >= s } ?? end
-                out.append((m, s, stop))
-            }
-        }
-        return out
     }
 }

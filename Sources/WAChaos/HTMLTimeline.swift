@@ -1,3 +1,4 @@
+import ChaosCheckers
 import Foundation
 import WACore
 import WATestKit
@@ -29,20 +30,13 @@ struct HTMLTimeline {
             func close(_ t: Double) { if let c = current { segments.append(Segment(from: c.from, to: t, label: c.label, color: c.color)) }; current = nil }
             for e in events {
                 if let d = deaths[name]?.first(where: { $0 <= e.ts && $0 >= (current?.from ?? .infinity) }) { close(d) }
-                switch e.event {
-                case "role_changed":
-                    close(e.ts)
-                    let role = e.fields["role"] ?? "?"
-                    switch role {
-                    case "primary_master": current = (e.ts, "primary", "#2b8a3e")
-                    case "secondary_master": current = (e.ts, "secondary", "#adb5bd")
-                    case "owner":
-                        let shard = Int(e.fields["shard"] ?? "0") ?? 0
-                        current = (e.ts, "shard \(shard)", palette[shard % palette.count])
-                    default: current = (e.ts, "standby", "#ced4da")
-                    }
-                case "gateway_connected": connectedSince = e.ts
-                case "gateway_disconnected":
+                switch e.typed {
+                case .becamePrimaryMaster: close(e.ts); current = (e.ts, "primary", "#2b8a3e")
+                case .becameSecondaryMaster: close(e.ts); current = (e.ts, "secondary", "#adb5bd")
+                case .becameOwner(let shard, _): close(e.ts); current = (e.ts, "shard \(shard)", palette[shard % palette.count])
+                case .becameStandby: close(e.ts); current = (e.ts, "standby", "#ced4da")
+                case .gatewayConnected: connectedSince = e.ts
+                case .gatewayDisconnected:
                     if let s = connectedSince { connections.append(Segment(from: s, to: e.ts, label: "gateway", color: "#212529")) }
                     connectedSince = nil
                 default: break
@@ -90,7 +84,7 @@ struct HTMLTimeline {
         }
     }
 
-    func html(rows: [Row], markers: [(at: Double, label: String, kind: String)]) -> String {
+    func html(rows: [Row], markers: [(at: Double, label: String, kind: String)], run: RunRecord? = nil, checks: [CheckResult] = []) -> String {
         let width = 1100.0, left = 220.0, rowHeight = 22.0
         let span = max(0.001, end - start)
         func x(_ t: Double) -> Double { left + (min(max(t, start), end) - start) / span * (width - left - 10) }
@@ -121,8 +115,63 @@ struct HTMLTimeline {
         <body style="font-family:sans-serif"><h2>\(escape(scenario))</h2>
         <p>Time axis: real seconds / logical seconds (scale \(scale)). Red dashed lines are faults, blue are other steps;
         hover for details. Client view: green = every send accepted, amber = some refused, red = none accepted.</p>
-        \(svg)</body></html>
+        \(summary(checks))
+        \(svg)
+        \(run.map(latencyPlot) ?? "")
+        \(checkTable(checks))</body></html>
         """
+    }
+
+    /// Sent / ok / fail / info / delivered / lost / duplicated / conflicts, from the checks' figures.
+    func summary(_ checks: [CheckResult]) -> String {
+        func figure(_ check: String, _ key: String) -> String {
+            checks.first { $0.name == check }?.figures[key].map { String(Int($0)) } ?? "–"
+        }
+        let cells: [(String, String)] = [
+            ("sent", figure("no accepted message lost", "sent")), ("ok", figure("no accepted message lost", "ok")),
+            ("fail", figure("no accepted message lost", "fail")), ("info", figure("no accepted message lost", "info")),
+            ("delivered", figure("statuses reach the webhook", "delivered")), ("lost", figure("no accepted message lost", "lost")),
+            ("duplicated", figure("no duplicated message", "duplicated")), ("conflicts", figure("no gateway conflict", "conflicts")),
+        ]
+        return "<table id='summary' style='border-collapse:collapse;margin:8px 0'><tr>" + cells.map { "<th style='border:1px solid #ced4da;padding:3px 8px'>\($0.0)</th>" }.joined()
+            + "</tr><tr>" + cells.map { "<td style='border:1px solid #ced4da;padding:3px 8px;text-align:right'>\($0.1)</td>" }.joined() + "</tr></table>"
+    }
+
+    func checkTable(_ checks: [CheckResult]) -> String {
+        guard !checks.isEmpty else { return "" }
+        let color = ["pass": "#2b8a3e", "fail": "#c92a2a", "unknown": "#e67700"]
+        return "<h3>Checks</h3><table style='border-collapse:collapse'>" + checks.map { c in
+            "<tr><td style='padding:2px 8px;color:\(color[c.verdict.rawValue]!);font-weight:bold'>\(c.verdict.rawValue.uppercased())</td><td style='padding:2px 8px'>\(escape(c.name))\(c.line.map { " (line \($0))" } ?? "")</td><td style='padding:2px 8px'>\(escape(c.reason))</td></tr>"
+        }.joined() + "</table>"
+    }
+
+    /// Each send's latency over time (ok green, fail red, info amber), faults shaded.
+    func latencyPlot(_ run: RunRecord) -> String {
+        let sends = run.sends.filter { $0.completion != nil }
+        guard !sends.isEmpty else { return "" }
+        let width = 1100.0, left = 220.0, height = 220.0, top = 20.0, bottom = 30.0
+        let span = max(0.001, end - start)
+        func x(_ t: Double) -> Double { left + (min(max(t, start), end) - start) / span * (width - left - 10) }
+        let latencies = sends.map { ($0.end - $0.invoke.ts) * 1000 }
+        let maxMs = max(10, latencies.sorted()[Int(Double(latencies.count - 1) * 0.999)])
+        func y(_ ms: Double) -> Double { top + (1 - min(ms, maxMs) / maxMs) * (height - top - bottom) }
+        var svg = "<svg id='latency' xmlns='http://www.w3.org/2000/svg' width='\(Int(width))' height='\(Int(height))' font-family='sans-serif' font-size='11'>"
+        for f in run.faults {
+            let x0 = x(f.start), x1 = x(f.end ?? end)
+            svg += "<rect x='\(x0)' y='\(top)' width='\(max(1, x1 - x0))' height='\(height - top - bottom)' fill='#fa5252' opacity='0.12'><title>fault \(f.id): \(escape(f.value))</title></rect>"
+        }
+        let colors: [HistoryOp.Kind: String] = [.ok: "#2b8a3e", .fail: "#e03131", .info: "#f08c00"]
+        for (s, ms) in zip(sends, latencies) {
+            svg += "<circle cx='\(x(s.invoke.ts))' cy='\(y(ms))' r='1.6' fill='\(colors[s.outcome] ?? "#000")'/>"
+        }
+        for k in 0...4 {
+            let ms = maxMs * Double(k) / 4
+            svg += "<text x='\(left - 50)' y='\(y(ms) + 4)' fill='#495057'>\(String(format: "%.0f ms", ms))</text>"
+        }
+        svg += "<text x='4' y='\(top + 14)'>send latency (client)</text>"
+        svg += "<text x='4' y='\(top + 30)' fill='#2b8a3e'>● ok</text><text x='44' y='\(top + 30)' fill='#e03131'>● fail</text><text x='90' y='\(top + 30)' fill='#f08c00'>● info</text>"
+        svg += "<text x='4' y='\(top + 46)' fill='#c92a2a'>shaded: faults</text>"
+        return svg + "</svg>"
     }
 
     func escape(_ s: String) -> String {

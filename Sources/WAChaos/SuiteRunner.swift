@@ -1,3 +1,4 @@
+import ChaosCheckers
 import ChaosScenario
 import Foundation
 import ProcessSupervisor
@@ -30,9 +31,9 @@ public final class SuiteRunner {
             if report.verdict != .pass {
                 options.progress("[\(s.name)] \(report.verdict.rawValue.uppercased()) — seed \(report.seed); node logs kept in \(dir)")
             } else if !options.keep {
-                // Passed: keep the logs and journal, drop the bulky DB and data folders.
-                for sub in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-                where !sub.hasSuffix(".log") && sub != "gateway" && sub != "timeline.html" {
+                // Passed: keep what `recheck` reads (logs, journal, history, receipts, run.json)
+                // and the reports; drop the bulky database and data folders.
+                for sub in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !Self.kept(sub) {
                     try? FileManager.default.removeItem(atPath: "\(dir)/\(sub)")
                 }
             }
@@ -42,6 +43,10 @@ public final class SuiteRunner {
             try? FileManager.default.removeItem(atPath: template)
         }
         return reports
+    }
+
+    static func kept(_ file: String) -> Bool {
+        file == "gateway" || [".log", ".jsonl", ".json", ".yml", ".html", ".png"].contains { file.hasSuffix($0) }
     }
 
     func write(reports: [ScenarioReport], timeline: [TimelineEntry]) throws {
@@ -93,7 +98,7 @@ enum JUnitReport {
 /// The summary table printed at the end of a run.
 public enum SummaryTable {
     public static func render(_ reports: [ScenarioReport]) -> String {
-        var rows: [[String]] = [["scenario", "result", "real s", "measured (logical s)", "bounds (logical s)"]]
+        var rows: [[String]] = [["scenario", "result", "real s", "sent/ok/fail/info", "delivered/lost/dup/conflicts", "measured (logical s)", "bounds (logical s)"]]
         for r in reports {
             let windows = r.checks.filter { !$0.figures.isEmpty && $0.bounds != nil }
             let measured = windows.map { c -> String in
@@ -103,13 +108,20 @@ public enum SummaryTable {
             }.joined(separator: "; ")
             let takeover = r.checks.compactMap { $0.figures["takeover_logical"] }.map { String(format: "lease moved %.1f", $0) }
             let bounds = windows.compactMap { $0.bounds?.components(separatedBy: " logical").first }.joined(separator: "; ")
-            rows.append([r.scenario, r.verdict.rawValue.uppercased(), String(format: "%.1f", r.realSeconds),
+            func figure(_ check: String, _ key: String) -> String {
+                r.checks.first { $0.name == check }?.figures[key].map { String(Int($0)) } ?? "-"
+            }
+            let loss = "no accepted message lost"
+            let counts = ["sent", "ok", "fail", "info"].map { figure(loss, $0) }.joined(separator: "/")
+            let fate = [figure("statuses reach the webhook", "delivered"), figure(loss, "lost"), figure("no duplicated message", "duplicated"),
+                        figure("no gateway conflict", "conflicts")].joined(separator: "/")
+            rows.append([r.scenario, r.verdict.rawValue.uppercased(), String(format: "%.1f", r.realSeconds), counts, fate,
                          ([measured] + takeover).filter { !$0.isEmpty }.joined(separator: "; "), bounds])
             for c in r.checks where c.verdict != .pass {
-                rows.append(["  ↳ " + c.name, c.verdict.rawValue, "", String(c.reason.prefix(110)), ""])
+                rows.append(["  ↳ " + c.name, c.verdict.rawValue, "", "", "", String(c.reason.prefix(110)), ""])
             }
         }
-        let widths = (0..<5).map { col in rows.map { $0[col].count }.max() ?? 0 }
+        let widths = (0..<7).map { col in rows.map { $0[col].count }.max() ?? 0 }
         let lines = rows.enumerated().map { i, row -> String in
             let line = row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: " | ")
             return i == 0 ? line + "\n" + widths.map { String(repeating: "-", count: $0) }.joined(separator: "-|-") : line

@@ -89,12 +89,25 @@ final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable
         case (.session(let id, let node, let shard), .message):
             guard let msgID = frame.id else { return }
             let count = state.message(id: msgID, to: frame.to ?? "", node: node, shard: shard, sessionID: id)
-            var ack = GatewayFrame(.ack); ack.id = msgID; ack.status = "sent"
-            send(context, ack)
-            state.journal.record("ack", ["id": msgID, "status": "sent", "session": id, "count": count])
-            let delay = TimeAmount.nanoseconds(Int64(state.clock.scale.real(0.2) * 1e9))
             let channel = context.channel
-            context.eventLoop.scheduleTask(in: delay) { [state] in
+            let loop = context.eventLoop
+            let scale = state.clock.scale
+            let sendAck = { [state] in
+                guard channel.isActive else { return }
+                var ack = GatewayFrame(.ack); ack.id = msgID; ack.status = "sent"
+                channel.writeAndFlush(NIOAny(ByteBuffer(data: ack.encodedLine())), promise: nil)
+                state.journal.record("ack", ["id": msgID, "status": "sent", "session": id, "count": count])
+            }
+            switch state.ackPlan(shard: shard) {
+            case .now: sendAck()
+            case .after(let logical): loop.scheduleTask(in: Self.amount(scale.real(logical))) { sendAck() }
+            case .drop:
+                // Nothing acknowledged, so nothing delivered either: the node must find out by `sync`.
+                state.journal.record("ack_dropped", ["id": msgID, "session": id])
+                return
+            }
+            let delay = Self.amount(scale.real(0.2 + state.statusDelay))
+            loop.scheduleTask(in: delay) { [state] in
                 guard channel.isActive, state.markDelivered(msgID) else { return }
                 var st = GatewayFrame(.status); st.id = msgID; st.status = "delivered"
                 channel.writeAndFlush(NIOAny(ByteBuffer(data: st.encodedLine())), promise: nil)
@@ -112,6 +125,8 @@ final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable
             break
         }
     }
+
+    static func amount(_ realSeconds: Double) -> TimeAmount { .nanoseconds(Int64(max(0, realSeconds) * 1e9)) }
 
     private func startPings(_ context: ChannelHandlerContext) {
         let period = TimeAmount.nanoseconds(Int64(state.clock.scale.real(state.timings.gatewayPingPeriod) * 1e9))

@@ -23,6 +23,16 @@ public final class GatewayState: @unchecked Sendable {
     private var delivered: Set<String> = []
     private var nextSessionID = 0
     private var rng: SplitMix64
+    /// Misbehaviour the chaos runner asked for (see `GatewayFault`).
+    private var misbehaviour = Misbehaviour()
+    struct Misbehaviour {
+        var ackDelay = 0.0, statusDelay = 0.0
+        var dropAcks: Set<Int> = [], dropAllAcks = false
+        var refusing = false
+        var bannedUntil: LogicalInstant?
+    }
+    /// What to do with the ack of a message on a shard.
+    enum AckPlan: Equatable { case now, after(Double), drop }
 
     let clock: any ClusterClock
     let timings: ClusterTimings
@@ -62,6 +72,14 @@ public final class GatewayState: @unchecked Sendable {
         guard accounts[phone]?.verified == true else {
             journal.record("refused", ["node": node, "phone": phone, "shard": shard, "reason": "number not registered"])
             return (.refused("number \(phone) is not registered"), nil)
+        }
+        if misbehaviour.refusing {
+            journal.record("refused", ["node": node, "phone": phone, "shard": shard, "reason": "refusing connections (fault)"])
+            return (.refused("the WhatsApp server refuses connections right now; retry"), nil)
+        }
+        if let until = misbehaviour.bannedUntil, now < until {
+            journal.record("refused", ["node": node, "phone": phone, "shard": shard, "reason": "account banned (fault)", "until": until.seconds])
+            return (.refused(String(format: "the account is banned for %.0fs more", until - now)), nil)
         }
         if let until = bans[key], now < until {
             journal.record("refused", ["node": node, "phone": phone, "shard": shard, "reason": "banned", "until": until.seconds])
@@ -112,6 +130,43 @@ public final class GatewayState: @unchecked Sendable {
             if let s = sessions.values.first(where: { $0.id == sessionID }) { messageShard[id] = s.key }
             journal.record("message", ["id": id, "to": to, "node": node, "shard": shard, "session": sessionID, "count": n])
             return n
+        }
+    }
+
+    /// The ack of a message on `shard`, as the current misbehaviour has it.
+    func ackPlan(shard: Int) -> AckPlan {
+        lock.withLock {
+            if misbehaviour.dropAllAcks || misbehaviour.dropAcks.contains(shard) { return .drop }
+            return misbehaviour.ackDelay > 0 ? .after(misbehaviour.ackDelay) : .now
+        }
+    }
+
+    /// Extra logical seconds before a `delivered` status goes out.
+    var statusDelay: Double { lock.withLock { misbehaviour.statusDelay } }
+
+    /// Applies a fault; returns the channels to close, which the caller closes after the unlock.
+    func apply(_ fault: GatewayFault) -> [Channel] {
+        lock.withLock {
+            var close: [Channel] = []
+            switch fault {
+            case .delayAcks(let ms): misbehaviour.ackDelay = Double(ms) / 1000
+            case .delayStatuses(let ms): misbehaviour.statusDelay = Double(ms) / 1000
+            case .dropAcks(let shard):
+                if let shard { misbehaviour.dropAcks.insert(shard) } else { misbehaviour.dropAllAcks = true }
+            case .refuseConnections: misbehaviour.refusing = true
+            case .dropSession(let shard):
+                close = sessions.values.filter { shard == nil || $0.key.shard == shard }.map(\.channel)
+            case .ban(let seconds):
+                misbehaviour.bannedUntil = clock.now + seconds
+                close = sessions.values.map(\.channel)
+            case .heal:
+                let ban = misbehaviour.bannedUntil
+                misbehaviour = Misbehaviour()
+                misbehaviour.bannedUntil = ban
+            }
+            journal.record("fault", ["fault": fault.description])
+            logger.event("gateway_fault", "fault: \(fault)", ["fault": fault.kind.rawValue])
+            return close
         }
     }
 
@@ -222,6 +277,15 @@ public final class GatewayState: @unchecked Sendable {
         case "message_count":
             out.count = lock.withLock { messageCounts[f.id ?? ""] ?? 0 }
             out.ok = true
+            return out
+        case "fault":
+            do {
+                let fault = try GatewayFault(adminFrame: f)
+                for channel in apply(fault) { channel.close(promise: nil) }
+                out.ok = true
+            } catch {
+                out.ok = false; out.reason = error.description
+            }
             return out
         case "get_code":
             out.code = lock.withLock { pendingCodes[phone] }

@@ -198,7 +198,7 @@ public final class LocalCluster: @unchecked Sendable {
         if let first = layout.masterNames.first {
             try start(first)
             let deadline = Date().addingTimeInterval(10)
-            while Date() < deadline, !events(first).contains(where: { $0.event == "lease_acquired" }) {
+            while Date() < deadline, !events(first).contains(where: { if case .leaseAcquired? = $0.typed { true } else { false } }) {
                 try await Polling.pause(seconds: 0.02)
             }
         }
@@ -273,8 +273,10 @@ public final class LocalCluster: @unchecked Sendable {
 
     // MARK: API
 
-    public func api(_ method: String, _ path: String, body: JSONValue? = nil, token: String? = nil, timeout: Double = 10) async throws -> HTTPResult {
-        try await SimpleHTTPClient.json(method, webappAddress, path: path, token: token ?? self.token, body: body, group: group, timeout: timeout)
+    public func api(_ method: String, _ path: String, body: JSONValue? = nil, token: String? = nil, headers: [String: String] = [:],
+                    timeout: Double = 10) async throws -> HTTPResult {
+        try await SimpleHTTPClient.json(method, webappAddress, path: path, token: token ?? self.token, body: body, extraHeaders: headers,
+                                        group: group, timeout: timeout)
     }
 
     /// Logs in as admin, setting the password on first login; keeps the token.

@@ -1,10 +1,15 @@
+import ChaosCheckers
 import Foundation
 import NIOCore
 import WACore
 import WAWire
 
 /// A client sending messages at a steady pace from several concurrent senders, recording
-/// which were accepted (201 and an id) and which were refused, for exactly-once checks.
+/// which were accepted (201 and an id) and which were refused, for exactly-once checks. With a
+/// `HistoryRecorder` every send is an invoke and a completion in `history.jsonl`: `ok`, `fail`
+/// (an answer that says the message was not accepted) or `info` (no answer, or a 504: it may
+/// have been). Every send carries an Idempotency-Key; after an `info` the sender retries under
+/// the same key, up to three times with growing pauses, as a careful client would.
 public final class MessageStream: @unchecked Sendable {
     public struct Accepted: Sendable { public var id: String; public var to: String; public var at: Double }
     /// Every attempt: when, to whom, and whether it was accepted (for availability over time).
@@ -15,8 +20,16 @@ public final class MessageStream: @unchecked Sendable {
     public private(set) var errors = 0
     public private(set) var attempts: [Attempt] = []
     private var stopped = false
+    let history: HistoryRecorder?
+    let shards: @Sendable () -> Int
 
-    public init() {}
+    /// Retries under the same key after an unknown outcome, each after a longer pause.
+    public static let retriesAfterInfo = 3
+
+    public init(history: HistoryRecorder? = nil, shards: @escaping @Sendable () -> Int = { 1 }) {
+        self.history = history
+        self.shards = shards
+    }
 
     public func stop() { lock.withLock { stopped = true } }
     var isStopped: Bool { lock.withLock { stopped } }
@@ -33,31 +46,57 @@ public final class MessageStream: @unchecked Sendable {
                     while !self.isStopped {
                         n += 1
                         let to = recipients[(s * 7919 + n) % recipients.count]
-                        let body: JSONValue = .object(["to": .string(to), "type": .string("text"), "text": .object(["body": .string("stream \(s)-\(n)")])])
-                        do {
-                            let r = try await cluster.api("POST", "/v1/messages", body: body, timeout: 10)
-                            let now = Date().timeIntervalSince1970
-                            if r.status == 201, case .array(let m)? = r.json?["messages"], let id = m.first?["id"]?.stringValue {
-                                self.lock.withLock {
-                                    self.accepted.append(Accepted(id: id, to: to, at: now))
-                                    self.attempts.append(Attempt(at: now, to: to, accepted: true))
-                                }
-                            } else {
-                                self.lock.withLock {
-                                    self.refused[r.status, default: 0] += 1
-                                    self.attempts.append(Attempt(at: now, to: to, accepted: false))
-                                }
-                            }
-                        } catch {
-                            self.lock.withLock {
-                                self.errors += 1
-                                self.attempts.append(Attempt(at: Date().timeIntervalSince1970, to: to, accepted: false))
-                            }
+                        let key = "s\(s)-\(n)"
+                        var outcome = await self.send(cluster: cluster, process: "client-\(s)", to: to, key: key, text: "stream \(s)-\(n)")
+                        var retries = 0
+                        while outcome == .info, retries < MessageStream.retriesAfterInfo, !self.isStopped {
+                            retries += 1
+                            try? await Polling.pause(seconds: max(interval, 0.1) * Double(retries))
+                            outcome = await self.send(cluster: cluster, process: "client-\(s)", to: to, key: key, text: "stream \(s)-\(n)")
                         }
                         try? await Polling.pause(seconds: interval)
                     }
                 }
             }
+        }
+    }
+
+    /// One send, recorded; returns its outcome.
+    func send(cluster: LocalCluster, process: String, to: String, key: String, text: String) async -> HistoryOp.Kind {
+        let shard = ShardRouter.shard(for: to, shards: shards())
+        history?.record(process, .invoke, "send") { $0.shard = shard; $0.recipient = to; $0.key = key }
+        let body: JSONValue = .object(["to": .string(to), "type": .string("text"), "text": .object(["body": .string(text)])])
+        do {
+            let r = try await cluster.api("POST", "/v1/messages", body: body, headers: ["Idempotency-Key": key], timeout: 10)
+            let now = Date().timeIntervalSince1970
+            if r.status == 201, case .array(let m)? = r.json?["messages"], let id = m.first?["id"]?.stringValue {
+                history?.record(process, .ok, "send", at: now) { $0.shard = shard; $0.recipient = to; $0.key = key; $0.status = 201; $0.id = id }
+                lock.withLock {
+                    accepted.append(Accepted(id: id, to: to, at: now))
+                    attempts.append(Attempt(at: now, to: to, accepted: true))
+                }
+                return .ok
+            }
+            let error = r.json?["errors"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }
+            let code = error?["code"]?.intValue.map(String.init) ?? "-"
+            let kind: HistoryOp.Kind = r.status == 504 ? .info : .fail
+            history?.record(process, kind, "send", at: now) {
+                $0.shard = shard; $0.recipient = to; $0.key = key; $0.status = r.status
+                $0.error = "\(code): \(error?["details"]?.stringValue ?? error?["title"]?.stringValue ?? r.text.prefix(120).description)"
+            }
+            lock.withLock {
+                refused[r.status, default: 0] += 1
+                attempts.append(Attempt(at: now, to: to, accepted: false))
+            }
+            return kind
+        } catch {
+            let now = Date().timeIntervalSince1970
+            history?.record(process, .info, "send", at: now) { $0.shard = shard; $0.recipient = to; $0.key = key; $0.error = "\(error)" }
+            lock.withLock {
+                errors += 1
+                attempts.append(Attempt(at: now, to: to, accepted: false))
+            }
+            return .info
         }
     }
 }

@@ -1,34 +1,6 @@
 import Foundation
 import WACore
 
-/// One structured event line of a node's log.
-public struct NodeEvent: Sendable, Equatable {
-    /// Real unix time, logical time, node name, event name and its string fields.
-    public var ts: Double
-    public var logical: Double
-    public var node: String
-    public var event: String
-    public var fields: [String: String]
-    public var message: String { fields["msg"] ?? "" }
-
-    /// Parses the JSON lines of a node log; non-JSON lines (a crash trace) are skipped.
-    public static func parse(log text: String) -> [NodeEvent] {
-        text.split(separator: "\n").compactMap { line in
-            guard line.first == "{", let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let event = obj["event"] as? String else { return nil }
-            var fields: [String: String] = [:]
-            for (k, v) in obj where k != "ts" && k != "logical" && k != "event" && k != "node" { fields[k] = "\(v)" }
-            return NodeEvent(ts: obj["ts"] as? Double ?? 0, logical: obj["logical"] as? Double ?? 0,
-                             node: obj["node"] as? String ?? "", event: event, fields: fields)
-        }
-    }
-
-    public static func read(file: String) -> [NodeEvent] {
-        guard let data = FileManager.default.contents(atPath: file) else { return [] }
-        return parse(log: String(decoding: data, as: UTF8.self))
-    }
-}
-
 /// A parsed `/v1/health` answer, keyed by hostname (ids normalised away).
 public struct HealthView: Sendable, Equatable, CustomStringConvertible {
     public struct Entry: Sendable, Equatable {

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ChaosCheckers
 import WACore
 
 /// A webhook endpoint for tests and benchmarks: records every POST body, and answers 500 to
@@ -9,6 +10,7 @@ import WACore
 public final class WebhookReceiver: @unchecked Sendable {
     private let lock = NSLock()
     private var bodies: [Data] = []
+    private var arrivals: [Double] = []
     private var requests = 0
     private var failuresLeft: Int
     private var channel: Channel?
@@ -35,11 +37,25 @@ public final class WebhookReceiver: @unchecked Sendable {
             requests += 1
             if failuresLeft > 0 { failuresLeft -= 1; return .internalServerError }
             bodies.append(body)
+            arrivals.append(Date().timeIntervalSince1970)
             return .ok
         }
     }
 
     public var requestCount: Int { lock.withLock { requests } }
+
+    /// Every accepted POST with when it arrived, for `webhook.jsonl`.
+    public var receipts: [WebhookReceipt] {
+        lock.withLock { zip(arrivals, bodies).map { WebhookReceipt(ts: $0, body: $1) } }
+    }
+
+    /// Writes the receipts as JSON lines.
+    public func writeReceipts(to path: String) throws {
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        var out = Data()
+        for r in receipts { out.append(try enc.encode(r)); out.append(0x0A) }
+        try out.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
 
     /// Every status seen in accepted deliveries: message id → statuses.
     public var statuses: [String: Set<String>] {

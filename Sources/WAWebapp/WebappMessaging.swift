@@ -75,7 +75,8 @@ extension WebappAPI {
     }
 
     /// Sends to the owner of the recipient's shard. Never hangs: a missing or dead owner is a
-    /// 503 the client can retry (the message was not accepted).
+    /// 503 the client can retry (the message was not accepted); an owner that took the request
+    /// and did not answer is a 504, because the message may have been stored.
     func route(to: String, body: String, key: String?) async throws -> String {
         var attempt = 0
         while true {
@@ -96,7 +97,7 @@ extension WebappAPI {
             } catch let e as RPCError where e.kind == .timeout || e.kind == .closed {
                 // The request may have reached the owner and been stored: the outcome is unknown.
                 shardRoutes.invalidate()
-                throw APIError(.serviceNotReady, "the primary coreapp of shard \(shard) (\(owner.hostname)) did not answer in time; the message may or may not have been accepted — retry with the same Idempotency-Key to avoid a duplicate", status: 503)
+                throw APIError(.serviceNotReady, "the primary coreapp of shard \(shard) (\(owner.hostname)) did not answer in time; the message may or may not have been accepted — retry with the same Idempotency-Key to avoid a duplicate", status: 504)
             } catch {
                 shardRoutes.invalidate()
                 throw APIError(.serviceNotReady, "the primary coreapp of shard \(shard) (\(owner.hostname)) is unreachable; the message was not accepted; retry", status: 503)

@@ -9,7 +9,7 @@ struct WAChaos: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wachaos",
         abstract: "Chaos runner for the WhatsApp Business API HA / Multiconnect cluster replica.",
-        subcommands: [Run.self, Check.self, Bench.self])
+        subcommands: [Run.self, Check.self, Plan.self, Recheck.self, Shrink.self, Bench.self])
 }
 
 /// Scenario selection shared by `run` and `check`.
@@ -67,6 +67,7 @@ struct Run: AsyncParsableCommand {
     var db: DBEngine?
     @Option(name: .customLong("db-env"), help: "Use an existing PostgreSQL server, described by a db.env file, instead of starting one (each scenario gets a database of its own there).")
     var dbEnv: String?
+    @OptionGroup var nodeEnv: NodeEnvironmentOption
 
     func validate() throws {
         if let dbEnv, !FileManager.default.isReadableFile(atPath: dbEnv) { throw ValidationError("--db-env: cannot read \(dbEnv)") }
@@ -87,6 +88,7 @@ struct Run: AsyncParsableCommand {
         options.fixturesDirectory = fixtures; options.slackReal = slack; options.binary = wacluster
         options.database = dbEnv != nil ? .postgres : db
         options.databaseEnvFile = dbEnv
+        options.nodeEnvironment = try nodeEnv.parsed()
         let f = DateFormatter(); f.dateFormat = "yyyyMMdd-HHmmss"; f.timeZone = TimeZone(identifier: "UTC")
         let dir = "\(runsDir)/\(f.string(from: Date()))-seed\(seed.map(String.init) ?? "file")\(options.database.map { "-\($0.rawValue)" } ?? "")"
         print("wachaos: \(scenarios.count) scenario(s), run folder \(dir)")
@@ -98,6 +100,94 @@ struct Run: AsyncParsableCommand {
         if record { print("goldens rewritten under \(fixtures)/health (--record)") }
         for r in reports where r.verdict != .pass { print("\(r.scenario): \(r.verdict.rawValue) — rerun with --seed \(r.seed) --filter \(r.scenario)") }
         if reports.contains(where: { $0.verdict != .pass }) { throw ExitCode(1) }
+    }
+}
+
+/// `--node-env KEY=VALUE`, repeatable: environment for every node the runner starts.
+struct NodeEnvironmentOption: ParsableArguments {
+    @Option(name: .customLong("node-env"), help: "KEY=VALUE added to every node's environment (repeatable), e.g. a test-only switch such as WA_UNSAFE_DISABLE_FENCING=1.")
+    var entries: [String] = []
+
+    func parsed() throws -> [String: String] {
+        var out: [String: String] = [:]
+        for e in entries {
+            guard let eq = e.firstIndex(of: "="), eq != e.startIndex else { throw ValidationError("--node-env expects KEY=VALUE, got '\(e)'") }
+            let key = String(e[..<eq])
+            guard key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { throw ValidationError("--node-env: '\(key)' is not an environment variable name") }
+            out[key] = String(e[e.index(after: eq)...])
+        }
+        return out
+    }
+}
+
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the schedule a scenario's nemesis steps draw from a seed, without running anything.",
+        discussion: "The output is the plain scenario `wachaos run` would write as schedule.yml; save it to replay or edit it.")
+    @Argument(help: "A scenario file.") var file: String
+    @Option(help: "Seed (default: the file's, else 1).") var seed: UInt64?
+
+    func run() throws {
+        var scenario: Scenario
+        do { scenario = try ScenarioLoader.load(path: file) }
+        catch { FileHandle.standardError.write(Data("\(error)\n".utf8)); throw ExitCode(2) }
+        let seed = self.seed ?? scenario.seed ?? 1
+        var shards = scenario.shards
+        scenario.steps = scenario.steps.flatMap { step -> [Step] in
+            if case .setShards(let n, _) = step { shards = n }
+            guard case .nemesis(let plan, let line) = step else { return [step] }
+            return NemesisScheduler.schedule(plan, topology: scenario.topology, shards: shards, seed: seed, line: line)
+        }
+        scenario.seed = seed
+        print(ScenarioWriter.yaml(scenario, comment: "Drawn by `wachaos plan \(file) --seed \(seed)`: \(scenario.steps.filter(\.isFault).count) fault step(s)."), terminator: "")
+    }
+}
+
+struct Recheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-judge a saved run with this build's checkers, starting nothing.",
+        discussion: "RUN_DIR is a run folder (every scenario in it) or one scenario's folder. Exit status 0 only when every check passes.")
+    @Argument(help: "A run folder or a scenario's folder in it.") var runDir: String
+
+    func run() throws {
+        let outcomes: [RunRechecker.Outcome]
+        do { outcomes = try RunRechecker.run(runDir) }
+        catch { FileHandle.standardError.write(Data("wachaos recheck: \(error)\n".utf8)); throw ExitCode(2) }
+        print(RunRechecker.render(outcomes), terminator: "")
+        if outcomes.contains(where: { $0.verdict != .pass }) { throw ExitCode(1) }
+    }
+}
+
+struct Shrink: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reduce a failed run's schedule to the smallest that still fails the same check.",
+        discussion: "RUN_DIR is the folder of one failed scenario. Each candidate is a real run with the same seed; the result is written to RUN_DIR/shrunk.yml.")
+    @Argument(help: "The failed scenario's folder.") var runDir: String
+    @Option(help: "Stop searching after this many real seconds.") var budget: Double = 900
+    @Option(help: "Keep schedules that fail this check (repeatable; default: every check the run failed).") var check: [String] = []
+    @Option(help: "Path of the wacluster binary (default: next to wachaos).") var wacluster: String?
+    @Option(help: "Real seconds of slack on both ends of every failover window.") var slack: Double = 1.0
+    @OptionGroup var nodeEnv: NodeEnvironmentOption
+
+    func validate() throws {
+        if budget <= 0 { throw ValidationError("--budget must be positive") }
+        if !FileManager.default.fileExists(atPath: "\(runDir)/report.json") { throw ValidationError("\(runDir) has no report.json: give the folder of one scenario of a finished run") }
+    }
+
+    func run() async throws {
+        let supervisor = Supervisor()
+        supervisor.installSignalHandlers()
+        try? supervisor.enableSubreaper()
+        var options = RunOptions()
+        options.binary = wacluster
+        options.slackReal = slack
+        options.nodeEnvironment = try nodeEnv.parsed()
+        let result = try await Shrinker(runDirectory: runDir, options: options, budget: budget, checks: check.isEmpty ? nil : check,
+                                        supervisor: supervisor).run { print($0) }
+        await supervisor.shutdown(grace: .seconds(3))
+        print("\nshrunk \(result.originalFaults) fault(s) to \(result.faults) in \(result.attempts) attempt(s); still fails \(result.checks.joined(separator: ", "))")
+        print("written to \(result.path):\n")
+        print((try? String(contentsOfFile: result.path, encoding: .utf8)) ?? "")
     }
 }
 

@@ -1,3 +1,4 @@
+import ChaosCheckers
 import Foundation
 import Testing
 @testable import WAChaos

@@ -126,6 +126,12 @@ public struct NodeConfig: Sendable {
     public var peerOverridesFile: String?
     /// Our addition: the most PostgreSQL connections this node keeps (`WA_DB_MAX_CONNECTIONS`).
     public var databasePoolSize: Int?
+    /// Chaos runner only: a file the runner writes to skew this node's clock (`WA_CLOCK_CONTROL`).
+    public var clockControlFile: String?
+    /// Test-only, for proving the chaos runner catches a broken build: the coreapp keeps its
+    /// gateway session when its shard lease says it must leave (`WA_UNSAFE_DISABLE_FENCING=1`).
+    /// Never set it on a real cluster: it lets two coreapps serve one shard.
+    public var unsafeDisableFencing = false
 
     public var controlPort: Int { coreappPorts[2] }
     public var rpcAddress: HostPort { HostPort(host: externalHostname, port: controlPort) }
@@ -181,6 +187,8 @@ public struct NodeConfig: Sendable {
                           coreappPorts: ports.map { $0! }, webappPort: webPort, gatewayAddress: gateway,
                           apiKey: env["WA_API_KEY"], timeScale: scale, dataDirectory: dataDir,
                           exitOnSuccess: exitText == "TRUE" || exitText == "1", database: database,
-                          peerOverridesFile: env["WA_PEER_OVERRIDES"], databasePoolSize: poolSize)
+                          peerOverridesFile: env["WA_PEER_OVERRIDES"], databasePoolSize: poolSize,
+                          clockControlFile: env["WA_CLOCK_CONTROL"].flatMap { $0.isEmpty ? nil : $0 },
+                          unsafeDisableFencing: env["WA_UNSAFE_DISABLE_FENCING"] == "1")
     }
 }

@@ -43,6 +43,7 @@ public enum JSONValue: Codable, Sendable, Equatable, CustomStringConvertible {
         return nil
     }
     public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+    public var numberValue: Double? { if case .number(let n) = self { n } else { nil } }
 
     public subscript(key: String) -> JSONValue? { objectValue?[key] }
 

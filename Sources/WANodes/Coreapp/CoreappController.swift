@@ -80,18 +80,23 @@ public actor CoreappController {
             case .connect(let shard, let epoch):
                 startSession(shard: shard, epoch: epoch)
             case .disconnect(let shard, let reason):
+                if rt.config.unsafeDisableFencing, session != nil {
+                    rt.logger.event("fencing_disabled", "WA_UNSAFE_DISABLE_FENCING: keeping the gateway session of shard \(shard) although: \(reason)",
+                                    ["shard": "\(shard)"], level: .error)
+                    break
+                }
                 if let s = session {
                     session = nil
                     s.stop(reason: reason)
                     await pipeline.sessionDown(s)
-                    rt.logger.event("gateway_disconnected", "left the gateway for shard \(shard): \(reason)", ["shard": "\(shard)", "reason": reason])
+                    rt.logger.event(.gatewayDisconnected(shard: shard, reason: reason), "left the gateway for shard \(shard): \(reason)")
                 }
             case .promoted(let shard, let epoch):
                 await pipeline.own(shard: shard, epoch: epoch, shards: shardCount)
-                rt.logger.event("role_changed", "now the primary coreapp of shard \(shard)", ["role": "owner", "shard": "\(shard)", "epoch": "\(epoch)"])
+                rt.logger.event(.becameOwner(shard: shard, epoch: epoch), "now the primary coreapp of shard \(shard)")
             case .demoted(let shard, let reason):
                 await pipeline.release()
-                rt.logger.event("role_changed", "back to standby (was shard \(shard)): \(reason)", ["role": "standby", "shard": "\(shard)", "reason": reason])
+                rt.logger.event(.becameStandby(shard: shard, reason: reason), "back to standby (was shard \(shard)): \(reason)")
             }
         }
     }
@@ -118,7 +123,7 @@ public actor CoreappController {
 
     func sessionConnected(_ s: GatewaySession) async {
         guard session === s else { return }
-        rt.logger.event("gateway_connected", "connected to the gateway for shard \(s.shard)", ["shard": "\(s.shard)", "epoch": "\(s.epoch)"])
+        rt.logger.event(.gatewayConnected(shard: s.shard, epoch: s.epoch), "connected to the gateway for shard \(s.shard)")
         await apply(machine.gatewayConnected(now: rt.clock.monotonicNow))
         if session === s, machine.connection == .connected { await pipeline.sessionUp(s) }
     }
@@ -127,7 +132,7 @@ public actor CoreappController {
         await pipeline.sessionDown(s)
         guard session === s else { return }
         session = nil
-        rt.logger.event("gateway_disconnected", "gateway session for shard \(s.shard) ended: \(reason)", ["shard": "\(s.shard)", "reason": reason])
+        rt.logger.event(.gatewayDisconnected(shard: s.shard, reason: reason), "gateway session for shard \(s.shard) ended: \(reason)")
         await apply(machine.gatewayDisconnected(now: rt.clock.monotonicNow, retryAfter: 1))
     }
 
@@ -138,7 +143,7 @@ public actor CoreappController {
         await apply(machine.resign())
         if case .serving(let a, _, _) = held {
             try? await rt.store.releaseShard(shard: a.shard, epoch: a.epoch, node: rt.nodeID)
-            rt.logger.event("shard_released", "released shard \(a.shard) on shutdown", ["shard": "\(a.shard)"])
+            rt.logger.event(.shardReleased(shard: a.shard), "released shard \(a.shard) on shutdown")
         }
     }
 

@@ -42,7 +42,7 @@ public final class CoreappService: Service, @unchecked Sendable {
         catch is CancellationError {}
         if rt.isSchemaReady, !Task.isShuttingDownGracefully {
             try? await rt.registerSelf(role: .coreapp)
-            rt.logger.event("role_changed", "standby coreapp", ["role": "standby"])
+            rt.logger.event(.becameStandby(shard: nil, reason: nil), "standby coreapp")
             await withTaskGroup(of: Void.self) { group in
                 let c = controller, clock = rt.clock, tick = rt.timings.tick
                 group.addTask { await periodic(every: tick, clock: clock) { await c.step() } }

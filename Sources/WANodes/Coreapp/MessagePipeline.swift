@@ -20,7 +20,11 @@ public actor MessagePipeline {
     var accepting: [(MessageRecord, CheckedContinuation<String, Error>)] = []
     var flushing = false
     /// Sent on the current session and not yet acknowledged.
-    var sentOnSession: Set<String> = []
+    /// Ids sent on the live session and not yet acked, with when they went: an ack that never
+    /// comes (lost by the WhatsApp server) makes the id a reconcile candidate again after
+    /// `ackTimeout`, so `sync` finds out whether it arrived.
+    var sentOnSession: [String: LogicalInstant] = [:]
+    let ackTimeout = 5.0
     var statusBuffer: [StatusUpdate] = []
     var statusFlushing = false
     var reconciling = false
@@ -35,26 +39,26 @@ public actor MessagePipeline {
     // MARK: ownership, told by the controller
 
     func own(shard: Int, epoch: Int, shards: Int) {
-        if ownership?.shard != shard || ownership?.epoch != epoch { sentOnSession = [] }
+        if ownership?.shard != shard || ownership?.epoch != epoch { sentOnSession = [:] }
         ownership = Ownership(shard: shard, epoch: epoch, shards: shards)
     }
 
     func release() {
         ownership = nil
         session = nil
-        sentOnSession = []
+        sentOnSession = [:]
     }
 
     func sessionUp(_ s: GatewaySession) async {
         session = s
-        sentOnSession = []
+        sentOnSession = [:]
         await reconcile()
     }
 
     func sessionDown(_ s: GatewaySession) {
         guard session === s else { return }
         session = nil
-        sentOnSession = []
+        sentOnSession = [:]
         for (_, w) in syncWaiters { w.resume(returning: nil) }
         syncWaiters = [:]
     }
@@ -103,10 +107,10 @@ public actor MessagePipeline {
 
     /// Sends one message on the live session unless it already went out on it.
     func send(_ m: MessageRecord) {
-        guard let s = session, s.state == .connected, let o = ownership, m.shard == o.shard, !sentOnSession.contains(m.id) else { return }
+        guard let s = session, s.state == .connected, let o = ownership, m.shard == o.shard, sentOnSession[m.id] == nil else { return }
         var f = GatewayFrame(.message)
         f.id = m.id; f.to = m.recipient; f.body = m.body
-        if s.send(f) { sentOnSession.insert(m.id) }
+        if s.send(f) { sentOnSession[m.id] = rt.clock.monotonicNow }
     }
 
     // MARK: reconcile pending messages
@@ -122,17 +126,22 @@ public actor MessagePipeline {
             let horizon = rt.clock.now - 0.5
             guard let pending = try? await rt.store.pendingMessages(shard: o.shard, limit: 500) else { return }
             // Fresh accepts of this owner go out on the fast path; leave them to it.
-            let candidates = pending.filter { !sentOnSession.contains($0.id) && ($0.acceptedBy != rt.nodeID || $0.acceptedAt < horizon) }
+            let unacked = rt.clock.monotonicNow - ackTimeout
+            let candidates = pending.filter { m in
+                if let sent = sentOnSession[m.id] { return sent < unacked }
+                return m.acceptedBy != rt.nodeID || m.acceptedAt < horizon
+            }
             if candidates.isEmpty { return }
             guard let known = await syncWithGateway(candidates.map(\.id), session: s) else { return }
             let knownSet = Set(known)
             if !known.isEmpty {
                 rt.logger.event("messages_reconciled", "\(known.count) pending message(s) were already at the gateway", ["shard": "\(o.shard)", "count": "\(known.count)"])
-                for id in known { statusBuffer.append(StatusUpdate(id: id, state: .sent)) }
+                for id in known { sentOnSession[id] = nil; statusBuffer.append(StatusUpdate(id: id, state: .sent)) }
                 scheduleStatusFlush()
             }
             var resent = 0
             for m in candidates where !knownSet.contains(m.id) {
+                sentOnSession[m.id] = nil
                 let before = sentOnSession.count
                 send(m)
                 if sentOnSession.count > before { resent += 1 }
@@ -166,7 +175,10 @@ public actor MessagePipeline {
         switch f.type {
         case .ack, .status:
             guard let id = f.id, let state = MessageState(rawValue: f.status ?? "") else { return }
-            if state == .sent { sentOnSession.remove(id) }
+            if state == .sent || state == .delivered || state == .read { sentOnSession[id] = nil }
+            // The WhatsApp server reports delivery only of what it received: a "delivered" that
+            // overtakes a late ack still owes the webhook its "sent" (a no-op when already sent).
+            if state == .delivered || state == .read { statusBuffer.append(StatusUpdate(id: id, state: .sent)) }
             statusBuffer.append(StatusUpdate(id: id, state: state))
             scheduleStatusFlush()
         case .syncResult:

@@ -82,17 +82,14 @@ public actor MasterController {
                 }
             case .stepDown(let reason):
                 stopControl(reason: "lost the master lease")
-                rt.logger.event("lease_lost", "master lease lost: \(reason)",
-                                ["reason": reason, "valid_until": "\(validUntilOnWallClock.seconds)"], level: .warning)
+                rt.logger.event(.leaseLost(reason: reason, validFor: leaseValidFor), "master lease lost: \(reason)", level: .warning)
             case .becamePrimary(let term):
-                rt.logger.event("lease_acquired", "won the master lease (term \(term))",
-                                ["term": "\(term)", "valid_until": "\(validUntilOnWallClock.seconds)"])
-                rt.logger.event("role_changed", "primary master", ["role": "primary_master", "term": "\(term)"])
+                rt.logger.event(.leaseAcquired(term: term, validFor: leaseValidFor), "won the master lease (term \(term))")
+                rt.logger.event(.becamePrimaryMaster(term: term), "primary master")
                 reportedUnhealthy = [:]
                 broadcastVersion = 0
             case .becameSecondary(let primary):
-                rt.logger.event("role_changed", "secondary master (primary: \(primary ?? "none yet"))",
-                                ["role": "secondary_master", "primary": primary ?? ""])
+                rt.logger.event(.becameSecondaryMaster(primary: primary), "secondary master (primary: \(primary ?? "none yet"))")
             }
         }
     }
@@ -135,7 +132,8 @@ public actor MasterController {
     }
 
     /// The lease's local expiry (a monotonic instant) as a logical wall-clock instant, for events.
-    var validUntilOnWallClock: LogicalInstant { rt.clock.now + (lease.localExpiry - rt.clock.monotonicNow) }
+    /// How long from now this master may still act on its lease, by its monotonic clock.
+    var leaseValidFor: Double { ((lease.localExpiry - rt.clock.monotonicNow) * 1000).rounded() / 1000 }
 
     func primaryDuties() async {
         await broadcastSettingsIfChanged()
@@ -163,9 +161,8 @@ public actor MasterController {
                 let owned = map.shard(ownedBy: c.nodeID)
                 if let verdict, let owned, reportedUnhealthy[c.nodeID] != "\(owned.epoch)" {
                     reportedUnhealthy[c.nodeID] = "\(owned.epoch)"
-                    rt.logger.event("coreapp_unhealthy", "\(c.hostname) (shard \(owned.shard)) is unhealthy: \(verdict)",
-                                    ["node": c.nodeID, "hostname": c.hostname, "shard": "\(owned.shard)",
-                                     "path": verdict.path, "reason": verdict.description], level: .warning)
+                    rt.logger.event(.coreappUnhealthy(hostname: c.hostname, shard: owned.shard, path: verdict.path, reason: verdict.description),
+                                    "\(c.hostname) (shard \(owned.shard)) is unhealthy: \(verdict)", extra: ["node": c.nodeID], level: .warning)
                 }
             }
             for decision in ShardPlanner.plan(shardCount: map.shardCount, map: map.rows, coreapps: candidates) {
@@ -219,7 +216,7 @@ public actor MasterController {
         let s = GatewaySession(shard: -1, epoch: term)
         control = s
         let rt = rt
-        s.onConnected = { rt.logger.event("gateway_connected", "connected to the gateway for the control shard", ["shard": "-1"]) }
+        s.onConnected = { rt.logger.event(.gatewayConnected(shard: -1, epoch: nil), "connected to the gateway for the control shard") }
         Task {
             let reason = await s.run(gateway: gateway, runtime: rt, phone: phone)
             await self.controlEnded(s, reason: reason)
@@ -360,7 +357,7 @@ public actor MasterController {
         stopControl(reason: "master shutting down")
         if let term = lease.term {
             try? await rt.store.releaseMasterLease(node: rt.nodeID, term: term)
-            rt.logger.event("lease_lost", "released the master lease on shutdown", ["reason": "shutdown", "valid_until": "\(rt.clock.now.seconds)"])
+            rt.logger.event(.leaseLost(reason: "shutdown", validFor: min(0, leaseValidFor)), "released the master lease on shutdown")
         }
         lease.resign()
     }

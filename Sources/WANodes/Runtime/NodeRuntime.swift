@@ -43,7 +43,8 @@ public final class NodeRuntime: @unchecked Sendable {
     /// The runtime of a node process: its id from its data folder, the scaled system clock, a
     /// JSON-lines logger on stdout, and the store `config.database` names.
     public static func open(config: NodeConfig, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws -> NodeRuntime {
-        let clock = ScaledSystemClock(scale: config.timeScale)
+        let clock: any ClusterClock = config.clockControlFile.map { SkewableClock(scale: config.timeScale, controlFile: $0) }
+            ?? ScaledSystemClock(scale: config.timeScale)
         let addressBook = PeerAddressBook(overridesFile: config.peerOverridesFile)
         let store = try StoreFactory.open(config, clock: clock, addressBook: addressBook, group: group)
         return NodeRuntime(config: config, nodeID: try NodeIdentity.loadOrCreate(dataDirectory: config.dataDirectory), clock: clock,

@@ -53,9 +53,10 @@ public enum SimpleHTTPClient {
 
     /// Convenience for JSON APIs.
     public static func json(_ method: String, _ target: HostPort, path: String, token: String? = nil,
-                            authorization: String? = nil, body: JSONValue? = nil, group: EventLoopGroup,
-                            timeout: Double = 10) async throws -> HTTPResult {
-        var headers = ["Content-Type": "application/json"]
+                            authorization: String? = nil, body: JSONValue? = nil, extraHeaders: [String: String] = [:],
+                            group: EventLoopGroup, timeout: Double = 10) async throws -> HTTPResult {
+        var headers = extraHeaders
+        headers["Content-Type"] = "application/json"
         if let token { headers["Authorization"] = "Bearer \(token)" }
         if let authorization { headers["Authorization"] = authorization }
         let data = try body.map { try JSONEncoder().encode($0) }
