@@ -20,12 +20,16 @@ public final class Shrinker {
     let options: RunOptions
     let budget: Double
     let checkNames: Set<String>?
+    /// Runs a candidate must fail in a row to count as failing: a fault that fails by timing
+    /// alone would otherwise shrink to a schedule that does not reproduce it.
+    let confirmations: Int
     let supervisor: Supervisor
     var attempts = 0
     let started = Date()
 
-    public init(runDirectory: String, options: RunOptions, budget: Double, checks: [String]? = nil, supervisor: Supervisor) {
-        self.runDirectory = runDirectory; self.options = options; self.budget = budget
+    public init(runDirectory: String, options: RunOptions, budget: Double, checks: [String]? = nil, confirmations: Int = 2,
+                supervisor: Supervisor) {
+        self.runDirectory = runDirectory; self.options = options; self.budget = budget; self.confirmations = max(1, confirmations)
         self.checkNames = checks.map(Set.init); self.supervisor = supervisor
     }
 
@@ -106,16 +110,24 @@ public final class Shrinker {
         progress("shrink: \(Self.units(original.steps).count) fault(s) in \(original.file); keeping schedules that fail \(target.sorted().joined(separator: ", ")); seed \(report.seed), budget \(Int(budget)) s")
         var best = original
         func fails(_ candidate: Scenario) async -> Bool {
-            guard Date().timeIntervalSince(started) < budget else { return false }
             attempts += 1
-            var o = options
-            o.progress = { _ in }
-            o.keep = false
-            let dir = "\(runDirectory)/shrink/\(String(format: "%02d", attempts))"
-            let reports = (try? await SuiteRunner(options: o, supervisor: supervisor, runDirectory: dir).run([candidate])) ?? []
-            let failed = reports.first.map { r in r.checks.contains { $0.verdict == .fail && target.contains($0.name) } } ?? false
-            progress("shrink: attempt \(attempts): \(Self.units(candidate.steps).count) fault(s), \(String(format: "%.0f", Self.sleepTotal(candidate.steps))) logical s of sleeps -> \(failed ? "still fails" : "passes")")
-            return failed
+            var runs = 0
+            for _ in 0..<confirmations {
+                guard Date().timeIntervalSince(started) < budget else { return false }
+                runs += 1
+                var o = options
+                o.progress = { _ in }
+                o.keep = false
+                let dir = "\(runDirectory)/shrink/\(String(format: "%02d", attempts))-\(runs)"
+                let reports = (try? await SuiteRunner(options: o, supervisor: supervisor, runDirectory: dir).run([candidate])) ?? []
+                let failed = reports.first.map { r in r.checks.contains { $0.verdict == .fail && target.contains($0.name) } } ?? false
+                if !failed {
+                    progress("shrink: attempt \(attempts): \(Self.units(candidate.steps).count) fault(s), \(String(format: "%.0f", Self.sleepTotal(candidate.steps))) logical s of sleeps -> passes\(runs > 1 ? " on run \(runs)" : "")")
+                    return false
+                }
+            }
+            progress("shrink: attempt \(attempts): \(Self.units(candidate.steps).count) fault(s), \(String(format: "%.0f", Self.sleepTotal(candidate.steps))) logical s of sleeps -> fails \(runs) time(s) in a row")
+            return true
         }
         // Remove faults: chunks of half, then quarters, … then singles (ddmin over units).
         var chunk = max(1, Self.units(best.steps).count / 2)

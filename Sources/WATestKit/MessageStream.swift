@@ -7,8 +7,8 @@ import WAWire
 /// A client sending messages at a steady pace from several concurrent senders, recording
 /// which were accepted (201 and an id) and which were refused, for exactly-once checks. With a
 /// `HistoryRecorder` every send is an invoke and a completion in `history.jsonl`: `ok`, `fail`
-/// (an answer that says the message was not accepted) or `info` (no answer, or a 504: it may
-/// have been). Every send carries an Idempotency-Key; after an `info` the sender retries under
+/// (an answer that says the message was not accepted) or `info` (no answer, a 504, or an
+/// answer saying it may or may not have been accepted). Every send carries an Idempotency-Key; after an `info` the sender retries under
 /// the same key, up to three times with growing pauses, as a careful client would.
 public final class MessageStream: @unchecked Sendable {
     public struct Accepted: Sendable { public var id: String; public var to: String; public var at: Double }
@@ -79,7 +79,10 @@ public final class MessageStream: @unchecked Sendable {
             }
             let error = r.json?["errors"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }
             let code = error?["code"]?.intValue.map(String.init) ?? "-"
-            let kind: HistoryOp.Kind = r.status == 504 ? .info : .fail
+            // Unknown outcome: a 504 (the owner did not answer), or the product's documented
+            // "may or may not have been accepted" (a 503 when the database did not confirm).
+            let details = error?["details"]?.stringValue ?? ""
+            let kind: HistoryOp.Kind = r.status == 504 || details.contains("may or may not") ? .info : .fail
             history?.record(process, kind, "send", at: now) {
                 $0.shard = shard; $0.recipient = to; $0.key = key; $0.status = r.status
                 $0.error = "\(code): \(error?["details"]?.stringValue ?? error?["title"]?.stringValue ?? r.text.prefix(120).description)"

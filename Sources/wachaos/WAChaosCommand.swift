@@ -165,12 +165,14 @@ struct Shrink: AsyncParsableCommand {
     @Argument(help: "The failed scenario's folder.") var runDir: String
     @Option(help: "Stop searching after this many real seconds.") var budget: Double = 900
     @Option(help: "Keep schedules that fail this check (repeatable; default: every check the run failed).") var check: [String] = []
+    @Option(help: "Runs a candidate must fail in a row to be kept.") var confirm = 2
     @Option(help: "Path of the wacluster binary (default: next to wachaos).") var wacluster: String?
     @Option(help: "Real seconds of slack on both ends of every failover window.") var slack: Double = 1.0
     @OptionGroup var nodeEnv: NodeEnvironmentOption
 
     func validate() throws {
         if budget <= 0 { throw ValidationError("--budget must be positive") }
+        if !(1...10).contains(confirm) { throw ValidationError("--confirm must be 1 to 10") }
         if !FileManager.default.fileExists(atPath: "\(runDir)/report.json") { throw ValidationError("\(runDir) has no report.json: give the folder of one scenario of a finished run") }
     }
 
@@ -183,7 +185,7 @@ struct Shrink: AsyncParsableCommand {
         options.slackReal = slack
         options.nodeEnvironment = try nodeEnv.parsed()
         let result = try await Shrinker(runDirectory: runDir, options: options, budget: budget, checks: check.isEmpty ? nil : check,
-                                        supervisor: supervisor).run { print($0) }
+                                        confirmations: confirm, supervisor: supervisor).run { print($0) }
         await supervisor.shutdown(grace: .seconds(3))
         print("\nshrunk \(result.originalFaults) fault(s) to \(result.faults) in \(result.attempts) attempt(s); still fails \(result.checks.joined(separator: ", "))")
         print("written to \(result.path):\n")

@@ -160,27 +160,30 @@ import WACore
 }
 
 @Suite struct FailoverMeasureTests {
-    @Test func measuresDetectionAndRecoveryFromTheEvents() throws {
+    static let expectation = FailoverExpectation(shard: 0, line: 9, faultID: 1, faultAt: 1010, previousOwner: "wacore1", minimum: 25, maximum: 45)
+
+    /// wacore1 killed at 1010 (real), declared unhealthy at 1013; wacore2 promoted at
+    /// `promotedAt` and connected 0.3 s later (nil: no successor).
+    func run(promotedAt: Double?) -> CannedRun {
         var run = CannedRun.healthy()
         run.event("master1", .coreappUnhealthy(hostname: "wacore1", shard: 0, path: "heartbeat", reason: "silent"), at: 1013)
-        run.event("wacore2", .becameOwner(shard: 0, epoch: 2), at: 1013.2)
-        run.event("wacore2", .gatewayConnected(shard: 0, epoch: 2), at: 1013.5)
-        run.meta.failovers = [FailoverExpectation(shard: 0, line: 9, faultID: 1, faultAt: 1010, previousOwner: "wacore1", minimum: 25, maximum: 45)]
-        let c = try #require(Checker.failoverWindows.check(try run.load()))
+        if let promotedAt {
+            run.event("wacore2", .becameOwner(shard: 0, epoch: 2), at: promotedAt)
+            run.event("wacore2", .gatewayConnected(shard: 0, epoch: 2), at: promotedAt + 0.3)
+        }
+        run.meta.failovers = [Self.expectation]
+        return run
+    }
+
+    @Test func measuresDetectionAndRecoveryFromTheEvents() throws {
+        let c = try #require(Checker.failoverWindows.check(try run(promotedAt: 1013.2).load()))
         #expect(c.verdict == .pass, "\(c.reason)")
         #expect(abs((c.figures["line9_recovery_logical"] ?? 0) - 35) < 0.01)
     }
 
     @Test func aRecoveryOutsideTheWindowFailsAndNoSuccessorFails() throws {
-        var run = CannedRun.healthy()
-        run.event("master1", .coreappUnhealthy(hostname: "wacore1", shard: 0, path: "heartbeat", reason: "silent"), at: 1013)
-        run.event("wacore2", .becameOwner(shard: 0, epoch: 2), at: 1019)
-        run.event("wacore2", .gatewayConnected(shard: 0, epoch: 2), at: 1019.5)
-        run.meta.failovers = [FailoverExpectation(shard: 0, line: 9, faultID: 1, faultAt: 1010, previousOwner: "wacore1", minimum: 25, maximum: 45)]
-        #expect(try Checker.failoverWindows.check(run.load())?.verdict == .fail)
-        var none = CannedRun.healthy()
-        none.meta.failovers = run.meta.failovers
-        let c = try #require(Checker.failoverWindows.check(try none.load()))
+        #expect(try Checker.failoverWindows.check(run(promotedAt: 1019).load())?.verdict == .fail)
+        let c = try #require(Checker.failoverWindows.check(try run(promotedAt: nil).load()))
         #expect(c.verdict == .fail && c.reason.contains("no new connected owner"))
     }
 }
