@@ -4,6 +4,13 @@ import Foundation
 public enum Verdict: String, Codable, Sendable { case pass, fail, unknown }
 
 /// One check of a scenario: what was checked, the verdict, the figures and the bounds.
+extension Array where Element == CheckResult {
+    /// A whole-number figure of the named check, as text (`missing` when the check or figure is absent).
+    public func figure(_ check: String, _ key: String, missing: String = "-") -> String {
+        first { $0.name == check }?.figures[key].map { String(Int($0)) } ?? missing
+    }
+}
+
 public struct CheckResult: Codable, Sendable {
     public var name: String
     public var line: Int?

@@ -14,21 +14,21 @@ struct ClusterObserver {
 
     func view() -> ClusterView { ClusterView(events: cluster.allEvents(), deaths: deaths, scale: scale) }
 
-    /// Each shard's owner now: the highest epoch still held by a live process.
-    func owners() -> [Int: String] {
+    /// Each shard's owner now (the highest epoch still held by a live process) and the master
+    /// holding the highest open term if its process lives: one read of the logs for both.
+    func state() -> (owners: [Int: String], primary: String?) {
         let t = Date().timeIntervalSince1970
-        return view().owners(at: t).filter { cluster.process($0.value)?.isAlive == true }
+        let v = view()
+        let owners = v.owners(at: t).filter { cluster.process($0.value)?.isAlive == true }
+        let primary = v.primary(at: t).flatMap { cluster.process($0)?.isAlive == true ? $0 : nil }
+        return (owners, primary)
     }
 
-    /// The master holding the highest open term, if its process lives.
-    func primaryMaster() -> String? {
-        guard let p = view().primary(at: Date().timeIntervalSince1970), cluster.process(p)?.isAlive == true else { return nil }
-        return p
-    }
+    func owners() -> [Int: String] { state().owners }
+    func primaryMaster() -> String? { state().primary }
 
     func snapshot() -> ClusterSnapshot {
-        let owners = owners()
-        let primary = primaryMaster()
+        let (owners, primary) = state()
         var nodes: [NodeState] = []
         for (name, node) in cluster.nodes {
             let role: ChaosScenario.NodeRole = switch node.role {

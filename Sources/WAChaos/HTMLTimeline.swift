@@ -64,15 +64,16 @@ struct HTMLTimeline {
         return Row(title: title, segments: segments)
     }
 
-    /// Availability per shard from the workload's attempts, in buckets of `bucket` seconds.
-    static func availability(_ attempts: [MessageStream.Attempt], shards: Int, bucket: Double) -> [Row] {
-        guard !attempts.isEmpty, shards > 0 else { return [] }
-        return (0..<shards).map { shard in
+    /// Availability per shard from the history's sends (the shard each was routed to when it
+    /// went out), in buckets of `bucket` seconds.
+    static func availability(_ sends: [Send], bucket: Double) -> [Row] {
+        let shards = Set(sends.compactMap(\.shard)).sorted()
+        return shards.map { shard in
             var buckets: [Int: (ok: Int, bad: Int)] = [:]
-            for a in attempts where ShardRouter.shard(for: a.to, shards: shards) == shard {
-                let k = Int((a.at / bucket).rounded(.down))
+            for s in sends where s.shard == shard {
+                let k = Int((s.end / bucket).rounded(.down))
                 var b = buckets[k] ?? (0, 0)
-                if a.accepted { b.ok += 1 } else { b.bad += 1 }
+                if s.outcome == .ok { b.ok += 1 } else { b.bad += 1 }
                 buckets[k] = b
             }
             let segments = buckets.keys.sorted().map { k -> Segment in
@@ -124,9 +125,7 @@ struct HTMLTimeline {
 
     /// Sent / ok / fail / info / delivered / lost / duplicated / conflicts, from the checks' figures.
     func summary(_ checks: [CheckResult]) -> String {
-        func figure(_ check: String, _ key: String) -> String {
-            checks.first { $0.name == check }?.figures[key].map { String(Int($0)) } ?? "–"
-        }
+        func figure(_ check: String, _ key: String) -> String { checks.figure(check, key, missing: "–") }
         let cells: [(String, String)] = [
             ("sent", figure("no accepted message lost", "sent")), ("ok", figure("no accepted message lost", "ok")),
             ("fail", figure("no accepted message lost", "fail")), ("info", figure("no accepted message lost", "info")),

@@ -28,8 +28,7 @@ extension ScenarioRunner {
     @discardableResult
     func inject(_ kind: String, _ detail: String, targets: [String], healedBy: String, line: Int,
                 allShards: Bool = false, apply: () -> Void) -> Int {
-        let owners = observer.owners()
-        let primary = observer.primaryMaster()
+        let (owners, primary) = observer.state()
         let id = faultLog.count + 1
         let roles = targets.compactMap { cluster.nodes[$0]?.role }
         let everyShard = allShards || roles.contains(.db) || roles.contains(.webapp)
@@ -99,13 +98,10 @@ extension ScenarioRunner {
             note("step", "gateway heal")
             return
         }
-        let shard: Int?? = switch fault {
-        case .dropAcks(let s), .dropSession(let s): .some(s)
-        default: .none
-        }
-        let owners = observer.owners()
-        let targets = ["gateway"] + (shard.flatMap { $0 }.flatMap { owners[$0] }.map { [$0] } ?? [])
-        let id = inject("gateway", "gateway \(fault)", targets: targets, healedBy: "gateway", line: line, allShards: shard == nil || shard! == nil) {}
+        // A fault limited to one shard touches that shard's owner; any other touches every shard.
+        let owner = fault.shard.flatMap { observer.state().owners[$0] }
+        let id = inject("gateway", "gateway \(fault)", targets: ["gateway"] + (owner.map { [$0] } ?? []), healedBy: "gateway", line: line,
+                        allShards: fault.shard == nil) {}
         if case .dropSession = fault { heal("gateway", f: "gateway", value: "sessions dropped (one-shot)", line: line, ids: [id]) }
     }
 

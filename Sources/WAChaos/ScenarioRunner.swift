@@ -214,7 +214,7 @@ final class ScenarioRunner: @unchecked Sendable {
         var rows = [HTMLTimeline.processRow(title: "db (\(cluster.layout.database.engine.scenarioName))",
                                             changes: lifecycle[LocalCluster.databaseNodeName] ?? [], end: end)]
         rows += HTMLTimeline.rows(cluster: cluster, deaths: deaths, end: end)
-        if let stream { rows += HTMLTimeline.availability(stream.attempts, shards: max(shards, scenario.shards), bucket: max(0.1, real(1))) }
+        if let run { rows += HTMLTimeline.availability(run.sends, bucket: max(0.1, real(1))) }
         let markers = timeline.filter { $0.kind == "fault" || ($0.kind == "step" && ($0.detail.hasPrefix("heal ") || $0.detail.hasPrefix("SIGCONT") || $0.detail.hasPrefix("set shards") || $0.detail.hasPrefix("started"))) }
             .map { (at: $0.ts, label: $0.detail, kind: $0.kind) }
         let page = HTMLTimeline(scenario: scenario.name, start: started, end: end, scale: scale)

@@ -108,9 +108,7 @@ public enum SummaryTable {
             }.joined(separator: "; ")
             let takeover = r.checks.compactMap { $0.figures["takeover_logical"] }.map { String(format: "lease moved %.1f", $0) }
             let bounds = windows.compactMap { $0.bounds?.components(separatedBy: " logical").first }.joined(separator: "; ")
-            func figure(_ check: String, _ key: String) -> String {
-                r.checks.first { $0.name == check }?.figures[key].map { String(Int($0)) } ?? "-"
-            }
+            func figure(_ check: String, _ key: String) -> String { r.checks.figure(check, key) }
             let loss = "no accepted message lost"
             let counts = ["sent", "ok", "fail", "info"].map { figure(loss, $0) }.joined(separator: "/")
             let fate = [figure("statuses reach the webhook", "delivered"), figure(loss, "lost"), figure("no duplicated message", "duplicated"),

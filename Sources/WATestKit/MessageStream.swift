@@ -12,13 +12,10 @@ import WAWire
 /// the same key, up to three times with growing pauses, as a careful client would.
 public final class MessageStream: @unchecked Sendable {
     public struct Accepted: Sendable { public var id: String; public var to: String; public var at: Double }
-    /// Every attempt: when, to whom, and whether it was accepted (for availability over time).
-    public struct Attempt: Sendable { public var at: Double; public var to: String; public var accepted: Bool }
     private let lock = NSLock()
     public private(set) var accepted: [Accepted] = []
     public private(set) var refused: [Int: Int] = [:]
     public private(set) var errors = 0
-    public private(set) var attempts: [Attempt] = []
     private var stopped = false
     let history: HistoryRecorder?
     let shards: @Sendable () -> Int
@@ -71,10 +68,7 @@ public final class MessageStream: @unchecked Sendable {
             let now = Date().timeIntervalSince1970
             if r.status == 201, case .array(let m)? = r.json?["messages"], let id = m.first?["id"]?.stringValue {
                 history?.record(process, .ok, "send", at: now) { $0.shard = shard; $0.recipient = to; $0.key = key; $0.status = 201; $0.id = id }
-                lock.withLock {
-                    accepted.append(Accepted(id: id, to: to, at: now))
-                    attempts.append(Attempt(at: now, to: to, accepted: true))
-                }
+                lock.withLock { accepted.append(Accepted(id: id, to: to, at: now)) }
                 return .ok
             }
             let error = r.json?["errors"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }
@@ -87,18 +81,11 @@ public final class MessageStream: @unchecked Sendable {
                 $0.shard = shard; $0.recipient = to; $0.key = key; $0.status = r.status
                 $0.error = "\(code): \(error?["details"]?.stringValue ?? error?["title"]?.stringValue ?? r.text.prefix(120).description)"
             }
-            lock.withLock {
-                refused[r.status, default: 0] += 1
-                attempts.append(Attempt(at: now, to: to, accepted: false))
-            }
+            lock.withLock { refused[r.status, default: 0] += 1 }
             return kind
         } catch {
-            let now = Date().timeIntervalSince1970
-            history?.record(process, .info, "send", at: now) { $0.shard = shard; $0.recipient = to; $0.key = key; $0.error = "\(error)" }
-            lock.withLock {
-                errors += 1
-                attempts.append(Attempt(at: now, to: to, accepted: false))
-            }
+            history?.record(process, .info, "send") { $0.shard = shard; $0.recipient = to; $0.key = key; $0.error = "\(error)" }
+            lock.withLock { errors += 1 }
             return .info
         }
     }

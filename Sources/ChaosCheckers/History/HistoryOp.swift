@@ -58,6 +58,7 @@ public final class HistoryRecorder: @unchecked Sendable {
     private let handle: FileHandle?
     private var next = 0
     private var ops: [HistoryOp] = []
+    private let encoder: JSONEncoder = { let e = JSONEncoder(); e.outputFormatting = [.sortedKeys]; return e }()
     public let scale: Double
     public let path: String
 
@@ -75,12 +76,11 @@ public final class HistoryRecorder: @unchecked Sendable {
         let ts = at ?? Date().timeIntervalSince1970
         var op = HistoryOp(process: process, type: type, f: f, ts: ts, logical: ts / scale)
         fill(&op)
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
         return lock.withLock {
             op.index = next
             next += 1
             ops.append(op)
-            if var line = try? enc.encode(op) { line.append(0x0A); handle?.write(line) }
+            if var line = try? encoder.encode(op) { line.append(0x0A); handle?.write(line) }
             return op
         }
     }

@@ -35,6 +35,14 @@ public enum GatewayFault: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The shard the fault is limited to; nil when it hits every shard (or none).
+    public var shard: Int? {
+        switch self {
+        case .dropAcks(let s), .dropSession(let s): s
+        default: nil
+        }
+    }
+
     public var description: String {
         switch self {
         case .delayAcks(let ms): "delay_acks \(ms) ms"
