@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
         // System SQLite: no server needed, one file shared by every local node.
@@ -32,7 +34,10 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
 
         // Shared vocabulary: clock and time scale, errors, routing hash, settings, events.
-        .target(name: "WACore", dependencies: [.product(name: "Logging", package: "swift-log")],
+        // Password hashes (PBKDF2) and the cluster secret's HMAC come from swift-crypto.
+        .target(name: "WACore", dependencies: [.product(name: "Logging", package: "swift-log"),
+                                               .product(name: "Crypto", package: "swift-crypto"),
+                                               .product(name: "_CryptoExtras", package: "swift-crypto")],
                 swiftSettings: settings),
         // Pure decision logic: lease, promotion, monitoring. No IO, no sleeping.
         .target(name: "WACoordination", dependencies: ["WACore"], swiftSettings: settings),
@@ -55,7 +60,7 @@ let package = Package(
         .target(name: "WAWire", dependencies: ["WACore", .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio")] + nio,
                 swiftSettings: settings),
         // The simulated WhatsApp server.
-        .target(name: "WAGateway", dependencies: ["WACore", "WAWire"] + nio, swiftSettings: settings),
+        .target(name: "WAGateway", dependencies: ["WACore", "WAWire", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio, swiftSettings: settings),
         // Node shells: master, coreapp, the db node, dbupgrade; configuration from the environment.
         .target(name: "WANodes", dependencies: [
             "WACore", "WACoordination", "WAStore", "WAStoreSQLite", "WAStorePostgres", "WAStoreRemote", "WAWire",
@@ -68,6 +73,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
         ], resources: [.copy("Resources/openapi.json")], swiftSettings: settings),
         .executableTarget(name: "wacluster", dependencies: [
             "WACore", "WANodes", "WAWebapp", "WAGateway",
@@ -100,6 +106,8 @@ let package = Package(
         .testTarget(name: "WACoordinationTests", dependencies: ["WACoordination"], swiftSettings: settings),
         .testTarget(name: "WAStoreTests", dependencies: ["WAStore", "WAStoreSQLite", "WAStorePostgres", "WAStoreRemote", "WAWire",
                                                      "WATestKit"] + nio, swiftSettings: settings),
+        .testTarget(name: "WAWireTests", dependencies: ["WAWire", "WACore", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
+                    swiftSettings: settings),
         .testTarget(name: "WAGatewayTests", dependencies: ["WAGateway", "WAWire"], swiftSettings: settings),
         .testTarget(name: "WAStorePostgresTests", dependencies: ["WAStorePostgres"], swiftSettings: settings),
         .testTarget(name: "ClusterIntegrationTests", dependencies: ["WATestKit", "WAWire", "WAStore", "WAStoreRemote", "ProcessSupervisor", "wacluster"] + nio,

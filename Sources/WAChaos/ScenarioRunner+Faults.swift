@@ -64,7 +64,7 @@ extension ScenarioRunner {
             try? ClockSkew.none.write(toControlFile: clockControlFile(n))
         }
         if activeFaults.values.contains(where: { $0.healedBy == "gateway" }) {
-            _ = try? await GatewayAdmin.request(GatewayFault.heal.adminFrame, gateway: cluster.gatewayAddress, group: cluster.group, timeout: 3)
+            _ = try? await GatewayAdmin.request(GatewayFault.heal.adminFrame, gateway: cluster.gatewayAddress, secret: cluster.clusterSecret, group: cluster.group, timeout: 3)
         }
         let healable = activeFaults.values.filter { $0.healedBy.hasPrefix("link:") || $0.healedBy.hasPrefix("pause:") || $0.healedBy.hasPrefix("skew:") || $0.healedBy == "gateway" }
         for f in healable where f.healedBy.hasPrefix("pause:") { lived(String(f.healedBy.dropFirst(6)), .running) }
@@ -91,7 +91,7 @@ extension ScenarioRunner {
 
     /// Asks the simulated WhatsApp server to misbehave (or heal).
     func gatewayFault(_ fault: GatewayFault, line: Int) async throws {
-        let answer = try await GatewayAdmin.request(fault.adminFrame, gateway: cluster.gatewayAddress, group: cluster.group, timeout: 5)
+        let answer = try await GatewayAdmin.request(fault.adminFrame, gateway: cluster.gatewayAddress, secret: cluster.clusterSecret, group: cluster.group, timeout: 5)
         guard answer.ok == true else { throw RunnerError("the gateway refused the fault \(fault): \(answer.reason ?? "no reason")") }
         if case .heal = fault {
             heal("gateway", f: "gateway", value: "gateway heal", line: line)

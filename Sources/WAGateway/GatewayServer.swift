@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOFoundationCompat
 import NIOPosix
@@ -14,15 +15,24 @@ public final class GatewayServer: @unchecked Sendable {
 
     private init(state: GatewayState, channel: Channel) { self.state = state; self.channel = channel }
 
-    public static func start(host: String, port: Int, state: GatewayState, group: EventLoopGroup) async throws -> GatewayServer {
+    public static func start(host: String, port: Int, state: GatewayState, adminSecret: ClusterSecret,
+                             maxConnections: Int = WireLimits.rpcConnectionsPerListener, group: EventLoopGroup) async throws -> GatewayServer {
+        let open = NIOLockedValueBox(0)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture {
-                    try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLength: 1 << 20)))
-                    try ch.pipeline.syncOperations.addHandler(GatewayConnectionHandler(state: state))
+                guard open.withLockedValue({ n in guard n < maxConnections else { return false }; n += 1; return true }) else {
+                    var r = GatewayFrame(.refused); r.reason = "the WhatsApp server already holds \(maxConnections) connections; retry later"
+                    let line = r.encodedLine()
+                    ch.eventLoop.execute { ch.writeAndFlush(ByteBuffer(data: line)).whenComplete { _ in ch.close(promise: nil) } }
+                    return ch.eventLoop.makeSucceededVoidFuture()
+                }
+                ch.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
+                return ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLength: WireLimits.gatewayFrameBytes)))
+                    try ch.pipeline.syncOperations.addHandler(GatewayConnectionHandler(state: state, adminSecret: adminSecret))
                 }
             }
         do {
@@ -41,13 +51,15 @@ final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable
     enum Mode { case fresh, session(id: Int, node: String, shard: Int), admin }
 
     let state: GatewayState
+    let adminSecret: ClusterSecret
+    var adminChallenge: String?
     var mode = Mode.fresh
     var pingTask: RepeatedTask?
     var missedPings = 0
     var pingSeq = 0
     var closeReason: String?
 
-    init(state: GatewayState) { self.state = state }
+    init(state: GatewayState, adminSecret: ClusterSecret) { self.state = state; self.adminSecret = adminSecret }
 
     private func send(_ context: ChannelHandlerContext, _ frame: GatewayFrame) {
         context.writeAndFlush(NIOAny(ByteBuffer(data: frame.encodedLine())), promise: nil)
@@ -80,14 +92,38 @@ final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable
                 send(context, r)
                 context.close(promise: nil)
             }
+        case (.fresh, .challenge):
+            let challenge = ClusterSecret.challenge()
+            adminChallenge = challenge
+            var c = GatewayFrame(.challenge); c.nonce = challenge
+            send(context, c)
         case (.fresh, .admin):
             mode = .admin
+            guard let challenge = adminChallenge, let nonce = frame.nonce, let auth = frame.auth,
+                  adminSecret.accepts(auth, .gatewayAdmin, challenge: challenge, nonce: nonce) else {
+                var r = GatewayFrame(.adminResult); r.ok = false
+                r.reason = "admin requests must prove the cluster secret (\(ClusterSecret.variable)): ask for a challenge first and send its HMAC as auth"
+                state.journal.record("admin_refused", ["op": frame.op ?? ""])
+                context.writeAndFlush(NIOAny(ByteBuffer(data: r.encodedLine()))).whenComplete { _ in context.close(promise: nil) }
+                return
+            }
             let answer = state.admin(frame)
             context.writeAndFlush(NIOAny(ByteBuffer(data: answer.encodedLine()))).whenComplete { _ in context.close(promise: nil) }
         case (.session, .pong):
             if frame.seq == pingSeq { missedPings = 0 }
         case (.session(let id, let node, let shard), .message):
             guard let msgID = frame.id else { return }
+            // The WhatsApp server refuses a message it can never deliver, for that message alone.
+            let problem: String? = {
+                do { _ = try RequestRules.recipient(frame.to ?? "", field: "to"); try RequestRules.textBody(frame.body ?? "", field: "body"); return nil }
+                catch { return (error as? APIError)?.details ?? "\(error)" }
+            }()
+            if let problem {
+                var nack = GatewayFrame(.ack); nack.id = msgID; nack.status = "failed"; nack.reason = problem
+                send(context, nack)
+                state.journal.record("message_refused", ["id": msgID, "session": id, "reason": problem])
+                return
+            }
             let count = state.message(id: msgID, to: frame.to ?? "", node: node, shard: shard, sessionID: id)
             let channel = context.channel
             let loop = context.eventLoop

@@ -19,9 +19,9 @@ public final class RemoteClusterStore: ClusterStore, @unchecked Sendable {
     private var backoff = ReconnectBackoff()
 
     /// `timeout` is in real seconds and covers connecting and the answer.
-    public init(address: HostPort, addressBook: PeerAddressBook, group: EventLoopGroup, timeout: Double) {
+    public init(address: HostPort, addressBook: PeerAddressBook, keyring: ClusterKeyring, group: EventLoopGroup, timeout: Double) {
         self.location = "db node at \(address)"
-        self.client = RPCClient(peer: address, addressBook: addressBook, group: group)
+        self.client = RPCClient(peer: address, addressBook: addressBook, keyring: keyring, group: group)
         self.timeout = timeout
     }
 
@@ -40,6 +40,9 @@ public final class RemoteClusterStore: ClusterStore, @unchecked Sendable {
                 throw StoreError(.unavailable, "cannot reach the \(location): \(e.detail); \(request.name) was not carried out")
             case .timeout, .closed:
                 throw StoreError(.timeout, "the \(location) gave no answer to \(request.name) (\(e.kind.rawValue)); it may or may not have been carried out")
+            case .refused:
+                lock.withLock { backoff.failed() }
+                throw StoreError(.unavailable, "the \(location) refused this node: \(e.detail); check that both have the same WA_DB_PASSWORD / \(ClusterSecret.variable)")
             case .malformed:
                 throw StoreError(.failed, "the \(location) answered \(request.name) with something unreadable: \(e.detail)")
             }
@@ -156,6 +159,11 @@ public final class RemoteClusterStore: ClusterStore, @unchecked Sendable {
         return v
     }
     public func deleteTokens(of user: String) async throws { try await done(.deleteTokens(of: user)) }
+    public func clusterSecret(proposing candidate: String) async throws -> String {
+        let r = try await call(.clusterSecret(proposing: candidate))
+        guard case .text(let t) = r else { throw unexpected(r, "clusterSecret") }
+        return t
+    }
     public func acceptMessages(_ batch: [MessageRecord]) async throws -> [String] {
         let r = try await call(.acceptMessages(batch))
         guard case .ids(let v) = r else { throw unexpected(r, "acceptMessages") }

@@ -35,6 +35,7 @@ public enum StoreRequest: Codable, Sendable, Equatable {
     case saveToken(TokenRecord)
     case token(hash: String)
     case deleteTokens(of: String)
+    case clusterSecret(proposing: String)
     case acceptMessages([MessageRecord])
     case applyStatuses([StatusUpdate], at: LogicalInstant, callbacks: CallbackStamp?)
     case pendingMessages(shard: Int, limit: Int)
@@ -68,6 +69,7 @@ public enum StoreResponse: Codable, Sendable, Equatable {
     case users([UserRecord])
     case token(TokenRecord?)
     case ids([String])
+    case text(String)
     case statusChanges([StatusChange])
     case messages([MessageRecord])
     case message(MessageRecord?)
@@ -120,6 +122,7 @@ extension StoreRequest {
             case .saveToken(let t): try await store.saveToken(t); return .done
             case .token(let hash): return .token(try await store.token(hash: hash))
             case .deleteTokens(let user): try await store.deleteTokens(of: user); return .done
+            case .clusterSecret(let candidate): return .text(try await store.clusterSecret(proposing: candidate))
             case .acceptMessages(let batch): return .ids(try await store.acceptMessages(batch))
             case .applyStatuses(let updates, let at, let stamp): return .statusChanges(try await store.applyStatuses(updates, at: at, callbacks: stamp))
             case .pendingMessages(let s, let limit): return .messages(try await store.pendingMessages(shard: s, limit: limit))

@@ -18,7 +18,7 @@ extension StoreRequest: JSONValueConvertible {
         switch self {
         case .acceptMessages(let batch): return op("accept", ["batch": .array(batch.map(\.json))])
         case .applyStatuses(let updates, let at, let stamp):
-            var f: [String: JSONValue] = ["updates": .array(updates.map { .array([.string($0.id), .string($0.state.rawValue)]) }), "at": at.json]
+            var f: [String: JSONValue] = ["updates": .array(updates.map { u in .array([.string(u.id), .string(u.state.rawValue)] + (u.failure.map { [.string($0)] } ?? [])) }), "at": at.json]
             if let stamp { f["stamp"] = .number(Double(stamp.unixTime)) }
             return op("statuses", f)
         case .pendingMessages(let shard, let limit): return op("pending", ["shard": .int(shard), "limit": .int(limit)])
@@ -59,9 +59,9 @@ extension StoreRequest: JSONValueConvertible {
         case "accept": self = .acceptMessages(try r.array("batch").map(MessageRecord.init(wire:)))
         case "statuses":
             let updates = try r.array("updates").map { v -> StatusUpdate in
-                guard case .array(let pair) = v, pair.count == 2, let id = pair[0].stringValue,
+                guard case .array(let pair) = v, pair.count == 2 || pair.count == 3, let id = pair[0].stringValue,
                       let state = pair[1].stringValue.flatMap(MessageState.init(rawValue:)) else { throw WireReader.bad("updates") }
-                return StatusUpdate(id: id, state: state)
+                return StatusUpdate(id: id, state: state, failure: pair.count == 3 ? pair[2].stringValue : nil)
             }
             self = .applyStatuses(updates, at: try r.instant("at"), callbacks: try r.optionalInt("stamp").map(CallbackStamp.init(unixTime:)))
         case "pending": self = .pendingMessages(shard: try r.int("shard"), limit: try r.int("limit"))
@@ -104,7 +104,7 @@ extension StoreResponse: JSONValueConvertible {
         case .bool(let v): return kind("bool", .bool(v))
         case .ids(let ids): return kind("ids", .array(ids.map { .string($0) }))
         case .statusChanges(let changes):
-            return kind("changes", .array(changes.map { .array([.string($0.id), .int($0.shard), .string($0.recipient), .string($0.state.rawValue)]) }))
+            return kind("changes", .array(changes.map { c in .array([.string(c.id), .int(c.shard), .string(c.recipient), .string(c.state.rawValue)] + (c.failure.map { [.string($0)] } ?? [])) }))
         case .messages(let list): return kind("messages", .array(list.map(\.json)))
         case .callbacks(let list):
             return kind("callbacks", .array(list.map {
@@ -137,9 +137,9 @@ extension StoreResponse: JSONValueConvertible {
         case "ids": self = .ids(try r.array("value").map { try WireReader.string($0, "value") })
         case "changes":
             self = .statusChanges(try r.array("value").map { v in
-                guard case .array(let t) = v, t.count == 4, let id = t[0].stringValue, let shard = t[1].intValue, let recipient = t[2].stringValue,
+                guard case .array(let t) = v, t.count == 4 || t.count == 5, let id = t[0].stringValue, let shard = t[1].intValue, let recipient = t[2].stringValue,
                       let state = t[3].stringValue.flatMap(MessageState.init(rawValue:)) else { throw WireReader.bad("value") }
-                return StatusChange(id: id, shard: shard, recipient: recipient, state: state)
+                return StatusChange(id: id, shard: shard, recipient: recipient, state: state, failure: t.count == 5 ? t[4].stringValue : nil)
             })
         case "messages": self = .messages(try r.array("value").map(MessageRecord.init(wire:)))
         case "callbacks":

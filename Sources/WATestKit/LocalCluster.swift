@@ -86,6 +86,10 @@ public final class LocalCluster: @unchecked Sendable {
     public static let databaseNodeName = "db"
     /// How nodes reach the database (what their `db.env` would say).
     public private(set) var databaseConfig: DatabaseConfig
+    /// Every node's `WA_CLUSTER_SECRET` (generated per cluster unless the layout sets one; set
+    /// it to "" to leave nodes to the secret kept in the database). Gateway admin requests prove it.
+    public let clusterSecretText: String
+    public var clusterSecret: ClusterSecret { try! ClusterSecret(clusterSecretText) }
     public var hasDatabaseProcess: Bool { nodes[Self.databaseNodeName] != nil }
 
     public init(layout: ClusterLayout, runDirectory: String, binary: String? = nil, supervisor: Supervisor? = nil) throws {
@@ -97,6 +101,7 @@ public final class LocalCluster: @unchecked Sendable {
         self.runDirectory = runDirectory.hasPrefix("/") ? runDirectory : FileManager.default.currentDirectoryPath + "/" + runDirectory
         self.binary = bin
         self.supervisor = supervisor ?? Supervisor()
+        self.clusterSecretText = layout.environment[ClusterSecret.variable].flatMap { $0.isEmpty ? nil : $0 } ?? ClusterSecret.generateText()
         try FileManager.default.createDirectory(atPath: self.runDirectory, withIntermediateDirectories: true)
         switch layout.database {
         case .sqlite:
@@ -149,7 +154,12 @@ public final class LocalCluster: @unchecked Sendable {
         env["WA_DB_HOSTNAME"] = db.hostname
         env["WA_DB_PORT"] = db.port.map(String.init)
         env["WA_DB_USERNAME"] = db.username
-        env["WA_DB_PASSWORD"] = db.password
+        env["WA_DB_PASSWORD"] = db.password ?? (db.engine == .sqlite ? "db-\(clusterSecretText.prefix(16))" : nil)
+        if layout.environment[ClusterSecret.variable] == "" {
+            env[ClusterSecret.variable] = role == .gateway ? clusterSecretText : nil
+        } else {
+            env[ClusterSecret.variable] = clusterSecretText
+        }
         env["WA_DB_NAME_PREFIX"] = db.namePrefix
         env["WA_TIME_SCALE"] = "\(layout.timeScale)"
         env["WA_DATA_DIR"] = dir
@@ -285,7 +295,8 @@ public final class LocalCluster: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         var last = ""
         while Date() < deadline {
-            for (password, body) in [("secret", JSONValue.object(["new_password": .string(Self.password)])), (Self.password, nil)] {
+            // The changed password first: a wrong guess counts against the login throttle.
+            for (password, body) in [(Self.password, nil), ("secret", JSONValue.object(["new_password": .string(Self.password)]))] {
                 let auth = "Basic " + Data("admin:\(password)".utf8).base64EncodedString()
                 if let r = try? await SimpleHTTPClient.json("POST", webappAddress, path: "/v1/users/login", authorization: auth,
                                                             body: body, group: group, timeout: 5) {
@@ -320,7 +331,7 @@ public final class LocalCluster: @unchecked Sendable {
         guard r.status == 202 else { throw ClusterError("POST /v1/account answered \(r.status): \(r.text)") }
         var f = GatewayFrame(.admin)
         f.op = "get_code"; f.cc = Self.cc; f.phoneNumber = Self.phoneNumber
-        let answer = try await GatewayAdmin.request(f, gateway: gatewayAddress, group: group, timeout: 5)
+        let answer = try await GatewayAdmin.request(f, gateway: gatewayAddress, secret: clusterSecret, group: group, timeout: 5)
         guard let code = answer.code else { throw ClusterError("gateway has no code: \(answer.reason ?? "")") }
         let v = try await retrying { try await self.api("POST", "/v1/account/verify", body: .object(["code": .string(code)])) }
         guard v.status == 201 else { throw ClusterError("POST /v1/account/verify answered \(v.status): \(v.text)") }

@@ -49,6 +49,9 @@ public final class WebhookReceiver: @unchecked Sendable {
         lock.withLock { zip(arrivals, bodies).map { WebhookReceipt(ts: $0, body: $1) } }
     }
 
+    /// Every accepted POST body as it came.
+    public var rawBodies: [String] { lock.withLock { bodies.map { String(decoding: $0, as: UTF8.self) } } }
+
     /// Writes the receipts as JSON lines.
     public func writeReceipts(to path: String) throws {
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]

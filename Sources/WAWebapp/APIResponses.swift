@@ -35,7 +35,12 @@ enum RequestBody {
         var req = request
         let buffer: ByteBuffer
         do { buffer = try await req.body.collect(upTo: maximumBytes) }
-        catch { throw APIError(.invalidRequest, "request body is larger than \(maximumBytes) bytes", status: 413) }
+        catch let e as HTTPResponseError where e.status == .contentTooLarge {
+            throw APIError(.invalidRequest, "request body is larger than \(maximumBytes) bytes", status: 413)
+        } catch {
+            // A malformed body (a bad chunk size, a connection cut mid-body) is the client's error.
+            throw APIError(.invalidRequest, "the request body could not be read: \(error)", status: 400)
+        }
         if buffer.readableBytes == 0 {
             if allowEmpty { return [:] }
             throw APIError(.invalidRequest, "request body is empty; expected a JSON object", status: 400)
@@ -50,7 +55,7 @@ enum RequestBody {
     }
 
     static func string(_ obj: [String: JSONValue], _ key: String, required: Bool = true) throws(APIError) -> String? {
-        guard let v = obj[key], v != .null else {
+        guard let v = obj[key] else {
             if required { throw .missing(key) }
             return nil
         }
@@ -60,7 +65,7 @@ enum RequestBody {
     }
 
     static func int(_ obj: [String: JSONValue], _ key: String) throws(APIError) -> Int {
-        guard let v = obj[key], v != .null else { throw .missing(key) }
+        guard let v = obj[key] else { throw .missing(key) }
         guard let n = v.intValue else { throw .invalid(key, "expected an integer, got \(v.typeName == "number" ? "a fraction" : v.typeName)") }
         return n
     }

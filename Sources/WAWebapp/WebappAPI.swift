@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
+import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import WACore
 import WANodes
 import WAStore
@@ -12,6 +14,8 @@ final class WebappAPI: @unchecked Sendable {
     let shardRoutes: ShardRoutes
     let requestMetrics = RequestMetrics()
     let tokenCache = TokenCache()
+    let loginThrottle = NIOLockedValueBox(LoginThrottle())
+    let passwords = PasswordWork()
     init(runtime: NodeRuntime) { rt = runtime; shardRoutes = ShardRoutes(runtime: runtime) }
 
     // MARK: auth
@@ -39,7 +43,7 @@ final class WebappAPI: @unchecked Sendable {
         }
         let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         if let cached = tokenCache.get(token, now: Date().timeIntervalSince1970) { return cached }
-        let hash = SHA256.hex(token)
+        let hash = Digests.sha256Hex(token)
         let record: TokenRecord?
         do { record = try await rt.store.token(hash: hash) }
         catch let e as StoreError where e.isUnavailability {
@@ -63,30 +67,54 @@ final class WebappAPI: @unchecked Sendable {
 
     // MARK: users
 
-    func login(_ request: Request) async throws -> Response {
+    /// `POST /v1/users/login`. Throttled per (user, source) and per source before any password
+    /// work; the password check costs one PBKDF2 run whether or not the user exists; a new
+    /// password revokes every token the user had.
+    func login(_ request: Request, source: String) async throws -> Response {
         try requireSchema()
         guard let (name, password) = Self.basicCredentials(request.headers[.authorization]) else {
             throw APIError(.accessDenied, "log in with HTTP Basic auth (username and password)", status: 401)
         }
+        let now = MonotonicTime.seconds()
+        if let wait = loginThrottle.withLockedValue({ $0.wait(user: name, source: source, now: now) }) {
+            let seconds = Int(wait.rounded(.up))
+            var r = APIResponse.error(APIError(.tooManyRequests, "too many failed logins for \(name) from \(source); retry in \(seconds) s", status: 429))
+            r.headers[.retryAfter] = "\(seconds)"
+            return r
+        }
         let body = try await RequestBody.object(request, allowEmpty: true)
         try RequestBody.onlyKnown(body, ["new_password"])
         let newPassword = try RequestBody.string(body, "new_password", required: false)
-        guard var user = try await rt.store.user(name),
-              Credentials.hashPassword(password, salt: user.salt) == user.passwordHash else {
+        let found = try await rt.store.user(name)
+        let verdict = try await passwords.run {
+            guard let found else { Credentials.burnOneVerification(); return Credentials.Verification(matches: false, needsUpgrade: false) }
+            return Credentials.verify(password, stored: found.passwordHash, legacySalt: found.salt)
+        }
+        guard var user = found, verdict.matches else {
+            loginThrottle.withLockedValue { $0.failed(user: name, source: source, now: MonotonicTime.seconds()) }
             throw APIError(.accessDenied, "invalid username or password", status: 401)
         }
+        loginThrottle.withLockedValue { $0.succeeded(user: name, source: source) }
         if let newPassword {
             if let problem = Credentials.passwordProblem(newPassword) { throw APIError.invalid("new_password", problem) }
-            user.salt = Credentials.randomHex(bytes: 8)
-            user.passwordHash = Credentials.hashPassword(newPassword, salt: user.salt)
+            user.passwordHash = try await passwords.run { Credentials.hashPassword(newPassword) }
+            user.salt = ""
             user.mustChangePassword = false
             try await rt.store.saveUser(user)
+            // A new password ends every session the old one opened.
+            try await rt.store.deleteTokens(of: user.username)
+            tokenCache.drop(user: user.username)
+            rt.logger.event("password_changed", "password of \(user.username) changed; its tokens are revoked", ["user": user.username])
         } else if user.mustChangePassword {
             throw APIError(.passwordChangeRequired, "first login: send {\"new_password\": \"…\"} (8–64 characters with a digit, an upper, a lower and a special character)", status: 403)
+        } else if verdict.needsUpgrade {
+            user.passwordHash = try await passwords.run { Credentials.hashPassword(password) }
+            user.salt = ""
+            try await rt.store.saveUser(user)
         }
         let token = Credentials.randomHex(bytes: 32)
         let expires = Date().timeIntervalSince1970 + 7 * 86_400
-        try await rt.store.saveToken(TokenRecord(tokenHash: SHA256.hex(token), username: name, expiresAt: expires))
+        try await rt.store.saveToken(TokenRecord(tokenHash: Digests.sha256Hex(token), username: user.username, expiresAt: expires))
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX"); f.timeZone = TimeZone(identifier: "UTC"); f.dateFormat = "yyyy-MM-dd HH:mm:ss"
         let expiresText = f.string(from: Date(timeIntervalSince1970: expires)) + "+00:00"
@@ -138,6 +166,7 @@ final class WebappAPI: @unchecked Sendable {
             case .unreachable: return "connection refused or unreachable"
             case .closed: return "connection closed before the answer"
             case .malformed: return "malformed answer"
+            case .refused: return "refused the connection: \(e.detail)"
             }
         }
         return "\(error)"
@@ -166,54 +195,39 @@ final class WebappAPI: @unchecked Sendable {
     }
 
     func register(_ request: Request) async throws -> Response {
-        _ = try await authenticate(request)
+        _ = try await requireAdmin(request, "register the account")
         try requireSchema()
         let body = try await RequestBody.object(request)
         try RequestBody.onlyKnown(body, ["cc", "phone_number", "method", "cert", "pin"])
-        let cc = try RequestBody.string(body, "cc")!, phone = try RequestBody.string(body, "phone_number")!
-        let method = try RequestBody.string(body, "method")!
-        guard method == "sms" || method == "voice" else { throw APIError.invalid("method", "must be \"sms\" or \"voice\"") }
-        let cert = try RequestBody.string(body, "cert")!
-        let pin = try RequestBody.string(body, "pin", required: false)
-        try Self.checkNumber(cc: cc, phone: phone, pin: pin)
-        let r = try await forward(NodeRPC.Register.self, .init(cc: cc, phoneNumber: phone, method: method, cert: cert, pin: pin))
+        let params = NodeRPC.Register.Params(cc: try RequestBody.string(body, "cc")!, phoneNumber: try RequestBody.string(body, "phone_number")!,
+                                             method: try RequestBody.string(body, "method")!, cert: try RequestBody.string(body, "cert")!,
+                                             pin: try RequestBody.string(body, "pin", required: false))
+        try params.validate()
+        let r = try await forward(NodeRPC.Register.self, params)
         if r.registered { return APIResponse.empty(.created) }
         return APIResponse.json(JSONValue.object(["account": .array([.object(["vname": .string(r.vname)])])]), status: .accepted)
     }
 
-    static func checkNumber(cc: String, phone: String, pin: String?) throws(APIError) {
-        guard (1...3).contains(cc.count), cc.allSatisfy(\.isNumber) else { throw APIError.invalid("cc", "a country code of 1 to 3 digits, e.g. \"1\"") }
-        guard (4...15).contains(phone.count), phone.allSatisfy(\.isNumber) else {
-            throw APIError.invalid("phone_number", "digits only, without the country code or '+'")
-        }
-        if let pin, !(pin.count == 6 && pin.allSatisfy(\.isNumber)) { throw APIError.invalid("pin", "a 6-digit PIN") }
-    }
-
     func verify(_ request: Request) async throws -> Response {
-        _ = try await authenticate(request)
+        _ = try await requireAdmin(request, "verify the account")
         try requireSchema()
         let body = try await RequestBody.object(request)
         try RequestBody.onlyKnown(body, ["code"])
-        let code = try RequestBody.string(body, "code")!
-        guard code.filter(\.isNumber).count == 6 else { throw APIError.invalid("code", "the 6-digit code sent by SMS or voice") }
-        _ = try await forward(NodeRPC.Verify.self, .init(code: code.filter(\.isNumber)))
+        let code = try RequestRules.code(try RequestBody.string(body, "code")!)
+        _ = try await forward(NodeRPC.Verify.self, .init(code: code))
         return APIResponse.empty(.created)
     }
 
     func setShards(_ request: Request) async throws -> Response {
-        _ = try await authenticate(request)
+        _ = try await requireAdmin(request, "change the shard count")
         try requireSchema()
         let body = try await RequestBody.object(request)
         try RequestBody.onlyKnown(body, ["cc", "phone_number", "shards", "pin", "cert"])
-        let cc = try RequestBody.string(body, "cc")!, phone = try RequestBody.string(body, "phone_number")!
-        let shards = try RequestBody.int(body, "shards")
-        guard ShardRouter.validShardCounts.contains(shards) else {
-            throw APIError.invalid("shards", "must be one of 1, 2, 4, 8, 16, 32, got \(shards)")
-        }
-        let cert = try RequestBody.string(body, "cert")!
-        let pin = try RequestBody.string(body, "pin", required: false)
-        try Self.checkNumber(cc: cc, phone: phone, pin: pin)
-        _ = try await forward(NodeRPC.SetShards.self, .init(cc: cc, phoneNumber: phone, shards: shards, cert: cert, pin: pin))
+        let params = NodeRPC.SetShards.Params(cc: try RequestBody.string(body, "cc")!, phoneNumber: try RequestBody.string(body, "phone_number")!,
+                                              shards: try RequestBody.int(body, "shards"), cert: try RequestBody.string(body, "cert")!,
+                                              pin: try RequestBody.string(body, "pin", required: false))
+        try params.validate()
+        _ = try await forward(NodeRPC.SetShards.self, params)
         return APIResponse.empty(.created)
     }
 
@@ -234,9 +248,10 @@ final class WebappAPI: @unchecked Sendable {
     }
 
     func patchSettings(_ request: Request) async throws -> Response {
-        _ = try await authenticate(request)
+        _ = try await requireAdmin(request, "change application settings")
         try requireSchema()
         let body = try await RequestBody.object(request)
+        guard !body.isEmpty else { throw APIError(.parameterMissing, "the PATCH body names no setting; send at least one, e.g. {\"webhooks\":{\"url\":\"http://host/hook\"}}", status: 400) }
         let current = try await rt.store.settings().settings
         let next = try current.applying(patch: body)
         let version = try await rt.store.saveSettings(next)
@@ -264,4 +279,23 @@ final class TokenCache: @unchecked Sendable {
         }
     }
     func drop(user: String) { lock.withLock { entries = entries.filter { $0.value.user != user } } }
+}
+
+/// Password hashing off the request threads: one thread of its own, so a burst of logins
+/// costs at most one core, and at most `limit` waiting, so a flood is refused, not queued.
+final class PasswordWork: Sendable {
+    private let pool: NIOThreadPool
+    private let waiting = NIOLockedValueBox(0)
+    let limit = 32
+    init() {
+        pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+    }
+    func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {
+        guard waiting.withLockedValue({ n in guard n < limit else { return false }; n += 1; return true }) else {
+            throw APIError(.tooManyRequests, "too many logins in progress; retry in a second", status: 429)
+        }
+        defer { waiting.withLockedValue { $0 -= 1 } }
+        return try await pool.runIfActive { body() }
+    }
 }

@@ -20,8 +20,14 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return APIResponse.error(APIError.database(e))
         } catch let e as HTTPError where e.status == .notFound {
             let path = request.uri.path
-            if knownPaths.contains(where: { Self.matches(pattern: $0, path: path) }) {
-                return APIResponse.error(APIError(.invalidRequest, "method \(request.method) is not allowed on \(path)", status: 405))
+            // A literal route wins over a parameterised one, as in the router: /v1/users/login is not /v1/users/{username}.
+            let matching = WebappRoutes.all.filter { Self.matches(pattern: WebappRoutes.routerPath($0.path), path: path) }
+            let literal = matching.filter { !$0.path.contains("{") }
+            let allowed = (literal.isEmpty ? matching : literal).map(\.method)
+            if !allowed.isEmpty {
+                var r = APIResponse.error(APIError(.invalidRequest, "method \(request.method) is not allowed on \(path); allowed: \(allowed.joined(separator: ", "))", status: 405))
+                r.headers[.allow] = allowed.joined(separator: ", ")
+                return r
             }
             return APIResponse.error(APIError(.notFound, "no such endpoint: \(request.method) \(path)", status: 404))
         } catch let e as HTTPError {
@@ -53,12 +59,22 @@ struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// A request's context: Hummingbird's, plus the peer address (login throttling is per source).
+public struct WebappRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let source: String
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        self.source = source.channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+}
+
 /// Builds the webapp: every route of `WebappRoutes.all`, bound to `WEBAPP_EXTERNAL_PORTS`.
-public func buildWebapp(runtime rt: NodeRuntime, port: Int? = nil) -> some ApplicationProtocol {
+public func buildWebapp(runtime rt: NodeRuntime, port: Int? = nil, limits: HTTPConnectionLimits? = nil) -> some ApplicationProtocol {
     let api = WebappAPI(runtime: rt)
-    typealias Handler = @Sendable (Request, BasicRequestContext) async throws -> Response
+    typealias Handler = @Sendable (Request, WebappRequestContext) async throws -> Response
     let handlers: [String: Handler] = [
-        "POST /v1/users/login": { req, _ in try await api.login(req) },
+        "POST /v1/users/login": { req, ctx in try await api.login(req, source: ctx.source) },
         "POST /v1/users": { req, _ in try await api.createUser(req) },
         "DELETE /v1/users/{username}": { req, ctx in try await api.deleteUser(req, name: ctx.parameters.get("username") ?? "") },
         "GET /v1/health": { req, _ in try await api.health(req) },
@@ -74,7 +90,7 @@ public func buildWebapp(runtime rt: NodeRuntime, port: Int? = nil) -> some Appli
         "GET /metrics": { req, _ in try await api.metrics(req) },
         "GET /v1/openapi.json": { _, _ in OpenAPIDocument.response() },
     ]
-    let router = Router(context: BasicRequestContext.self)
+    let router = Router(context: WebappRequestContext.self)
     router.add(middleware: MetricsMiddleware(metrics: api.requestMetrics))
     router.add(middleware: APIErrorMiddleware(knownPaths: WebappRoutes.all.map { WebappRoutes.routerPath($0.path) }))
     for route in WebappRoutes.all {
@@ -83,11 +99,13 @@ public func buildWebapp(runtime rt: NodeRuntime, port: Int? = nil) -> some Appli
         }
         router.on(RouterPath(WebappRoutes.routerPath(route.path)), method: HTTPRequest.Method(route.method)!, use: handler)
     }
-    let host = rt.config.externalHostname.hasPrefix("127.") || rt.config.externalHostname == "localhost" ? rt.config.externalHostname : "0.0.0.0"
+    let limits = limits ?? HTTPConnectionLimits(requestTimeout: rt.config.httpRequestTimeout, maxConnections: rt.config.webappMaxConnections)
+    let counter = HTTPConnectionCounter(limit: limits.maxConnections)
     var quiet = Logger(label: "hummingbird")
     quiet.logLevel = .warning
     return Application(router: router,
-                       configuration: .init(address: .hostname(host, port: port ?? rt.config.webappPort), serverName: "wacluster-webapp",
+                       server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuardHandler(limits: limits, counter: counter)])),
+                       configuration: .init(address: .hostname(rt.config.bindAddress, port: port ?? rt.config.webappPort), serverName: "wacluster-webapp",
                                             reuseAddress: false),
                        onServerRunning: { ch in
                            rt.logger.event("node_started", "webapp \(rt.healthKey) listening on \(ch.localAddress?.port ?? 0)",
@@ -112,6 +130,7 @@ public struct WebappUpkeep: Service {
     public func run() async throws {
         do { try await cancelWhenGracefulShutdown { [rt] in try await rt.waitForSchema() } }
         catch is CancellationError { return }
+        try? await cancelWhenGracefulShutdown { [rt] in await rt.learnClusterSecret() }
         let rt = rt
         await periodic(every: rt.timings.tick, clock: rt.clock) {
             do { try await rt.refreshSettings(); rt.noteDatabase(nil) } catch { rt.noteDatabase(error) }
@@ -125,7 +144,7 @@ final class RouteLabels: @unchecked Sendable {
     private var known: [String: String] = [:]
     func label(for path: String) -> String {
         if let l = lock.withLock({ known[path] }) { return l }
-        let l = WebappRoutes.all.first { APIErrorMiddleware<BasicRequestContext>.matches(pattern: WebappRoutes.routerPath($0.path), path: path) }?.path ?? "unmatched"
+        let l = WebappRoutes.all.first { APIErrorMiddleware<WebappRequestContext>.matches(pattern: WebappRoutes.routerPath($0.path), path: path) }?.path ?? "unmatched"
         lock.withLock { if known.count < 1000 { known[path] = l } }
         return l
     }

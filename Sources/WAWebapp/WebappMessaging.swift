@@ -39,38 +39,31 @@ final class ShardRoutes: @unchecked Sendable {
 }
 
 extension WebappAPI {
-    static let maxTextLength = 4096
-
     // MARK: messages
 
     func sendMessage(_ request: Request) async throws -> Response {
-        _ = try await authenticate(request)
+        let user = try await authenticate(request)
         try requireSchema()
         let body = try await RequestBody.object(request)
         try RequestBody.onlyKnown(body, ["recipient_type", "to", "type", "text", "preview_url"])
         if let rt = try RequestBody.string(body, "recipient_type", required: false), rt != "individual" {
             throw APIError.invalid("recipient_type", "only \"individual\" is supported")
         }
-        let to = try RequestBody.string(body, "to")!
-        let digits = ShardRouter.normalize(to)
-        guard (5...20).contains(digits.count), digits.allSatisfy(\.isNumber) else {
-            throw APIError.invalid("to", "a WhatsApp id: 5 to 20 digits, optionally with a leading +")
-        }
+        let digits = try RequestRules.recipient(try RequestBody.string(body, "to")!)
         let type = try RequestBody.string(body, "type", required: false) ?? "text"
         guard type == "text" else { throw APIError.invalid("type", "only \"text\" messages are supported") }
-        guard let textValue = body["text"], textValue != .null else { throw APIError.missing("text") }
+        guard let textValue = body["text"] else { throw APIError.missing("text") }
         guard let text = textValue.objectValue else { throw APIError.invalid("text", "expected an object with \"body\"") }
         try RequestBody.onlyKnown(text, ["body", "preview_url"])
         let messageBody = try RequestBody.string(text, "body")!
-        guard messageBody.count <= Self.maxTextLength else {
-            throw APIError(.messageTooLong, "text.body has \(messageBody.count) characters; the limit is \(Self.maxTextLength)", status: 400)
-        }
+        try RequestRules.textBody(messageBody)
         let key = request.headers[HTTPField.Name("Idempotency-Key")!]
-        if let key, key.isEmpty || key.count > 128 { throw APIError.invalid("Idempotency-Key", "1 to 128 characters") }
+        try RequestRules.idempotencyKey(key)
         guard rt.settings.webhookURL != nil else {
-            throw APIError(.webhookNotConfigured, "set webhooks.url with PATCH /v1/settings/application before sending: statuses are delivered there", status: 400)
+            throw APIError(.webhookNotConfigured, "set webhooks.url with PATCH /v1/settings/application before sending: statuses are delivered there", status: 409)
         }
-        let id = try await route(to: digits, body: messageBody, key: key)
+        // Keys are the user's own: another user's key never finds this user's message.
+        let id = try await route(to: digits, body: messageBody, key: key.map { IdempotencyScope.key(user: user, key: $0) })
         return APIResponse.json(JSONValue.object(["messages": .array([.object(["id": .string(id)])])]), status: .created)
     }
 
@@ -107,10 +100,11 @@ extension WebappAPI {
 
     // MARK: users
 
-    func requireAdmin(_ request: Request) async throws -> String {
+    /// Users, settings, registration and resharding are the admin's (see the README).
+    func requireAdmin(_ request: Request, _ action: String = "manage users") async throws -> String {
         let name = try await authenticate(request)
         guard try await rt.store.user(name)?.isAdmin == true else {
-            throw APIError(.accessDenied, "only an admin user can manage users", status: 403)
+            throw APIError(.accessDenied, "only an admin user can \(action)", status: 403)
         }
         return name
     }
@@ -121,14 +115,13 @@ extension WebappAPI {
         try RequestBody.onlyKnown(body, ["username", "password"])
         let name = try RequestBody.string(body, "username")!
         let password = try RequestBody.string(body, "password")!
-        guard (4...32).contains(name.count), name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
-            throw APIError.invalid("username", "4 to 32 letters, digits, '_', '-' or '.'")
-        }
+        try RequestRules.username(name)
         if let problem = Credentials.passwordProblem(password) { throw APIError.invalid("password", problem) }
-        if try await rt.store.user(name) != nil { throw APIError(.alreadyExists, "user \(name) already exists", status: 400) }
-        let salt = Credentials.randomHex(bytes: 8)
-        try await rt.store.saveUser(UserRecord(username: name, passwordHash: Credentials.hashPassword(password, salt: salt), salt: salt,
-                                               mustChangePassword: false, isAdmin: false))
+        if let existing = try await rt.store.user(name) {
+            throw APIError(.alreadyExists, "user \(existing.username) already exists (usernames are unique regardless of case)", status: 409)
+        }
+        let hash = try await passwords.run { Credentials.hashPassword(password) }
+        try await rt.store.saveUser(UserRecord(username: name, passwordHash: hash, salt: "", mustChangePassword: false, isAdmin: false))
         return APIResponse.json(JSONValue.object(["users": .array([.object(["username": .string(name)])])]), status: .created)
     }
 
@@ -164,6 +157,11 @@ extension WebappAPI {
             text += "wa_messages{state=\"sent\"} \(stats.messagesSent)\nwa_messages{state=\"delivered\"} \(stats.messagesDelivered)\nwa_messages{state=\"read\"} \(stats.messagesRead)\n"
             text += "# HELP wa_callbacks_pending Webhook callbacks waiting for delivery.\n# TYPE wa_callbacks_pending gauge\nwa_callbacks_pending \(stats.callbacksPending)\n"
             text += "# HELP wa_shards Configured shard count.\n# TYPE wa_shards gauge\nwa_shards \(stats.shards)\n"
+            if let url = rt.settings.webhookURL {
+                // A stored URL the nodes cannot call leaves wa_callbacks_pending callbacks unattempted.
+                let usable = (try? WebhookTarget.parse(url)) != nil
+                text += "# HELP wa_webhook_url_usable 1 when webhooks.url is one the nodes can call; 0 leaves callbacks unattempted.\n# TYPE wa_webhook_url_usable gauge\nwa_webhook_url_usable \(usable ? 1 : 0)\n"
+            }
             if let nodes = try? await rt.store.nodes(), let lease = try? await rt.store.masterLease(), let map = try? await rt.store.shardMap() {
                 text += "# HELP wa_node_role 1 for the role each node has now.\n# TYPE wa_node_role gauge\n"
                 let now = rt.clock.now

@@ -128,11 +128,13 @@ struct Gateway: AsyncParsableCommand {
         timings.gatewayConflictBan = banSeconds
         let logger = Logger.node("gateway", clock: clock)
         let server: GatewayServer
+        let secret: ClusterSecret
+        do { secret = try GatewayAdminSecret.load(dataDirectory: dir, logger: logger) } catch { fail("gateway", error) }
         do {
             let journal = GatewayJournal(sink: try LineSink.file(atPath: log ?? dir + "/gateway.jsonl").buffered(flushInterval: 0.02), clock: clock)
             let state = GatewayState(clock: clock, timings: timings, journal: journal, logger: logger,
                                      stateFile: dir + "/accounts.json", seed: seed)
-            server = try await GatewayServer.start(host: host, port: port, state: state, group: MultiThreadedEventLoopGroup.singleton)
+            server = try await GatewayServer.start(host: host, port: port, state: state, adminSecret: secret, group: MultiThreadedEventLoopGroup.singleton)
         } catch { fail("gateway", error) }
         logger.event("node_started", "gateway listening on \(host):\(server.port)", ["role": "gateway", "port": "\(server.port)"])
         let group = ServiceGroup(services: [IdleService()], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -156,12 +158,46 @@ struct Code: AsyncParsableCommand {
     @Option(help: "host:port of the gateway.") var gateway: String
     @Option var cc: String
     @Option var phoneNumber: String
+    @Option(help: "File holding the gateway's admin secret (default: WA_CLUSTER_SECRET, else DATA_DIR/admin.secret of a gateway started without it).")
+    var secretFile: String?
     func run() async throws {
         guard let gw = HostPort(gateway) else { throw ValidationError("--gateway must be host:port, got \(gateway)") }
+        let secret: ClusterSecret
+        do {
+            if let secretFile {
+                guard let text = FileManager.default.contents(atPath: secretFile).map({ String(decoding: $0, as: UTF8.self) }) else {
+                    throw ConfigError(.invalidValue, variable: "--secret-file", detail: "cannot read \(secretFile)")
+                }
+                secret = try ClusterSecret(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            } else if let s = try ClusterSecret.fromEnvironment(Environment(ProcessInfo.processInfo.environment)) {
+                secret = s
+            } else {
+                throw ConfigError(.missing, variable: ClusterSecret.variable, detail: "set it (as on the gateway) or pass --secret-file DATA_DIR/admin.secret")
+            }
+        } catch { fail("code", error) }
         var f = GatewayFrame(.admin)
         f.op = "get_code"; f.cc = cc; f.phoneNumber = phoneNumber
-        let answer = try await GatewayAdmin.request(f, gateway: gw, group: MultiThreadedEventLoopGroup.singleton, timeout: 5)
+        let answer = try await GatewayAdmin.request(f, gateway: gw, secret: secret, group: MultiThreadedEventLoopGroup.singleton, timeout: 5)
         guard answer.ok == true, let code = answer.code else { fail("code", ConfigError(.invalidValue, variable: "--phone-number", detail: answer.reason ?? "no code")) }
         print(code)
+    }
+}
+
+/// The gateway's admin secret: `WA_CLUSTER_SECRET` when set (what masters and the runner use),
+/// else one generated at first start and kept in DATA_DIR/admin.secret (mode 0600).
+enum GatewayAdminSecret {
+    static func load(dataDirectory dir: String, logger: Logger) throws -> ClusterSecret {
+        if let s = try ClusterSecret.fromEnvironment(Environment(ProcessInfo.processInfo.environment)) { return s }
+        let path = dir + "/admin.secret"
+        if let data = FileManager.default.contents(atPath: path) {
+            return try ClusterSecret(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let text = ClusterSecret.generateText()
+        guard FileManager.default.createFile(atPath: path, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigError(.invalidValue, variable: "--data-dir", detail: "cannot write \(path)")
+        }
+        logger.event("admin_secret_created", "no \(ClusterSecret.variable): generated the gateway's admin secret in \(path); give masters the same value",
+                     ["path": path])
+        return try ClusterSecret(text)
     }
 }

@@ -34,7 +34,7 @@ import WAWire
         Case(name: "cert missing", method: "POST", path: "/v1/account/shards",
              body: #"{"cc":"1","phone_number":"6505551234","shards":2}"#, status: 400, code: 1008),
         Case(name: "wrong cert", method: "POST", path: "/v1/account/shards",
-             body: #"{"cc":"1","phone_number":"6505551234","shards":2,"cert":"bm90IGEgY2VydA=="}"#, status: 400, code: 1009),
+             body: #"{"cc":"1","phone_number":"6505551234","shards":2,"cert":"bm90IGEgY2VydA=="}"#, status: 403, code: 1009),
         Case(name: "malformed JSON", method: "POST", path: "/v1/account/shards", body: #"{"cc":"1","#, status: 400, code: 1025),
         Case(name: "JSON array body", method: "POST", path: "/v1/account", body: "[1,2]", status: 400, code: 1025),
         Case(name: "account missing method", method: "POST", path: "/v1/account",
@@ -45,9 +45,9 @@ import WAWire
              body: #"{"cc":"1","phone_number":"6505551234","method":"sms","cert":"x","colour":"red"}"#, status: 400, code: 1009),
         Case(name: "verify empty body", method: "POST", path: "/v1/account/verify", body: "", status: 400, code: 1025),
         Case(name: "unhealthy <= heartbeat", method: "PATCH", path: "/v1/settings/application",
-             body: #"{"heartbeat_interval":10,"unhealthy_interval":10}"#, status: 400, code: 1009),
+             body: #"{"heartbeat_interval":10,"unhealthy_interval":10}"#, status: 409, code: 1009),
         Case(name: "unhealthy below current heartbeat", method: "PATCH", path: "/v1/settings/application",
-             body: #"{"unhealthy_interval":4}"#, status: 400, code: 1009),
+             body: #"{"unhealthy_interval":4}"#, status: 409, code: 1009),
         Case(name: "unknown setting", method: "PATCH", path: "/v1/settings/application", body: #"{"heartbeat_intervall":10}"#, status: 400, code: 1009),
         Case(name: "setting wrong type", method: "PATCH", path: "/v1/settings/application", body: #"{"heartbeat_interval":"5"}"#, status: 400, code: 1009),
         Case(name: "unknown route", method: "GET", path: "/v1/nothing", status: 404, code: 1006),
@@ -66,7 +66,7 @@ import WAWire
         Case(name: "message malformed", method: "POST", path: "/v1/messages", body: "{to:", status: 400, code: 1025),
         Case(name: "user name too short", method: "POST", path: "/v1/users", body: #"{"username":"ab","password":"Good-Pass-1"}"#, status: 400, code: 1009),
         Case(name: "user weak password", method: "POST", path: "/v1/users", body: #"{"username":"operator","password":"weak"}"#, status: 400, code: 1009),
-        Case(name: "user exists", method: "POST", path: "/v1/users", body: #"{"username":"admin","password":"Good-Pass-1"}"#, status: 400, code: 1004),
+        Case(name: "user exists", method: "POST", path: "/v1/users", body: #"{"username":"admin","password":"Good-Pass-1"}"#, status: 409, code: 1004),
         Case(name: "user missing password", method: "POST", path: "/v1/users", body: #"{"username":"operator"}"#, status: 400, code: 1008),
         Case(name: "delete unknown user", method: "DELETE", path: "/v1/users/nobody", status: 404, code: 1006),
         Case(name: "delete myself", method: "DELETE", path: "/v1/users/admin", status: 400, code: 1009),
@@ -74,6 +74,24 @@ import WAWire
         Case(name: "support without token", method: "GET", path: "/v1/support", token: false, status: 401, code: 1005),
         Case(name: "metrics without token", method: "GET", path: "/metrics", token: false, status: 401, code: 1005),
         Case(name: "messages wrong method", method: "GET", path: "/v1/messages", status: 405, code: 1025),
+        // Digits are ASCII 0-9 only, in every field that holds one.
+        Case(name: "to vulgar fractions", method: "POST", path: "/v1/messages", body: #"{"to":"½½½½½","type":"text","text":{"body":"x"}}"#, status: 400, code: 1009),
+        Case(name: "to Arabic-Indic digits", method: "POST", path: "/v1/messages", body: #"{"to":"٦٥٠٥٥٥١٢٣٤","type":"text","text":{"body":"x"}}"#, status: 400, code: 1009),
+        Case(name: "to Roman numerals", method: "POST", path: "/v1/messages", body: #"{"to":"ⅫⅫⅫⅫⅫ","type":"text","text":{"body":"x"}}"#, status: 400, code: 1009),
+        Case(name: "to a single zero", method: "POST", path: "/v1/messages", body: #"{"to":"0","type":"text","text":{"body":"x"}}"#, status: 400, code: 1009),
+        Case(name: "message empty body", method: "POST", path: "/v1/messages", body: #"{"to":"16315551234","type":"text","text":{"body":""}}"#, status: 400, code: 1008),
+        Case(name: "account cc Arabic-Indic", method: "POST", path: "/v1/account",
+             body: #"{"cc":"١","phone_number":"6505551234","method":"sms","cert":"x"}"#, status: 400, code: 1009),
+        Case(name: "account empty cert", method: "POST", path: "/v1/account",
+             body: #"{"cc":"1","phone_number":"6505551234","method":"sms","cert":""}"#, status: 400, code: 1008),
+        Case(name: "verify code fullwidth", method: "POST", path: "/v1/account/verify", body: #"{"code":"１２３４５６"}"#, status: 400, code: 1009),
+        Case(name: "verify empty code", method: "POST", path: "/v1/account/verify", body: #"{"code":""}"#, status: 400, code: 1008),
+        // A webhook URL the nodes cannot use is refused when it is set.
+        Case(name: "webhook https", method: "PATCH", path: "/v1/settings/application", body: #"{"webhooks":{"url":"https://hooks.example/in"}}"#, status: 400, code: 1009),
+        Case(name: "webhook without host", method: "PATCH", path: "/v1/settings/application", body: #"{"webhooks":{"url":"http:///hook"}}"#, status: 400, code: 1009),
+        Case(name: "empty PATCH", method: "PATCH", path: "/v1/settings/application", body: "{}", status: 400, code: 1008),
+        Case(name: "idempotency key with a space", method: "POST", path: "/v1/messages", body: #"{"to":"16315551234","type":"text","text":{"body":"x"}}"#,
+             headers: ["Idempotency-Key": "has space"], status: 400, code: 1009),
         Case(name: "oversized body", method: "PATCH", path: "/v1/settings/application",
              body: "{\"x\":\"" + String(repeating: "a", count: 1_100_000) + "\"}", status: 413, code: 1025),
     ]
@@ -89,7 +107,7 @@ import WAWire
             // No webhook URL yet: sending is refused with 1022 and nothing is stored.
             let noHook = try await c.api("POST", "/v1/messages", body: .object(["to": .string("16315551234"), "type": .string("text"),
                                                                               "text": .object(["body": .string("x")])]))
-            #expect(noHook.status == 400 && noHook.text.contains("1022"), "\(noHook.text)")
+            #expect(noHook.status == 409 && noHook.text.contains("1022"), "\(noHook.text)")
             try await c.patchSettings(.object(["webhooks": .object(["url": .string("http://127.0.0.1:9/hook")])]))
             let statsBefore = try await c.api("GET", "/v1/stats/db").json?["stats"]?["db"]
             let settingsBefore = try await c.api("GET", "/v1/settings/application").text

@@ -60,6 +60,7 @@ import WAWire
             try await c.setShards(2)
             try await c.waitForHealth(timeout: 20) { $0.hosts(status: "connected", role: "coreapp").count == 2 }
             let lease = RemoteClusterStore(address: HostPort(host: "127.0.0.1", port: c.databaseConfig.port!), addressBook: .direct,
+                                           keyring: ClusterKeyring(c.clusterSecret),
                                            group: MultiThreadedEventLoopGroup.singleton, timeout: 5)
             // One stream per shard: a sender waiting on the frozen owner must not hold up the other shard.
             let recipients = MessageStream.recipients()

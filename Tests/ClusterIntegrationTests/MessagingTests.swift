@@ -100,7 +100,7 @@ import WAWire
                 var f = GatewayFrame(.admin)
                 f.op = "inject_inbound"; f.cc = LocalCluster.cc; f.phoneNumber = LocalCluster.phoneNumber
                 f.from = "1444555000\(i)"; f.body = "hello \(i)"
-                let r = try await GatewayAdmin.request(f, gateway: c.gatewayAddress, group: c.group, timeout: 5)
+                let r = try await GatewayAdmin.request(f, gateway: c.gatewayAddress, secret: c.clusterSecret, group: c.group, timeout: 5)
                 #expect(r.ok == true, "\(r.reason ?? "")")
                 if let id = r.id { ids.append(id) }
             }
@@ -112,10 +112,10 @@ import WAWire
             let id = try #require(sent.json?["messages"].flatMap { if case .array(let a) = $0 { a.first?["id"]?.stringValue } else { nil } })
             // Read at once, usually before "delivered" went out: delivery must still be reported first.
             var read = GatewayFrame(.admin); read.op = "mark_read"; read.id = id
-            var r = try await GatewayAdmin.request(read, gateway: c.gatewayAddress, group: c.group, timeout: 5)
+            var r = try await GatewayAdmin.request(read, gateway: c.gatewayAddress, secret: c.clusterSecret, group: c.group, timeout: 5)
             for _ in 0..<100 where r.ok != true {
                 try await Polling.pause(seconds: 0.01)
-                r = try await GatewayAdmin.request(read, gateway: c.gatewayAddress, group: c.group, timeout: 5)
+                r = try await GatewayAdmin.request(read, gateway: c.gatewayAddress, secret: c.clusterSecret, group: c.group, timeout: 5)
             }
             #expect(r.ok == true, "\(r.reason ?? "")")
             _ = try await drain(c, timeout: 10)

@@ -8,7 +8,8 @@ import WATestKit
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try #require(BinaryLocator.wacluster()))
         p.arguments = args
-        p.environment = env.merging(["PATH": "/usr/bin:/bin", "WA_DATA_DIR": NSTemporaryDirectory() + "wacluster-startup"]) { a, _ in a }
+        p.environment = env.merging(["PATH": "/usr/bin:/bin", "WA_DATA_DIR": NSTemporaryDirectory() + "wacluster-startup",
+                                     "WA_DB_PASSWORD": "startup-test"]) { a, _ in a }.filter { !$0.value.isEmpty }
         let err = Pipe()
         p.standardError = err
         p.standardOutput = FileHandle.nullDevice
@@ -38,6 +39,10 @@ import WATestKit
     @Test func missingRequiredVariables() throws {
         let noDB = try run(["webapp"], env: [:])
         #expect(noDB.status != 0 && noDB.stderr.contains("WA_DB_HOSTNAME") && noDB.stderr.contains("wacluster db"), "\(noDB.stderr)")
+        let noPassword = try run(["coreapp"], env: Self.dbNode.merging(["WA_GATEWAY_ADDRESS": "127.0.0.1:1", "WA_DB_PASSWORD": ""]) { a, _ in a })
+        #expect(noPassword.status != 0 && noPassword.stderr.contains("WA_DB_PASSWORD") && noPassword.stderr.contains("WA_CLUSTER_SECRET"), "\(noPassword.stderr)")
+        let shortSecret = try run(["coreapp"], env: Self.dbNode.merging(["WA_GATEWAY_ADDRESS": "127.0.0.1:1", "WA_CLUSTER_SECRET": "short"]) { a, _ in a })
+        #expect(shortSecret.status != 0 && shortSecret.stderr.contains("WA_CLUSTER_SECRET"), "\(shortSecret.stderr)")
         let noPath = try run(["db"], env: [:])
         #expect(noPath.status != 0 && noPath.stderr.contains("WA_DB_PATH"))
         let noGateway = try run(["coreapp"], env: Self.dbNode)

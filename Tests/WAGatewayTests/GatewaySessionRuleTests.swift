@@ -14,18 +14,20 @@ final class GatewayRig: @unchecked Sendable {
     let clientGroup = MultiThreadedEventLoopGroup.singleton
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString)").path
     var server: GatewayServer!
+    let secret = try! ClusterSecret(ClusterSecret.generateText())
     var address: HostPort { HostPort(host: "127.0.0.1", port: server.port) }
     let cc = "1", number = "6505550101"
     var phone: String { cc + number }
 
-    static func start() async throws -> GatewayRig {
+    static func start(maxConnections: Int = WireLimits.rpcConnectionsPerListener) async throws -> GatewayRig {
         let rig = GatewayRig()
         try FileManager.default.createDirectory(atPath: rig.directory, withIntermediateDirectories: true)
         let clock = ScaledSystemClock(scale: .realTime)
         let journal = GatewayJournal(sink: try LineSink.file(atPath: rig.directory + "/gateway.jsonl"), clock: clock)
         let state = GatewayState(clock: clock, timings: .standard, journal: journal, logger: Logger(label: "test"),
                                  stateFile: nil, seed: 7)
-        rig.server = try await GatewayServer.start(host: "127.0.0.1", port: 0, state: state, group: rig.serverGroup)
+        rig.server = try await GatewayServer.start(host: "127.0.0.1", port: 0, state: state, adminSecret: rig.secret,
+                                                   maxConnections: maxConnections, group: rig.serverGroup)
         try await rig.register()
         return rig
     }
@@ -34,7 +36,7 @@ final class GatewayRig: @unchecked Sendable {
         var f = GatewayFrame(.admin)
         f.op = op; f.cc = cc; f.phoneNumber = number
         edit(&f)
-        return try await GatewayAdmin.request(f, gateway: address, group: clientGroup, timeout: 3)
+        return try await GatewayAdmin.request(f, gateway: address, secret: secret, group: clientGroup, timeout: 3)
     }
 
     func register() async throws {

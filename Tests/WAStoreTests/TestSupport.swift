@@ -67,10 +67,12 @@ func makeFixture(_ backend: Backend) async throws -> StoreFixture {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let source = try SQLiteConnectionSource(path: dir.appendingPathComponent("cluster.db").path, clock: clock)
         let group = MultiThreadedEventLoopGroup.singleton
-        let server = try await RPCServer.bind(host: "127.0.0.1", port: 0, routes: StoreServer.routes(serving: SQLClusterStore(source: source)), group: group)
+        let keyring = ClusterKeyring(ClusterSecret(databasePassword: "test-db-password"))
+        let server = try await RPCServer.bind(host: "127.0.0.1", port: 0, routes: StoreServer.routes(serving: SQLClusterStore(source: source)),
+                                              keyring: keyring, limits: .storeRPC, group: group)
         let address = HostPort(host: "127.0.0.1", port: server.port)
-        let a = RemoteClusterStore(address: address, addressBook: .direct, group: group, timeout: 5)
-        let b = RemoteClusterStore(address: address, addressBook: .direct, group: group, timeout: 5)
+        let a = RemoteClusterStore(address: address, addressBook: .direct, keyring: keyring, group: group, timeout: 5)
+        let b = RemoteClusterStore(address: address, addressBook: .direct, keyring: keyring, group: group, timeout: 5)
         return StoreFixture(backend: backend, clock: clock, a: a, b: b, source: source, cleanup: {
             await server.close()
             try? FileManager.default.removeItem(at: dir)

@@ -26,6 +26,9 @@ public struct DatabaseConfig: Sendable, Equatable {
     public var username: String?
     public var password: String?
     public var namePrefix: String
+    /// What nodes prove to the embedded engine's db node: `WA_CLUSTER_SECRET` when set, else
+    /// `WA_DB_PASSWORD` (the embedded database's password, as a server engine has one).
+    public var nodeKey: ClusterSecret?
 
     /// Characters the product forbids in the DB password (the seeds' `?{}&~!()^=`).
     public static let forbiddenPasswordCharacters: Set<Character> = ["?", "{", "}", "&", "~", "!", "(", ")", "^", "="]
@@ -39,9 +42,9 @@ public struct DatabaseConfig: Sendable, Equatable {
     }
 
     public init(engine: DatabaseEngine, sqlitePath: String? = nil, hostname: String? = nil, port: Int? = nil,
-                username: String? = nil, password: String? = nil, namePrefix: String = "wa") {
+                username: String? = nil, password: String? = nil, namePrefix: String = "wa", nodeKey: ClusterSecret? = nil) {
         self.engine = engine; self.sqlitePath = sqlitePath; self.hostname = hostname; self.port = port
-        self.username = username; self.password = password; self.namePrefix = namePrefix
+        self.username = username; self.password = password; self.namePrefix = namePrefix; self.nodeKey = nodeKey
     }
 
     /// The PostgreSQL database the cluster creates and uses: `<prefix>_cluster`.
@@ -76,6 +79,7 @@ public struct DatabaseConfig: Sendable, Equatable {
         }
         switch (engine, role) {
         case (.sqlite, .db):
+            config.nodeKey = try dbNodeKey(env)
             config.sqlitePath = try env.required("WA_DB_PATH", because: "for the db node (the SQLite file it owns)")
             config.hostname = env["WA_DB_HOSTNAME"] ?? "127.0.0.1"
             config.port = try port(defaultDBNodePort)
@@ -89,6 +93,7 @@ public struct DatabaseConfig: Sendable, Equatable {
             }
             config.hostname = host
             config.port = try port(nil)
+            config.nodeKey = try dbNodeKey(env)
         case (.pgsql, .db), (.mysql, .db):
             throw ConfigError(.unsupported, variable: "WA_DB_ENGINE",
                               detail: "`wacluster db` serves the embedded SQLite engine; with \(engine.rawValue) the database is your server (the runner starts PostgreSQL itself with --db postgres)")
@@ -101,6 +106,15 @@ public struct DatabaseConfig: Sendable, Equatable {
             config.port = try port(nil)
         }
         return config
+    }
+
+    static func dbNodeKey(_ env: Environment) throws -> ClusterSecret {
+        if let secret = try ClusterSecret.fromEnvironment(env) { return secret }
+        guard let pw = env["WA_DB_PASSWORD"], !pw.isEmpty else {
+            throw ConfigError(.missing, variable: "WA_DB_PASSWORD",
+                              detail: "the embedded database (`wacluster db`) only serves nodes that know its password: set the same WA_DB_PASSWORD (or \(ClusterSecret.variable)) on the db node and every node")
+        }
+        return ClusterSecret(databasePassword: pw)
     }
 }
 
@@ -132,9 +146,26 @@ public struct NodeConfig: Sendable {
     /// gateway session when its shard lease says it must leave (`WA_UNSAFE_DISABLE_FENCING=1`).
     /// Never set it on a real cluster: it lets two coreapps serve one shard.
     public var unsafeDisableFencing = false
+    /// The operator's cluster secret (`WA_CLUSTER_SECRET`); nil: the nodes share one kept in the database.
+    public var clusterSecret: ClusterSecret?
+    /// Where listeners bind: `WA_BIND_ADDRESS` when set (e.g. 0.0.0.0 on purpose), else the
+    /// address of `EXTERNAL_HOSTNAME`, never every interface unasked.
+    public var bindAddress: String = "127.0.0.1"
+    /// Webapp: real seconds a connection may take to deliver a complete request (`WA_HTTP_REQUEST_TIMEOUT`, default 30).
+    public var httpRequestTimeout: Double = 30
+    /// Webapp: connections held at most (`WA_WEBAPP_MAX_CONNECTIONS`; default half the fd limit, at most 4096).
+    public var webappMaxConnections: Int = 1024
 
     public var controlPort: Int { coreappPorts[2] }
     public var rpcAddress: HostPort { HostPort(host: externalHostname, port: controlPort) }
+
+    /// Half the process's file-descriptor limit, at most 4096: the rest is left for the node's
+    /// own connections (database, peers, webhooks) and files.
+    public static var defaultMaxConnections: Int {
+        var rl = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0 else { return 512 }
+        return max(16, min(4096, Int(rl.rlim_cur) / 2))
+    }
 
     public static func from(_ env: Environment, role: NodeRole) throws -> NodeConfig {
         let database = try DatabaseConfig.from(env, role: role)
@@ -183,12 +214,36 @@ public struct NodeConfig: Sendable {
             poolSize = n
         }
         let dataDir = env["WA_DATA_DIR"] ?? (NSTemporaryDirectory() + "wacluster/\(hostname)")
-        return NodeConfig(role: role, hostname: hostname, externalHostname: env["EXTERNAL_HOSTNAME"] ?? "127.0.0.1",
+        let external = env["EXTERNAL_HOSTNAME"] ?? "127.0.0.1"
+        var config = NodeConfig(role: role, hostname: hostname, externalHostname: env["EXTERNAL_HOSTNAME"] ?? "127.0.0.1",
                           coreappPorts: ports.map { $0! }, webappPort: webPort, gatewayAddress: gateway,
                           apiKey: env["WA_API_KEY"], timeScale: scale, dataDirectory: dataDir,
                           exitOnSuccess: exitText == "TRUE" || exitText == "1", database: database,
                           peerOverridesFile: env["WA_PEER_OVERRIDES"], databasePoolSize: poolSize,
                           clockControlFile: env["WA_CLOCK_CONTROL"].flatMap { $0.isEmpty ? nil : $0 },
                           unsafeDisableFencing: env["WA_UNSAFE_DISABLE_FENCING"] == "1")
+        config.clusterSecret = try ClusterSecret.fromEnvironment(env)
+        if let text = env["WA_HTTP_REQUEST_TIMEOUT"] {
+            guard let t = Double(text), t >= 1, t <= 3600 else {
+                throw ConfigError(.invalidValue, variable: "WA_HTTP_REQUEST_TIMEOUT", detail: "expected 1 to 3600 seconds, got '\(text)'")
+            }
+            config.httpRequestTimeout = t
+        }
+        config.webappMaxConnections = Self.defaultMaxConnections
+        if let text = env["WA_WEBAPP_MAX_CONNECTIONS"] {
+            guard let n = Int(text), (1...100_000).contains(n) else {
+                throw ConfigError(.invalidValue, variable: "WA_WEBAPP_MAX_CONNECTIONS", detail: "expected 1 to 100000 connections, got '\(text)'")
+            }
+            config.webappMaxConnections = n
+        }
+        if let bind = env["WA_BIND_ADDRESS"], !bind.isEmpty {
+            guard bind.allSatisfy({ $0.isHexDigit || $0 == "." || $0 == ":" }) else {
+                throw ConfigError(.invalidValue, variable: "WA_BIND_ADDRESS", detail: "expected an IP address such as 0.0.0.0 or 10.0.0.5, got '\(bind)'")
+            }
+            config.bindAddress = bind
+        } else {
+            config.bindAddress = external
+        }
+        return config
     }
 }

@@ -16,6 +16,8 @@ public enum APIErrorCode: Int, Sendable, Codable, CaseIterable {
     case databaseError = 1023
     case passwordChangeRequired = 1024
     case invalidRequest = 1025
+    /// A stored message that can never be sent (its webhook status is `failed`).
+    case messageUndeliverable = 1026
 
     /// The title the real product uses for the code.
     public var title: String {
@@ -36,6 +38,7 @@ public enum APIErrorCode: Int, Sendable, Codable, CaseIterable {
         case .databaseError: "Database error"
         case .passwordChangeRequired: "Password change required"
         case .invalidRequest: "Invalid request"
+        case .messageUndeliverable: "Receiver incapable"
         }
     }
 }
@@ -69,6 +72,11 @@ public struct APIError: Error, Codable, Sendable, Equatable, CustomStringConvert
     }
     public static func invalid(_ field: String, _ why: String) -> APIError {
         APIError(.parameterInvalid, "Parameter '\(field)' is not valid: \(why)", status: 400)
+    }
+    /// A value that conflicts with another field or with the current state (409): what a
+    /// schema cannot say, such as `unhealthy_interval` > `heartbeat_interval`.
+    public static func conflict(_ field: String, _ why: String) -> APIError {
+        APIError(.parameterInvalid, "Parameter '\(field)' is not valid: \(why)", status: 409)
     }
     public static func notReady(_ why: String) -> APIError { APIError(.serviceNotReady, why, status: 503) }
     public static func database(_ why: String) -> APIError { APIError(.databaseError, why, status: 500) }

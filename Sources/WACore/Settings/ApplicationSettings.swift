@@ -1,3 +1,4 @@
+import Foundation
 /// The application settings (`/v1/settings/application`), with the product's field names and
 /// defaults. Intervals are logical seconds; they live in the DB and every node applies them.
 public struct ApplicationSettings: Codable, Sendable, Equatable {
@@ -92,8 +93,8 @@ public struct ApplicationSettings: Codable, Sendable, Equatable {
                     switch wk {
                     case "url":
                         guard let u = wv.stringValue else { throw .invalid("webhooks.url", "expected a string, got \(wv.typeName)") }
-                        if !u.isEmpty, !(u.hasPrefix("http://") || u.hasPrefix("https://")) {
-                            throw .invalid("webhooks.url", "must be an http:// or https:// URL or empty")
+                        if !u.isEmpty {
+                            do { _ = try WebhookTarget.parse(u) } catch { throw .invalid("webhooks.url", error.reason) }
                         }
                         s.webhooks.url = u.isEmpty ? nil : u
                     case "max_concurrent_requests":
@@ -108,11 +109,48 @@ public struct ApplicationSettings: Codable, Sendable, Equatable {
             }
         }
         if s.maxCallbackBackoffDelayMs < s.callbackBackoffDelayMs {
-            throw .invalid("max_callback_backoff_delay_ms", "must not be below callback_backoff_delay_ms")
+            throw APIError.conflict("max_callback_backoff_delay_ms", "must not be below callback_backoff_delay_ms (\(s.maxCallbackBackoffDelayMs) < \(s.callbackBackoffDelayMs))")
         }
         guard s.unhealthyInterval > s.heartbeatInterval else {
-            throw .invalid("unhealthy_interval", "must be greater than heartbeat_interval (\(s.unhealthyInterval) <= \(s.heartbeatInterval))")
+            throw APIError.conflict("unhealthy_interval", "must be greater than heartbeat_interval (\(s.unhealthyInterval) <= \(s.heartbeatInterval))")
         }
         return s
+    }
+}
+
+/// Where a coreapp POSTs callbacks. Only URLs this build can deliver to are accepted: a URL
+/// the nodes cannot use must be refused when it is set, not discovered by callbacks that are
+/// never attempted.
+public struct WebhookTarget: Sendable, Equatable {
+    public let hostPort: HostPort
+    public let path: String
+
+    public struct Unusable: Error, Sendable { public let reason: String }
+
+    /// The URLs this build calls, as the OpenAPI document states them: `http://`, a host of
+    /// letters, digits, '.' and '-', an optional port 1-65535, an optional path and query.
+    public static let pattern = #"^http://[A-Za-z0-9.-]+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?([/?][A-Za-z0-9._~!$&'()*+,;=:@/?-]*)?$"#
+    static let regex = try! NSRegularExpression(pattern: pattern)
+
+    public static func parse(_ url: String) throws(Unusable) -> WebhookTarget {
+        guard url.utf8.count <= 2048 else { throw Unusable(reason: "longer than 2048 characters") }
+        if url.lowercased().hasPrefix("https://") {
+            throw Unusable(reason: "https webhooks are not supported by this build (it has no TLS client); use an http:// URL, e.g. a TLS-terminating proxy on the node's network")
+        }
+        guard regex.firstMatch(in: url, range: NSRange(url.startIndex..., in: url)) != nil else {
+            throw Unusable(reason: "expected http://host[:port][/path][?query] with a host of letters, digits, '.' and '-', a port 1-65535, and no spaces, '%' escapes or credentials")
+        }
+        guard let u = URLComponents(string: url), let scheme = u.scheme?.lowercased() else {
+            throw Unusable(reason: "not a URL; expected http://host[:port]/path")
+        }
+        if scheme == "https" {
+            throw Unusable(reason: "https webhooks are not supported by this build (it has no TLS client); use an http:// URL, e.g. a TLS-terminating proxy on the node's network")
+        }
+        guard scheme == "http" else { throw Unusable(reason: "scheme '\(scheme)' is not supported; expected http://host[:port]/path") }
+        guard let host = u.host, !host.isEmpty else { throw Unusable(reason: "has no host; expected http://host[:port]/path") }
+        guard u.user == nil, u.password == nil else { throw Unusable(reason: "credentials in the URL are not supported") }
+        if let port = u.port, !(1...65535).contains(port) { throw Unusable(reason: "port \(port) is out of range") }
+        let path = (u.percentEncodedPath.isEmpty ? "/" : u.percentEncodedPath) + (u.percentEncodedQuery.map { "?\($0)" } ?? "")
+        return WebhookTarget(hostPort: HostPort(host: host, port: u.port ?? 80), path: path)
     }
 }

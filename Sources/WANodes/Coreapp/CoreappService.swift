@@ -30,8 +30,8 @@ public final class CoreappService: Service, @unchecked Sendable {
             NodeRPC.SendMessage.Result(id: try await controller.pipeline.accept(to: p.to, body: p.body, idempotencyKey: p.idempotencyKey))
         }
         routes.on(NodeRPC.Support.self) { _ in await controller.support() }
-        let server = try await RPCServer.bind(host: bindHost(for: rt.config), port: rt.config.controlPort, routes: routes,
-                                              group: rt.group, variable: "COREAPP_EXTERNAL_PORTS")
+        let server = try await RPCServer.bind(host: rt.config.bindAddress, port: rt.config.controlPort, routes: routes,
+                                              keyring: rt.keyring, group: rt.group, variable: "COREAPP_EXTERNAL_PORTS")
         rt.logger.event("node_started", "coreapp \(rt.healthKey) listening on \(rt.config.controlPort)",
                         ["role": "coreapp", "node_id": rt.nodeID, "port": "\(rt.config.controlPort)"])
         return CoreappService(rt: rt, controller: controller, server: server)
@@ -41,6 +41,7 @@ public final class CoreappService: Service, @unchecked Sendable {
         do { try await cancelWhenGracefulShutdown { [rt] in try await rt.waitForSchema() } }
         catch is CancellationError {}
         if rt.isSchemaReady, !Task.isShuttingDownGracefully {
+            try? await cancelWhenGracefulShutdown { [rt] in await rt.learnClusterSecret() }
             try? await rt.registerSelf(role: .coreapp)
             rt.logger.event(.becameStandby(shard: nil, reason: nil), "standby coreapp")
             await withTaskGroup(of: Void.self) { group in

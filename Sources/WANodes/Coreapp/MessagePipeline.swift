@@ -33,6 +33,11 @@ public actor MessagePipeline {
     var memoryCallbacks: [CallbackRecord] = []
     var nextMemoryCallback: Int64 = -1
     var delivering = false
+    /// Messages this owner marked failed (for `/metrics` and support).
+    public private(set) var failedMessages = 0
+    /// Callbacks that could not even be attempted (no usable webhook URL), counted and logged.
+    public private(set) var unattemptableCallbacks = 0
+    var lastUnusableWebhookLog = LogicalInstant(seconds: -1e9)
 
     public init(runtime: NodeRuntime) { rt = runtime }
 
@@ -95,7 +100,10 @@ public actor MessagePipeline {
             accepting = []
             do {
                 let ids = try await rt.store.acceptMessages(batch.map(\.0))
-                for (i, (_, c)) in batch.enumerated() { c.resume(returning: ids[i]) }
+                for (i, (record, c)) in batch.enumerated() {
+                    if ids[i] != record.id, let mismatch = await reuseMismatch(record, existingID: ids[i]) { c.resume(throwing: mismatch) }
+                    else { c.resume(returning: ids[i]) }
+                }
                 for (i, (record, _)) in batch.enumerated() where ids[i] == record.id { send(record) }
             } catch {
                 let answer = Self.acceptFailure(error)
@@ -105,12 +113,47 @@ public actor MessagePipeline {
         flushing = false
     }
 
+    /// A retry under an Idempotency-Key gets the first message's id; the same key with a
+    /// different recipient or body is a client bug, refused so the new message is not lost silently.
+    func reuseMismatch(_ record: MessageRecord, existingID: String) async -> APIError? {
+        guard let existing = try? await rt.store.message(existingID) else { return nil }
+        guard existing.recipient != record.recipient || existing.body != record.body else { return nil }
+        return APIError(.parameterInvalid, "Idempotency-Key was already used for message \(existingID) with a different recipient or body; use a new key for a new message", status: 409)
+    }
+
     /// Sends one message on the live session unless it already went out on it.
     func send(_ m: MessageRecord) {
         guard let s = session, s.state == .connected, let o = ownership, m.shard == o.shard, sentOnSession[m.id] == nil else { return }
         var f = GatewayFrame(.message)
         f.id = m.id; f.to = m.recipient; f.body = m.body
+        if let problem = Self.unsendable(m, frame: f) { fail(m, problem); return }
         if s.send(f) { sentOnSession[m.id] = rt.clock.monotonicNow }
+    }
+
+    /// Why a stored message can never be sent (it breaks a rule or the gateway's frame limit),
+    /// or nil. Such a row may predate a rule or have been written around the API.
+    static func unsendable(_ m: MessageRecord, frame: GatewayFrame) -> String? {
+        // Pages of pending messages carry a body cut one character past the limit: "longer than".
+        if m.body.unicodeScalars.count > RequestRules.maxTextBodyCharacters {
+            return "text.body is longer than the \(RequestRules.maxTextBodyCharacters) characters a message may have"
+        }
+        do {
+            _ = try RequestRules.recipient(m.recipient, field: "recipient")
+            try RequestRules.textBody(m.body)
+        } catch { return error.details }
+        let size = frame.encodedLine().count
+        if size > WireLimits.gatewayFrameBytes { return "the message is \(size) bytes on the wire; the WhatsApp server takes at most \(WireLimits.gatewayFrameBytes)" }
+        return nil
+    }
+
+    /// Marks a message failed for good (status `failed`, with the reason, to the webhook), so the
+    /// messages behind it go on.
+    func fail(_ m: MessageRecord, _ reason: String) {
+        failedMessages += 1
+        rt.logger.event("message_failed", "message \(m.id) can never be sent and is marked failed: \(reason)",
+                        ["id": m.id, "shard": "\(m.shard)", "reason": reason], level: .warning)
+        statusBuffer.append(StatusUpdate(id: m.id, state: .failed, failure: reason))
+        scheduleStatusFlush()
     }
 
     // MARK: reconcile pending messages
@@ -175,6 +218,15 @@ public actor MessagePipeline {
         switch f.type {
         case .ack, .status:
             guard let id = f.id, let state = MessageState(rawValue: f.status ?? "") else { return }
+            if state == .failed {
+                sentOnSession[id] = nil
+                rt.logger.event("message_failed", "the WhatsApp server refused message \(id): \(f.reason ?? "no reason given")",
+                                ["id": id, "reason": f.reason ?? ""], level: .warning)
+                failedMessages += 1
+                statusBuffer.append(StatusUpdate(id: id, state: .failed, failure: f.reason ?? "refused by the WhatsApp server"))
+                scheduleStatusFlush()
+                return
+            }
             if state == .sent || state == .delivered || state == .read { sentOnSession[id] = nil }
             // The WhatsApp server reports delivery only of what it received: a "delivered" that
             // overtakes a late ack still owes the webhook its "sent" (a no-op when already sent).
@@ -240,7 +292,20 @@ public actor MessagePipeline {
 
     /// One delivery pass: due callbacks of this shard, statuses merged into one POST.
     public func deliverCallbacks() async {
-        guard !delivering, let shard = ownership?.shard, let url = rt.settings.webhookURL, let target = WebhookTarget(url) else { return }
+        guard !delivering, let shard = ownership?.shard, let url = rt.settings.webhookURL else { return }
+        let target: WebhookTarget
+        do { target = try WebhookTarget.parse(url) } catch {
+            // A URL stored before it was checked: say so (once a minute) and count what waits.
+            let waiting = memoryCallbacks.count + ((try? await rt.store.dueCallbacks(shard: shard, now: rt.clock.now, limit: 500))?.count ?? 0)
+            unattemptableCallbacks = waiting
+            if rt.clock.now - lastUnusableWebhookLog > 60 {
+                lastUnusableWebhookLog = rt.clock.now
+                rt.logger.event("webhook_unusable", "webhooks.url '\(url)' cannot be used (\(error.reason)); \(waiting) callback(s) wait unattempted; PATCH a usable URL",
+                                ["count": "\(waiting)", "reason": error.reason], level: .error)
+            }
+            return
+        }
+        unattemptableCallbacks = 0
         delivering = true
         defer { delivering = false }
         let now = rt.clock.now
@@ -319,12 +384,3 @@ public enum MessageID {
 }
 
 /// `http://host:port/path` of the webhook.
-struct WebhookTarget {
-    let hostPort: HostPort
-    let path: String
-    init?(_ url: String) {
-        guard let u = URL(string: url), u.scheme == "http", let host = u.host else { return nil }
-        hostPort = HostPort(host: host, port: u.port ?? 80)
-        path = u.path.isEmpty ? "/" : u.path + (u.query.map { "?\($0)" } ?? "")
-    }
-}

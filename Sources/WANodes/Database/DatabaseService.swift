@@ -19,9 +19,11 @@ public final class DatabaseService: Service, @unchecked Sendable {
     public static func start(runtime rt: NodeRuntime) async throws -> DatabaseService {
         let db = rt.config.database
         let port = db.port ?? DatabaseConfig.defaultDBNodePort
-        let host = bindHost(for: db.hostname ?? "127.0.0.1")
-        let server = try await RPCServer.bind(host: host, port: port, routes: StoreServer.routes(serving: rt.store),
-                                              group: rt.group, variable: "WA_DB_PORT")
+        // Bound to the address nodes dial (WA_DB_HOSTNAME) unless WA_BIND_ADDRESS says otherwise.
+        let host = rt.config.bindAddress == rt.config.externalHostname ? (db.hostname ?? "127.0.0.1") : rt.config.bindAddress
+        guard let key = db.nodeKey else { throw ConfigError(.missing, variable: "WA_DB_PASSWORD", detail: "the db node needs a password its clients prove") }
+        let server = try await RPCServer.bind(host: host, port: port, routes: StoreServer.routes(serving: rt.store), keyring: ClusterKeyring(key),
+                                              limits: .storeRPC, group: rt.group, variable: "WA_DB_PORT")
         let version = (try? await rt.store.schemaVersion()) ?? 0
         rt.logger.event("node_started", "db node serving \(db.sqlitePath ?? "?") on \(host):\(server.port) (schema version \(version))",
                         ["role": "db", "port": "\(server.port)", "path": db.sqlitePath ?? "", "schema": "\(version)"])

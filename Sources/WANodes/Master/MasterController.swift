@@ -243,10 +243,17 @@ public actor MasterController {
         return g
     }
 
+    /// The WhatsApp server decides which certificates are good: its refusal is a 403, not a
+    /// malformed request (the cert's shape is checked before, with a 400).
+    static func certRefused(_ reason: String?) -> APIError {
+        APIError(.parameterInvalid, "Parameter 'cert' is not valid: \(reason ?? "rejected by the WhatsApp server")", status: 403)
+    }
+
     func gatewayAdmin(_ frame: GatewayFrame) async throws -> GatewayFrame {
         guard let gw = rt.config.gatewayAddress else { throw APIError.notReady("no gateway configured") }
+        guard let secret = rt.keyring.current else { throw APIError.notReady("this master does not know the cluster secret yet; retry") }
         do {
-            return try await GatewayAdmin.request(frame, gateway: gw, addressBook: rt.addressBook, group: rt.group, timeout: rt.real(5, floor: 1))
+            return try await GatewayAdmin.request(frame, gateway: gw, secret: secret, addressBook: rt.addressBook, group: rt.group, timeout: rt.real(5, floor: 1))
         } catch {
             throw APIError(.serviceNotReady, "the WhatsApp server is unreachable: \(error)", status: 503)
         }
@@ -256,14 +263,14 @@ public actor MasterController {
         _ = try requirePrimary()
         if let a = account, a.isRegistered {
             guard a.cc == p.cc, a.phoneNumber == p.phoneNumber else {
-                throw APIError(.alreadyExists, "this cluster is already registered for +\(a.cc) \(a.phoneNumber)", status: 400)
+                throw APIError(.alreadyExists, "this cluster is already registered for +\(a.cc) \(a.phoneNumber)", status: 409)
             }
             return .init(registered: true, vname: a.vname)
         }
         var f = GatewayFrame(.admin)
         f.op = "request_code"; f.cc = p.cc; f.phoneNumber = p.phoneNumber; f.cert = p.cert; f.method = p.method
         let answer = try await gatewayAdmin(f)
-        guard answer.ok == true else { throw APIError.invalid("cert", answer.reason ?? "rejected by the WhatsApp server") }
+        guard answer.ok == true else { throw Self.certRefused(answer.reason) }
         let verified = answer.verified == true
         let record = AccountRecord(cc: p.cc, phoneNumber: p.phoneNumber, vname: answer.vname ?? "",
                                    state: verified ? .registered : .pendingCode, shards: account?.shards ?? 1)
@@ -280,13 +287,13 @@ public actor MasterController {
     public func verify(_ p: NodeRPC.Verify.Params) async throws -> Empty {
         _ = try requirePrimary()
         guard var a = try await rt.store.account() else {
-            throw APIError.invalid("code", "no registration is in progress; POST /v1/account first")
+            throw APIError.conflict("code", "no registration is in progress; POST /v1/account first")
         }
         if a.isRegistered { return Empty() }
         var f = GatewayFrame(.admin)
         f.op = "verify_code"; f.cc = a.cc; f.phoneNumber = a.phoneNumber; f.code = p.code
         let answer = try await gatewayAdmin(f)
-        guard answer.ok == true else { throw APIError.invalid("code", answer.reason ?? "rejected") }
+        guard answer.ok == true else { throw APIError(.parameterInvalid, "Parameter 'code' is not valid: \(answer.reason ?? "rejected by the WhatsApp server")", status: 403) }
         a.state = .registered
         guard let g = guardNow(), try await rt.store.saveAccount(a, guard: g) else {
             throw APIError(.notPrimaryMaster, "lost the master lease while verifying; retry", status: 403)
@@ -302,15 +309,15 @@ public actor MasterController {
             throw APIError.invalid("shards", "must be one of 1, 2, 4, 8, 16, 32")
         }
         guard let a = try await rt.store.account(), a.isRegistered else {
-            throw APIError(.serviceNotReady, "the account is not registered yet; register it with POST /v1/account first", status: 400)
+            throw APIError(.serviceNotReady, "the account is not registered yet; register it with POST /v1/account first", status: 409)
         }
         guard a.cc == p.cc, a.phoneNumber == p.phoneNumber else {
-            throw APIError.invalid("phone_number", "+\(p.cc) \(p.phoneNumber) is not the registered number")
+            throw APIError.conflict("phone_number", "+\(p.cc) \(p.phoneNumber) is not the registered number")
         }
         var f = GatewayFrame(.admin)
         f.op = "check_cert"; f.cc = p.cc; f.phoneNumber = p.phoneNumber; f.cert = p.cert
         let answer = try await gatewayAdmin(f)
-        guard answer.ok == true else { throw APIError.invalid("cert", answer.reason ?? "rejected by the WhatsApp server") }
+        guard answer.ok == true else { throw Self.certRefused(answer.reason) }
         if a.shards == p.shards { return Empty() }
         guard let g = guardNow(), try await rt.store.setShardCount(p.shards, guard: g) else {
             throw APIError(.notPrimaryMaster, "lost the master lease while changing shards; retry", status: 403)

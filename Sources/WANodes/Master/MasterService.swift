@@ -23,8 +23,8 @@ public final class MasterService: Service, @unchecked Sendable {
         routes.on(NodeRPC.Support.self) { _ in await controller.support() }
         routes.on(NodeRPC.Verify.self) { p in try await controller.verify(p) }
         routes.on(NodeRPC.SetShards.self) { p in try await controller.setShards(p) }
-        let server = try await RPCServer.bind(host: bindHost(for: rt.config), port: rt.config.controlPort, routes: routes,
-                                              group: rt.group, variable: "COREAPP_EXTERNAL_PORTS")
+        let server = try await RPCServer.bind(host: rt.config.bindAddress, port: rt.config.controlPort, routes: routes,
+                                              keyring: rt.keyring, group: rt.group, variable: "COREAPP_EXTERNAL_PORTS")
         rt.logger.event("node_started", "master \(rt.healthKey) listening on \(rt.config.controlPort)",
                         ["role": "master", "node_id": rt.nodeID, "port": "\(rt.config.controlPort)"])
         return MasterService(rt: rt, controller: controller, server: server)
@@ -40,6 +40,7 @@ public final class MasterService: Service, @unchecked Sendable {
                                 ["from": "\(migrated.from)", "to": "\(migrated.to)"])
             }
             rt.markSchemaReady()
+            try? await cancelWhenGracefulShutdown { [rt] in await rt.learnClusterSecret() }
             try? await rt.registerSelf(role: .master)
             await withTaskGroup(of: Void.self) { group in
                 let c = controller, clock = rt.clock, tick = rt.timings.tick

@@ -19,6 +19,8 @@ public final class NodeRuntime: @unchecked Sendable {
     public let group: EventLoopGroup
     public let peers: RPCClientPool
     public let addressBook: PeerAddressBook
+    /// The cluster secret node RPC proves (see `ClusterSecret`).
+    public let keyring: ClusterKeyring
     public static let version = "2.53.2-replica"
 
     private let lock = NSLock()
@@ -37,7 +39,8 @@ public final class NodeRuntime: @unchecked Sendable {
         self.store = store
         self.group = group
         self.addressBook = addressBook
-        self.peers = RPCClientPool(addressBook: addressBook, group: group)
+        self.keyring = ClusterKeyring(config.clusterSecret)
+        self.peers = RPCClientPool(addressBook: addressBook, keyring: keyring, group: group)
     }
 
     /// The runtime of a node process: its id from its data folder, the scaled system clock, a
@@ -119,6 +122,23 @@ public final class NodeRuntime: @unchecked Sendable {
     }
 
     public func markSchemaReady() { lock.withLock { schemaReady = true } }
+
+    /// Without `WA_CLUSTER_SECRET`, the nodes share a secret kept in the database: the first
+    /// node to ask stores a generated one, every node reads the same. Retries until it has it.
+    public func learnClusterSecret() async {
+        guard keyring.current == nil else { return }
+        while !Task.isCancelled {
+            do {
+                let text = try await store.clusterSecret(proposing: ClusterSecret.generateText())
+                keyring.install(try ClusterSecret(text))
+                logger.event("cluster_secret_loaded", "using the cluster secret kept in the database (set \(ClusterSecret.variable) to choose one)")
+                return
+            } catch {
+                noteDatabase(error)
+                try? await clock.sleep(logicalSeconds: timings.tick)
+            }
+        }
+    }
 
     private var lastDBHeartbeat: LogicalInstant?
 

@@ -12,9 +12,3 @@ public func periodic(every period: Double, clock: any ClusterClock, _ body: @esc
     } onCancelOrGracefulShutdown: {}
 }
 
-/// Where node listeners bind: loopback when the node is addressed on loopback, else all interfaces.
-func bindHost(for config: NodeConfig) -> String { bindHost(for: config.externalHostname) }
-
-public func bindHost(for host: String) -> String {
-    (host == "127.0.0.1" || host == "localhost" || host.hasPrefix("127.")) ? host : "0.0.0.0"
-}

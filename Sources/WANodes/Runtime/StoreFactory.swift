@@ -31,7 +31,8 @@ public enum StoreFactory {
             return try WAStoreSQLite.SQLiteClusterStore.open(path: db.sqlitePath!, clock: clock)
         case (.sqlite, _):
             guard let address = db.address else { throw ConfigError(.missing, variable: "WA_DB_HOSTNAME", detail: "the db node's address is not set") }
-            return RemoteClusterStore(address: address, addressBook: addressBook, group: group, timeout: timeout)
+            guard let key = db.nodeKey else { throw ConfigError(.missing, variable: "WA_DB_PASSWORD", detail: "the db node's password is not set") }
+            return RemoteClusterStore(address: address, addressBook: addressBook, keyring: ClusterKeyring(key), group: group, timeout: timeout)
         case (.pgsql, _):
             return PostgresClusterStore.open(config: db, maxConnections: config.databasePoolSize ?? poolSize(for: config.role),
                                              timeout: timeout, scale: config.timeScale, resolve: { addressBook.resolve($0) })

@@ -63,6 +63,9 @@ public protocol ClusterStore: Sendable {
     func saveToken(_ token: TokenRecord) async throws
     func token(hash: String) async throws -> TokenRecord?
     func deleteTokens(of user: String) async throws
+    /// The cluster secret kept in the database: `candidate` is stored if there is none yet;
+    /// returns the stored one (every node gets the same).
+    func clusterSecret(proposing candidate: String) async throws -> String
 
     // Messaging
     /// Makes a batch durable in one transaction; returns each message's id (for a repeated
@@ -86,7 +89,7 @@ public protocol ClusterStore: Sendable {
 /// a binary knows which databases it can work with.
 public enum ClusterSchema {
     /// The version this build creates and expects.
-    public static let version = 2
+    public static let version = 3
 }
 
 public struct MigrationResult: Equatable, Sendable, Codable {

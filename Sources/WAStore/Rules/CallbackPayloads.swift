@@ -5,9 +5,16 @@ import WACore
 /// (persisted in the database or kept in the owner's memory), so both carry the same fields.
 public enum CallbackPayloads {
     /// `{"statuses":[{"id","recipient_id","status","timestamp"}]}` for one message.
+    /// A `failed` status carries `errors` (code, title, details), as the product's does.
     public static func status(_ change: StatusChange, unixTime: Int) -> String {
-        let entry: JSONValue = .object(["id": .string(change.id), "recipient_id": .string(change.recipient),
-                                        "status": .string(change.state.rawValue), "timestamp": .string(String(unixTime))])
+        var fields: [String: JSONValue] = ["id": .string(change.id), "recipient_id": .string(change.recipient),
+                                           "status": .string(change.state.rawValue), "timestamp": .string(String(unixTime))]
+        if change.state == .failed {
+            let code = APIErrorCode.messageUndeliverable
+            fields["errors"] = .array([.object(["code": .number(Double(code.rawValue)), "title": .string(code.title),
+                                                "details": .string(change.failure ?? "the message could not be sent")])])
+        }
+        let entry: JSONValue = .object(fields)
         return String(decoding: JSONCodec.data(.object(["statuses": .array([entry])])), as: UTF8.self)
     }
 

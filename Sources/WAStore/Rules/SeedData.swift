@@ -7,9 +7,8 @@ public enum SeedData {
     public static let adminPassword = "secret"
 
     public static func defaultAdmin() -> UserRecord {
-        let salt = Credentials.randomHex(bytes: 8)
-        return UserRecord(username: adminUsername, passwordHash: Credentials.hashPassword(adminPassword, salt: salt), salt: salt,
-                          mustChangePassword: true, isAdmin: true)
+        UserRecord(username: adminUsername, passwordHash: Credentials.hashPassword(adminPassword), salt: "",
+                   mustChangePassword: true, isAdmin: true)
     }
 
     public static let settings = ApplicationSettings()

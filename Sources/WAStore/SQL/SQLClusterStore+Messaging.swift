@@ -9,6 +9,7 @@ extension SQLClusterStore {
                              acceptedBy: r[6].text ?? "", acceptedAt: .init(seconds: r[7].double ?? 0))
     }
     static let messageColumns = "id, shard, recipient, body, idempotency_key, state, accepted_by, accepted_at"
+    static let pageBodyCharacters = RequestRules.maxTextBodyCharacters + 1
 
     public func acceptMessages(_ batch: [MessageRecord]) async throws -> [String] {
         try await write { c in
@@ -51,6 +52,7 @@ extension SQLClusterStore {
     public func applyStatuses(_ updates: [StatusUpdate], at: LogicalInstant, callbacks: CallbackStamp?) async throws -> [StatusChange] {
         try await write { c in
             var moved: [StatusChange] = []
+            let failures = Dictionary(updates.compactMap { u in u.failure.map { (u.id, $0) } }, uniquingKeysWith: { a, _ in a })
             // One statement per target state, lowest first, so a batch holding "sent" and then
             // "delivered" for one message moves it through both.
             for state in MessageState.allCases.sorted(by: { $0.rank < $1.rank }) {
@@ -67,7 +69,8 @@ extension SQLClusterStore {
                     var byID: [String: StatusChange] = [:]
                     for r in rows {
                         guard let id = r[0].text else { continue }
-                        byID[id] = StatusChange(id: id, shard: r[1].int ?? 0, recipient: r[2].text ?? "", state: state)
+                        byID[id] = StatusChange(id: id, shard: r[1].int ?? 0, recipient: r[2].text ?? "", state: state,
+                                                failure: state == .failed ? failures[id] : nil)
                     }
                     // In the order the statuses came, once each.
                     for id in part { if let change = byID.removeValue(forKey: id) { moved.append(change) } }
@@ -91,8 +94,12 @@ extension SQLClusterStore {
 
     public func pendingMessages(shard: Int, limit: Int) async throws -> [MessageRecord] {
         try await look { c in
-            try c.query("SELECT \(Self.messageColumns) FROM messages WHERE shard=? AND state='accepted' ORDER BY accepted_at LIMIT ?",
-                        [.int(Int64(shard)), .int(Int64(limit))]).compactMap(Self.message)
+            // A page carries at most one character more of a body than a message may have: enough
+            // for the owner to see that a row is too long (and fail it), never megabytes per row.
+            try c.query("""
+                SELECT id, shard, recipient, substr(body, 1, \(Self.pageBodyCharacters)), idempotency_key, state, accepted_by, accepted_at
+                FROM messages WHERE shard=? AND state='accepted' ORDER BY accepted_at LIMIT ?
+                """, [.int(Int64(shard)), .int(Int64(limit))]).compactMap(Self.message)
         }
     }
 

@@ -336,7 +336,7 @@ public final class SQLClusterStore: ClusterStore {
 
     public func user(_ name: String) async throws -> UserRecord? {
         try await look { c in
-            try c.query("SELECT username, password_hash, salt, must_change, is_admin FROM users WHERE username=?", [.text(name)]).first.flatMap(Self.user)
+            try c.query("SELECT username, password_hash, salt, must_change, is_admin FROM users WHERE lower(username)=lower(?)", [.text(name)]).first.flatMap(Self.user)
         }
     }
 
@@ -356,8 +356,8 @@ public final class SQLClusterStore: ClusterStore {
 
     public func deleteUser(_ name: String) async throws -> Bool {
         try await write { c in
-            let gone = try c.execute("DELETE FROM users WHERE username=?", [.text(name)]) == 1
-            try c.execute("DELETE FROM tokens WHERE username=?", [.text(name)])
+            let gone = try c.execute("DELETE FROM users WHERE lower(username)=lower(?)", [.text(name)]) == 1
+            try c.execute("DELETE FROM tokens WHERE lower(username)=lower(?)", [.text(name)])
             return gone
         }
     }
@@ -380,6 +380,16 @@ public final class SQLClusterStore: ClusterStore {
     }
 
     public func deleteTokens(of user: String) async throws {
-        try await write { c in try c.execute("DELETE FROM tokens WHERE username=?", [.text(user)]) }
+        try await write { c in try c.execute("DELETE FROM tokens WHERE lower(username)=lower(?)", [.text(user)]) }
+    }
+
+    public func clusterSecret(proposing candidate: String) async throws -> String {
+        try await write { c in
+            try c.execute("INSERT INTO cluster_secret(id, secret) VALUES (1, ?) ON CONFLICT DO NOTHING", [.text(candidate)])
+            guard let secret = try c.scalar("SELECT secret FROM cluster_secret WHERE id=1", [])?.text else {
+                throw StoreError(.failed, "the cluster_secret row is missing after it was written")
+            }
+            return secret
+        }
     }
 }

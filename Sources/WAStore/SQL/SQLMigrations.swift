@@ -4,8 +4,10 @@
 enum SQLMigrations {
     static func scripts(for dialect: SQLDialect) -> [(version: Int, sql: String)] {
         switch dialect {
-        case .sqlite: [(1, v1(real: "REAL", integer: "INTEGER")), (2, v2(real: "REAL", integer: "INTEGER", serial: "INTEGER PRIMARY KEY AUTOINCREMENT"))]
-        case .postgres: [(1, v1(real: "DOUBLE PRECISION", integer: "BIGINT")), (2, v2(real: "DOUBLE PRECISION", integer: "BIGINT", serial: "BIGSERIAL PRIMARY KEY"))]
+        case .sqlite: [(1, v1(real: "REAL", integer: "INTEGER")), (2, v2(real: "REAL", integer: "INTEGER", serial: "INTEGER PRIMARY KEY AUTOINCREMENT")),
+                       (3, v3(integer: "INTEGER"))]
+        case .postgres: [(1, v1(real: "DOUBLE PRECISION", integer: "BIGINT")), (2, v2(real: "DOUBLE PRECISION", integer: "BIGINT", serial: "BIGSERIAL PRIMARY KEY")),
+                         (3, v3(integer: "BIGINT"))]
         }
     }
 
@@ -51,6 +53,15 @@ enum SQLMigrations {
         CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks(shard, next_attempt_at);
         CREATE TABLE IF NOT EXISTS inbound_messages(
             id TEXT PRIMARY KEY, shard \(integer) NOT NULL, sender TEXT NOT NULL, body TEXT NOT NULL, received_at \(real) NOT NULL);
+        """
+    }
+
+    /// The cluster secret nodes share when the operator gives none, and usernames unique
+    /// regardless of case (`ADMIN` cannot be created beside `admin`).
+    private static func v3(integer: String) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS cluster_secret(id \(integer) PRIMARY KEY CHECK (id = 1), secret TEXT NOT NULL);
+        CREATE UNIQUE INDEX IF NOT EXISTS users_by_folded_name ON users(lower(username));
         """
     }
 }

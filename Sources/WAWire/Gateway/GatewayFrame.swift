@@ -20,6 +20,8 @@ public struct GatewayFrame: Codable, Sendable, Equatable {
         /// A new session asks which of its pending message ids the server already has.
         case sync, syncResult = "sync_result"
         case admin, adminResult = "admin_result"
+        /// Asked before an admin request; answered with a `nonce` the request's `auth` must cover.
+        case challenge
     }
     public var type: Kind
     public var phone: String?
@@ -45,10 +47,12 @@ public struct GatewayFrame: Codable, Sendable, Equatable {
     public var from: String?
     public var shards: Int?
     public var count: Int?
+    public var nonce: String?
+    public var auth: String?
 
     enum CodingKeys: String, CodingKey {
         case type, phone, shard, node, epoch, seq, id, to, body, status, reason, op, cc
-        case phoneNumber = "phone_number", method, cert, code, vname, ok, verified, ids, from, shards, count
+        case phoneNumber = "phone_number", method, cert, code, vname, ok, verified, ids, from, shards, count, nonce, auth
     }
 
     public init(_ type: Kind) { self.type = type }
@@ -63,6 +67,7 @@ public struct GatewayFrame: Codable, Sendable, Equatable {
         put("to", to); put("body", body); put("status", status); put("reason", reason); put("op", op); put("cc", cc)
         put("phone_number", phoneNumber); put("method", method); put("cert", cert); put("code", code); put("vname", vname)
         put("ok", ok); put("verified", verified); put("from", from); put("shards", shards); put("count", count)
+        put("nonce", nonce); put("auth", auth)
         if let ids { o["ids"] = .array(ids.map { .string($0) }) }
         var out: [UInt8] = []
         out.reserveCapacity(160)
@@ -81,6 +86,7 @@ public struct GatewayFrame: Codable, Sendable, Equatable {
         f.phoneNumber = o["phone_number"]?.stringValue; f.method = o["method"]?.stringValue; f.cert = o["cert"]?.stringValue
         f.code = o["code"]?.stringValue; f.vname = o["vname"]?.stringValue; f.ok = o["ok"]?.boolValue; f.verified = o["verified"]?.boolValue
         f.from = o["from"]?.stringValue; f.shards = o["shards"]?.intValue; f.count = o["count"]?.intValue
+        f.nonce = o["nonce"]?.stringValue; f.auth = o["auth"]?.stringValue
         if case .array(let a)? = o["ids"] { f.ids = a.compactMap(\.stringValue) }
         return f
     }

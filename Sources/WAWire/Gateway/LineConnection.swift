@@ -45,18 +45,29 @@ public final class LineConnection: @unchecked Sendable {
     public var isActive: Bool { channel.isActive }
 }
 
-/// One admin request to the gateway (registration codes, cert checks).
+/// One admin request to the gateway (registration codes, cert checks, faults). The request
+/// proves the cluster secret: it asks for a challenge first and sends
+/// HMAC(secret, admin|challenge|nonce) with the request.
 public enum GatewayAdmin {
-    public static func request(_ frame: GatewayFrame, gateway: HostPort, addressBook: PeerAddressBook = .direct,
+    public static func request(_ frame: GatewayFrame, gateway: HostPort, secret: ClusterSecret, addressBook: PeerAddressBook = .direct,
                                group: EventLoopGroup, timeout: Double) async throws -> GatewayFrame {
         let conn = try await LineConnection.connect(to: gateway, addressBook: addressBook, group: group, timeout: timeout)
         defer { conn.close() }
-        conn.send(frame.encodedLine())
+        conn.send(GatewayFrame(.challenge).encodedLine())
         let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout * 1e9))
         let timer = conn.channel.eventLoop.scheduleTask(deadline: deadline) { conn.close() }
         defer { timer.cancel() }
         for await line in conn.lines {
-            if let f = GatewayFrame.decode(line), f.type == .adminResult { return f }
+            guard let f = GatewayFrame.decode(line) else { continue }
+            if f.type == .challenge, let challenge = f.nonce {
+                var request = frame
+                let nonce = ClusterSecret.challenge()
+                request.nonce = nonce
+                request.auth = secret.proof(.gatewayAdmin, challenge: challenge, nonce: nonce)
+                conn.send(request.encodedLine())
+            } else if f.type == .adminResult {
+                return f
+            }
         }
         throw RPCError(kind: .timeout, peer: gateway.description, detail: "gateway gave no admin answer within \(timeout)s")
     }

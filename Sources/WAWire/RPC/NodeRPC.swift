@@ -107,3 +107,38 @@ public enum NodeRPC {
         public static let name = "set_shards"
     }
 }
+
+// The RPC port checks what the REST API checks, with the same rules.
+extension NodeRPC.SendMessage.Params: ValidatedParams {
+    public func validate() throws(APIError) {
+        _ = try RequestRules.recipient(to)
+        try RequestRules.textBody(body)
+        try RequestRules.idempotencyKey(idempotencyKey, scoped: true)
+    }
+}
+
+extension NodeRPC.Register.Params: ValidatedParams {
+    public func validate() throws(APIError) {
+        try RequestRules.number(cc: cc, phone: phoneNumber, pin: pin)
+        try RequestRules.method(method)
+        try RequestRules.cert(cert)
+    }
+}
+
+extension NodeRPC.Verify.Params: ValidatedParams {
+    public func validate() throws(APIError) { _ = try RequestRules.code(code) }
+}
+
+extension NodeRPC.SetShards.Params: ValidatedParams {
+    public func validate() throws(APIError) {
+        try RequestRules.number(cc: cc, phone: phoneNumber, pin: pin)
+        try RequestRules.shards(shards)
+        try RequestRules.cert(cert)
+    }
+}
+
+extension NodeRPC.Heartbeat.Params: ValidatedParams {
+    public func validate() throws(APIError) {
+        guard (1...64).contains(master.utf8.count) else { throw APIError.invalid("master", "a node name of 1 to 64 characters") }
+    }
+}

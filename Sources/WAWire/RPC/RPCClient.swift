@@ -11,14 +11,15 @@ public final class RPCClient: @unchecked Sendable {
     public let peer: HostPort
     private let addressBook: PeerAddressBook
     private let group: EventLoopGroup
+    private let keyring: ClusterKeyring
     private let lock = NSLock()
     private var channel: Channel?
     private var connecting: EventLoopFuture<Channel>?
     private var pending: [UInt64: EventLoopPromise<JSONValue>] = [:]
     private var nextID: UInt64 = 0
 
-    public init(peer: HostPort, addressBook: PeerAddressBook = .direct, group: EventLoopGroup) {
-        self.peer = peer; self.addressBook = addressBook; self.group = group
+    public init(peer: HostPort, addressBook: PeerAddressBook = .direct, keyring: ClusterKeyring, group: EventLoopGroup) {
+        self.peer = peer; self.addressBook = addressBook; self.keyring = keyring; self.group = group
     }
 
     /// Calls `method`; `timeout` is in real seconds and covers connecting too.
@@ -93,33 +94,123 @@ public final class RPCClient: @unchecked Sendable {
     }
 
     private func connection(deadline: NIODeadline) async throws -> Channel {
-        let future: EventLoopFuture<Channel> = lock.withLock {
+        let future: EventLoopFuture<Channel> = try lock.withLock {
             if let c = channel, c.isActive { return c.eventLoop.makeSucceededFuture(c) }
             if let f = connecting { return f }
+            guard let secret = keyring.current else {
+                throw RPCError(kind: .unreachable, peer: peer.description, detail: "this node does not know the cluster secret yet; it cannot call other nodes")
+            }
             let target = addressBook.resolve(peer)
             let remaining = deadline - .now()
+            let peerName = peer.description
             let f = ClientBootstrap(group: group)
                 .connectTimeout(remaining > .zero ? remaining : .milliseconds(1))
                 .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { [weak self] ch in
                     ch.eventLoop.makeCompletedFuture {
-                        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder()))
-                        try ch.pipeline.syncOperations.addHandler(ClientLineHandler(
+                        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLength: WireLimits.answerBytes)))
+                        try ch.pipeline.syncOperations.addHandler(RPCClientHandler(
+                            secret: secret, peer: peerName, ready: ch.eventLoop.makePromise(),
                             onLine: { self?.deliver($0) }, onClose: { self?.closed(ch) }))
                     }
                 }
                 .connect(host: target.host, port: target.port)
+                .flatMap { ch in
+                    ch.pipeline.handler(type: RPCClientHandler.self).flatMap { $0.ready.futureResult }.map { ch }
+                        .flatMapErrorThrowing { error in ch.close(promise: nil); throw error }
+                }
             connecting = f
             return f
         }
         do {
-            let ch = try await future.get()
+            let ch = try await withDeadline(future, deadline)
             lock.withLock { if connecting === future { connecting = nil; channel = ch } }
             return ch
+        } catch let e as RPCError {
+            lock.withLock { if connecting === future { connecting = nil } }
+            throw e
         } catch {
             lock.withLock { if connecting === future { connecting = nil } }
             throw RPCError(kind: .unreachable, peer: peer.description, detail: "\(error)")
         }
+    }
+
+    /// Waits for `future` until `deadline`; a handshake that never completes (a silent peer)
+    /// costs the deadline, never a hang.
+    private func withDeadline(_ future: EventLoopFuture<Channel>, _ deadline: NIODeadline) async throws -> Channel {
+        let loop = future.eventLoop
+        let p = loop.makePromise(of: Channel.self)
+        let peerName = peer.description
+        let timer = loop.scheduleTask(deadline: deadline) {
+            p.fail(RPCError(kind: .unreachable, peer: peerName, detail: "no connection and handshake within the deadline"))
+            future.whenSuccess { $0.close(promise: nil) }
+        }
+        future.whenComplete { r in timer.cancel(); p.completeWith(r) }
+        return try await p.futureResult.get()
+    }
+}
+
+/// The client side of the RPC handshake (see `RPCServerHandler`), then every answer line.
+final class RPCClientHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    enum Phase { case awaitingChallenge, awaitingWelcome(challenge: String, nonce: String), ready }
+    let secret: ClusterSecret
+    let peer: String
+    let ready: EventLoopPromise<Void>
+    let onLine: (ByteBuffer) -> Void
+    let onClose: () -> Void
+    var phase = Phase.awaitingChallenge
+
+    init(secret: ClusterSecret, peer: String, ready: EventLoopPromise<Void>, onLine: @escaping (ByteBuffer) -> Void, onClose: @escaping () -> Void) {
+        self.secret = secret; self.peer = peer; self.ready = ready; self.onLine = onLine; self.onClose = onClose
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let line = unwrapInboundIn(data)
+        if case .ready = phase { onLine(line); return }
+        let frame: JSONValue? = line.withUnsafeReadableBytes { raw in try? JSONCodec.parse(raw.bindMemory(to: UInt8.self)) }
+        if let e = frame?["error"], case .object = e {
+            fail(context, RPCError(kind: .refused, peer: peer, detail: e["details"]?.stringValue ?? "refused"))
+            return
+        }
+        switch phase {
+        case .awaitingChallenge:
+            guard let challenge = frame?["challenge"]?.stringValue else {
+                fail(context, RPCError(kind: .malformed, peer: peer, detail: "expected the RPC challenge first; is this a wacluster node RPC port?"))
+                return
+            }
+            let nonce = ClusterSecret.challenge()
+            phase = .awaitingWelcome(challenge: challenge, nonce: nonce)
+            let auth = RPCCodec.line(["auth": .string(secret.proof(.rpcClient, challenge: challenge, nonce: nonce)), "nonce": .string(nonce)])
+            context.writeAndFlush(NIOAny(ByteBuffer(data: auth)), promise: nil)
+        case .awaitingWelcome(let challenge, let nonce):
+            guard let proof = frame?["welcome"]?.stringValue, secret.accepts(proof, .rpcServer, challenge: challenge, nonce: nonce) else {
+                fail(context, RPCError(kind: .refused, peer: peer, detail: "the peer did not prove the cluster secret (\(ClusterSecret.variable))"))
+                return
+            }
+            phase = .ready
+            ready.succeed(())
+        case .ready:
+            break
+        }
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ error: RPCError) {
+        ready.fail(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        ready.fail(RPCError(kind: .closed, peer: peer, detail: "connection closed during the handshake"))
+        onClose()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+
+    /// A channel that never became active (the connect failed) ends here, not in channelInactive.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        ready.fail(RPCError(kind: .closed, peer: peer, detail: "connection ended before the handshake"))
     }
 }
 
@@ -139,11 +230,14 @@ public final class RPCClientPool: @unchecked Sendable {
     private var clients: [HostPort: RPCClient] = [:]
     public let addressBook: PeerAddressBook
     public let group: EventLoopGroup
-    public init(addressBook: PeerAddressBook, group: EventLoopGroup) { self.addressBook = addressBook; self.group = group }
+    public let keyring: ClusterKeyring
+    public init(addressBook: PeerAddressBook, keyring: ClusterKeyring, group: EventLoopGroup) {
+        self.addressBook = addressBook; self.keyring = keyring; self.group = group
+    }
     public func client(for peer: HostPort) -> RPCClient {
         lock.withLock {
             if let c = clients[peer] { return c }
-            let c = RPCClient(peer: peer, addressBook: addressBook, group: group)
+            let c = RPCClient(peer: peer, addressBook: addressBook, keyring: keyring, group: group)
             clients[peer] = c
             return c
         }

@@ -47,7 +47,7 @@ enum RPCCodec {
 
 /// A failure to get an answer at all (as opposed to an answer that is an error).
 public struct RPCError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: String, Sendable { case unreachable, timeout, closed, malformed }
+    public enum Kind: String, Sendable { case unreachable, timeout, closed, malformed, refused }
     public let kind: Kind
     public let peer: String
     public let detail: String

@@ -4,7 +4,8 @@ import Testing
 
 @Suite("NodeConfig and DatabaseConfig")
 struct NodeConfigTests {
-    static let base: [String: String] = ["WA_DB_HOSTNAME": "127.0.0.1", "WA_DB_PORT": "6300", "WA_GATEWAY_ADDRESS": "127.0.0.1:7000"]
+    static let base: [String: String] = ["WA_DB_HOSTNAME": "127.0.0.1", "WA_DB_PORT": "6300", "WA_GATEWAY_ADDRESS": "127.0.0.1:7000",
+                                         "WA_DB_PASSWORD": "db-password"]
 
     private func config(_ extra: [String: String], role: NodeRole = .coreapp, dropping: [String] = []) throws -> NodeConfig {
         var v = Self.base.merging(extra) { _, new in new }
@@ -33,7 +34,7 @@ struct NodeConfigTests {
         #expect(c.exitOnSuccess)
         #expect(c.apiKey == nil)
         #expect(c.peerOverridesFile == nil)
-        #expect(c.database == DatabaseConfig(engine: .sqlite, hostname: "127.0.0.1", port: 6300, namePrefix: "wa"))
+        #expect(c.database == DatabaseConfig(engine: .sqlite, hostname: "127.0.0.1", port: 6300, namePrefix: "wa", nodeKey: ClusterSecret(databasePassword: "db-password")))
         #expect(c.databasePoolSize == nil)
     }
 
@@ -100,6 +101,23 @@ struct NodeConfigTests {
         #expect(c.database.sqlitePath == nil)
     }
 
+    @Test func theEmbeddedEngineNeedsAPasswordOrTheClusterSecret() throws {
+        let e = configError([:], dropping: ["WA_DB_PASSWORD"])
+        #expect(e?.variable == "WA_DB_PASSWORD" && e?.detail.contains("WA_CLUSTER_SECRET") == true)
+        let c = try config(["WA_CLUSTER_SECRET": "0123456789abcdef0123"], dropping: ["WA_DB_PASSWORD"])
+        #expect(c.database.nodeKey == (try ClusterSecret("0123456789abcdef0123")))
+        #expect(c.clusterSecret == (try ClusterSecret("0123456789abcdef0123")))
+        #expect(configError(["WA_CLUSTER_SECRET": "short"])?.variable == "WA_CLUSTER_SECRET")
+    }
+
+    @Test func listenersBindTheExternalAddressUnlessAsked() throws {
+        #expect(try config(["EXTERNAL_HOSTNAME": "10.1.2.3"]).bindAddress == "10.1.2.3")
+        #expect(try config(["EXTERNAL_HOSTNAME": "10.1.2.3", "WA_BIND_ADDRESS": "0.0.0.0"]).bindAddress == "0.0.0.0")
+        #expect(configError(["WA_BIND_ADDRESS": "every interface"])?.variable == "WA_BIND_ADDRESS")
+        #expect(configError(["WA_HTTP_REQUEST_TIMEOUT": "0"])?.variable == "WA_HTTP_REQUEST_TIMEOUT")
+        #expect(configError(["WA_WEBAPP_MAX_CONNECTIONS": "-1"])?.variable == "WA_WEBAPP_MAX_CONNECTIONS")
+    }
+
     @Test func theDBNodeNeedsWADBPathAndDefaultsItsAddress() throws {
         let e = configError([:], role: .db, dropping: ["WA_DB_HOSTNAME", "WA_DB_PORT"])
         #expect(e?.code == .missing)
@@ -107,7 +125,7 @@ struct NodeConfigTests {
         #expect(e?.description.hasPrefix("error CONFIG_MISSING: WA_DB_PATH: is required for the db node") == true)
         let c = try config(["WA_DB_PATH": "/tmp/wa.db"], role: .db, dropping: ["WA_DB_HOSTNAME", "WA_DB_PORT"])
         #expect(c.database == DatabaseConfig(engine: .sqlite, sqlitePath: "/tmp/wa.db", hostname: "127.0.0.1",
-                                             port: DatabaseConfig.defaultDBNodePort, namePrefix: "wa"))
+                                             port: DatabaseConfig.defaultDBNodePort, namePrefix: "wa", nodeKey: ClusterSecret(databasePassword: "db-password")))
     }
 
     @Test func sqliteNodesNeedTheDBNodesAddress() {

@@ -12,11 +12,11 @@ struct SchemaConformanceTests {
             #expect(try await s.a.schemaVersion() == 0)
             let first = try await s.a.migrate(to: ClusterSchema.version)
             #expect(first == MigrationResult(from: 0, to: ClusterSchema.version))
-            #expect(ClusterSchema.version == 2, "1: cluster, 2: messaging")
+            #expect(ClusterSchema.version == 3, "1: cluster, 2: messaging, 3: cluster secret and case-folded usernames")
             #expect(try await s.a.schemaVersion() == ClusterSchema.version)
             #expect(try await s.b.schemaVersion() == ClusterSchema.version)
-            #expect(try await s.a.migrate(to: ClusterSchema.version) == MigrationResult(from: 2, to: 2))
-            #expect(try await s.b.migrate(to: ClusterSchema.version) == MigrationResult(from: 2, to: 2))
+            #expect(try await s.a.migrate(to: ClusterSchema.version) == MigrationResult(from: 3, to: 3))
+            #expect(try await s.b.migrate(to: ClusterSchema.version) == MigrationResult(from: 3, to: 3))
         }
     }
 
@@ -46,9 +46,15 @@ struct SchemaConformanceTests {
     func seedsTheAdminUserWhoMustChangeThePassword(_ backend: Backend) async throws {
         try await withStores(backend) { (s: StoreFixture) async throws in
             let admin = try #require(try await s.b.user("admin"))
+            // The cluster secret: the first proposal is kept, every later caller gets it.
+            let first = try await s.a.clusterSecret(proposing: "first-secret-0123456789")
+            #expect(first == "first-secret-0123456789")
+            #expect(try await s.b.clusterSecret(proposing: "second-secret-0123456789") == first)
             #expect(admin.mustChangePassword && admin.isAdmin)
-            #expect(admin.passwordHash == Credentials.hashPassword(SeedData.adminPassword, salt: admin.salt))
-            #expect(admin.salt.count == 16)
+            #expect(Credentials.verify(SeedData.adminPassword, stored: admin.passwordHash, legacySalt: admin.salt) == .init(matches: true, needsUpgrade: false))
+            #expect(admin.passwordHash.hasPrefix("pbkdf2-sha256$"))
+            // Usernames are unique regardless of case, and found regardless of case.
+            #expect(try await s.a.user("ADMIN")?.username == "admin")
             // A second migration does not reseed (the salt, hence the hash, stays).
             _ = try await s.b.migrate(to: ClusterSchema.version)
             #expect(try await s.a.user("admin") == admin)

@@ -27,7 +27,9 @@ public struct MessageRecord: Codable, Equatable, Sendable {
 public struct StatusUpdate: Codable, Equatable, Sendable {
     public var id: String
     public var state: MessageState
-    public init(id: String, state: MessageState) { self.id = id; self.state = state }
+    /// Why the message failed (with `failed`): reported to the webhook.
+    public var failure: String?
+    public init(id: String, state: MessageState, failure: String? = nil) { self.id = id; self.state = state; self.failure = failure }
 }
 
 /// A message that moved to a new state, as the webhook reports it.
@@ -36,8 +38,9 @@ public struct StatusChange: Codable, Equatable, Sendable {
     public var shard: Int
     public var recipient: String
     public var state: MessageState
-    public init(id: String, shard: Int, recipient: String, state: MessageState) {
-        self.id = id; self.shard = shard; self.recipient = recipient; self.state = state
+    public var failure: String?
+    public init(id: String, shard: Int, recipient: String, state: MessageState, failure: String? = nil) {
+        self.id = id; self.shard = shard; self.recipient = recipient; self.state = state; self.failure = failure
     }
 }
 
