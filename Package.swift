@@ -60,7 +60,7 @@ let package = Package(
         .target(name: "WAWire", dependencies: ["WACore", .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio")] + nio,
                 swiftSettings: settings),
         // The simulated WhatsApp server.
-        .target(name: "WAGateway", dependencies: ["WACore", "WAWire", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio, swiftSettings: settings),
+        .target(name: "WAGateway", dependencies: ["WACore", "WAWire"] + nio, swiftSettings: settings),
         // Node shells: master, coreapp, the db node, dbupgrade; configuration from the environment.
         .target(name: "WANodes", dependencies: [
             "WACore", "WACoordination", "WAStore", "WAStoreSQLite", "WAStorePostgres", "WAStoreRemote", "WAWire",

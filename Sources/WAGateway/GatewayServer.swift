@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOFoundationCompat
 import NIOPosix
@@ -17,19 +16,17 @@ public final class GatewayServer: @unchecked Sendable {
 
     public static func start(host: String, port: Int, state: GatewayState, adminSecret: ClusterSecret,
                              maxConnections: Int = WireLimits.rpcConnectionsPerListener, group: EventLoopGroup) async throws -> GatewayServer {
-        let open = NIOLockedValueBox(0)
+        let open = AdmissionCounter(limit: maxConnections)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { ch in
-                guard open.withLockedValue({ n in guard n < maxConnections else { return false }; n += 1; return true }) else {
+                guard open.tryAcquire() else {
                     var r = GatewayFrame(.refused); r.reason = "the WhatsApp server already holds \(maxConnections) connections; retry later"
-                    let line = r.encodedLine()
-                    ch.eventLoop.execute { ch.writeAndFlush(ByteBuffer(data: line)).whenComplete { _ in ch.close(promise: nil) } }
-                    return ch.eventLoop.makeSucceededVoidFuture()
+                    return ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(RefuseConnectionHandler(line: r.encodedLine())) }
                 }
-                ch.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
+                ch.closeFuture.whenComplete { _ in open.release() }
                 return ch.eventLoop.makeCompletedFuture {
                     try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLength: WireLimits.gatewayFrameBytes)))
                     try ch.pipeline.syncOperations.addHandler(GatewayConnectionHandler(state: state, adminSecret: adminSecret))

@@ -1,6 +1,5 @@
 import Foundation
 import HTTPTypes
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTPTypes
 import WACore
@@ -18,16 +17,6 @@ public struct HTTPConnectionLimits: Sendable {
     }
 }
 
-/// The webapp's open connections, counted against the cap.
-final class HTTPConnectionCounter: Sendable {
-    private let open = NIOLockedValueBox(0)
-    let limit: Int
-    init(limit: Int) { self.limit = limit }
-    var count: Int { open.withLockedValue { $0 } }
-    func acquire() -> Bool { open.withLockedValue { n in guard n < limit else { return false }; n += 1; return true } }
-    func release() { open.withLockedValue { $0 -= 1 } }
-}
-
 /// Sits after the HTTP codec: closes a connection that does not complete a request in time,
 /// and answers 503 on a connection over the cap. Hummingbird's own idle timeout only notices
 /// silence, so a client trickling a byte at a time would hold a connection forever.
@@ -38,15 +27,15 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPResponsePart
 
     let limits: HTTPConnectionLimits
-    let counter: HTTPConnectionCounter
+    let counter: AdmissionCounter
     var counted = false
     var refusing = false
     var timer: Scheduled<Void>?
 
-    init(limits: HTTPConnectionLimits, counter: HTTPConnectionCounter) { self.limits = limits; self.counter = counter }
+    init(limits: HTTPConnectionLimits, counter: AdmissionCounter) { self.limits = limits; self.counter = counter }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if counter.acquire() {
+        if counter.tryAcquire() {
             counted = true
             arm(context, seconds: limits.requestTimeout)
         } else {

@@ -285,17 +285,16 @@ final class TokenCache: @unchecked Sendable {
 /// costs at most one core, and at most `limit` waiting, so a flood is refused, not queued.
 final class PasswordWork: Sendable {
     private let pool: NIOThreadPool
-    private let waiting = NIOLockedValueBox(0)
-    let limit = 32
+    private let waiting = AdmissionCounter(limit: 32)
     init() {
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
     }
     func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {
-        guard waiting.withLockedValue({ n in guard n < limit else { return false }; n += 1; return true }) else {
+        guard waiting.tryAcquire() else {
             throw APIError(.tooManyRequests, "too many logins in progress; retry in a second", status: 429)
         }
-        defer { waiting.withLockedValue { $0 -= 1 } }
+        defer { waiting.release() }
         return try await pool.runIfActive { body() }
     }
 }

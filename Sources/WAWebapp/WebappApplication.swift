@@ -100,7 +100,7 @@ public func buildWebapp(runtime rt: NodeRuntime, port: Int? = nil, limits: HTTPC
         router.on(RouterPath(WebappRoutes.routerPath(route.path)), method: HTTPRequest.Method(route.method)!, use: handler)
     }
     let limits = limits ?? HTTPConnectionLimits(requestTimeout: rt.config.httpRequestTimeout, maxConnections: rt.config.webappMaxConnections)
-    let counter = HTTPConnectionCounter(limit: limits.maxConnections)
+    let counter = AdmissionCounter(limit: limits.maxConnections)
     var quiet = Logger(label: "hummingbird")
     quiet.logLevel = .warning
     return Application(router: router,

@@ -107,6 +107,29 @@ import WACore
         await #expect(throws: RPCError.self) { _ = try await none.call(Slow.self, .init(n: 1), timeout: 1) }
     }
 
+    /// A peer that accepts and never sends its challenge (what a partition looks like) costs the
+    /// caller its deadline, and the half-open connection is hung up on then, not kept.
+    @Test func aClientHangsUpOnASilentPeerAtTheDeadline() async throws {
+        final class Silent: ChannelInboundHandler, @unchecked Sendable {
+            typealias InboundIn = ByteBuffer
+            let closed: NIOLockedValueBox<Int>
+            init(closed: NIOLockedValueBox<Int>) { self.closed = closed }
+            func channelInactive(context: ChannelHandlerContext) { closed.withLockedValue { $0 += 1 } }
+        }
+        let closed = NIOLockedValueBox(0)
+        let silent = try await ServerBootstrap(group: Self.group)
+            .childChannelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(Silent(closed: closed)) } }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { silent.close(promise: nil) }
+        let c = RPCClient(peer: HostPort(host: "127.0.0.1", port: silent.localAddress!.port!), keyring: ClusterKeyring(secret), group: Self.group)
+        for _ in 0..<3 {
+            do { _ = try await c.call(Slow.self, .init(n: 1), timeout: 0.2); Issue.record("a silent peer answered") }
+            catch let e as RPCError { #expect(e.kind == .unreachable, "\(e)") }
+        }
+        try await Task.sleep(nanoseconds: 300_000_000)
+        #expect(closed.withLockedValue { $0 } == 3, "every half-open connection was closed at its deadline")
+    }
+
     @Test func aSilentConnectionIsClosedAfterTheAuthTimeout() async throws {
         var limits = RPCServerLimits.nodeRPC
         limits.authTimeout = 0.3

@@ -148,9 +148,11 @@ public struct NodeConfig: Sendable {
     public var unsafeDisableFencing = false
     /// The operator's cluster secret (`WA_CLUSTER_SECRET`); nil: the nodes share one kept in the database.
     public var clusterSecret: ClusterSecret?
-    /// Where listeners bind: `WA_BIND_ADDRESS` when set (e.g. 0.0.0.0 on purpose), else the
-    /// address of `EXTERNAL_HOSTNAME`, never every interface unasked.
-    public var bindAddress: String = "127.0.0.1"
+    /// `WA_BIND_ADDRESS`: where listeners bind when the operator says (e.g. 0.0.0.0 on purpose).
+    public var bindOverride: String?
+    /// Where listeners bind: `WA_BIND_ADDRESS`, else the address of `EXTERNAL_HOSTNAME`; never
+    /// every interface unasked.
+    public var bindAddress: String { bindOverride ?? externalHostname }
     /// Webapp: real seconds a connection may take to deliver a complete request (`WA_HTTP_REQUEST_TIMEOUT`, default 30).
     public var httpRequestTimeout: Double = 30
     /// Webapp: connections held at most (`WA_WEBAPP_MAX_CONNECTIONS`; default half the fd limit, at most 4096).
@@ -240,9 +242,7 @@ public struct NodeConfig: Sendable {
             guard bind.allSatisfy({ $0.isHexDigit || $0 == "." || $0 == ":" }) else {
                 throw ConfigError(.invalidValue, variable: "WA_BIND_ADDRESS", detail: "expected an IP address such as 0.0.0.0 or 10.0.0.5, got '\(bind)'")
             }
-            config.bindAddress = bind
-        } else {
-            config.bindAddress = external
+            config.bindOverride = bind
         }
         return config
     }

@@ -104,7 +104,7 @@ public actor MessagePipeline {
                     if ids[i] != record.id, let mismatch = await reuseMismatch(record, existingID: ids[i]) { c.resume(throwing: mismatch) }
                     else { c.resume(returning: ids[i]) }
                 }
-                for (i, (record, _)) in batch.enumerated() where ids[i] == record.id { send(record) }
+                for (i, (record, _)) in batch.enumerated() where ids[i] == record.id { send(record, validated: true) }
             } catch {
                 let answer = Self.acceptFailure(error)
                 for (_, c) in batch { c.resume(throwing: answer) }
@@ -121,28 +121,35 @@ public actor MessagePipeline {
         return APIError(.parameterInvalid, "Idempotency-Key was already used for message \(existingID) with a different recipient or body; use a new key for a new message", status: 409)
     }
 
-    /// Sends one message on the live session unless it already went out on it.
-    func send(_ m: MessageRecord) {
+    /// Sends one message on the live session unless it already went out on it. `validated`: the
+    /// record came in through this owner's RPC, which applied the rules already; rows read back
+    /// from the database are checked here once more.
+    func send(_ m: MessageRecord, validated: Bool = false) {
         guard let s = session, s.state == .connected, let o = ownership, m.shard == o.shard, sentOnSession[m.id] == nil else { return }
+        if !validated, let problem = Self.unsendable(m) { fail(m, problem); return }
         var f = GatewayFrame(.message)
         f.id = m.id; f.to = m.recipient; f.body = m.body
-        if let problem = Self.unsendable(m, frame: f) { fail(m, problem); return }
         if s.send(f) { sentOnSession[m.id] = rt.clock.monotonicNow }
     }
 
     /// Why a stored message can never be sent (it breaks a rule or the gateway's frame limit),
     /// or nil. Such a row may predate a rule or have been written around the API.
-    static func unsendable(_ m: MessageRecord, frame: GatewayFrame) -> String? {
+    static func unsendable(_ m: MessageRecord) -> String? {
         // Pages of pending messages carry a body cut one character past the limit: "longer than".
         if m.body.unicodeScalars.count > RequestRules.maxTextBodyCharacters {
             return "text.body is longer than the \(RequestRules.maxTextBodyCharacters) characters a message may have"
         }
-        do {
-            _ = try RequestRules.recipient(m.recipient, field: "recipient")
-            try RequestRules.textBody(m.body)
-        } catch { return error.details }
-        let size = frame.encodedLine().count
-        if size > WireLimits.gatewayFrameBytes { return "the message is \(size) bytes on the wire; the WhatsApp server takes at most \(WireLimits.gatewayFrameBytes)" }
+        if m.body.isEmpty { return "text.body is empty" }
+        do { _ = try RequestRules.recipient(m.recipient, field: "recipient") } catch { return error.details }
+        // Every character escaped as \uXXXX is the worst case; only a row that could pass the
+        // frame limit that way (a huge id) is encoded to measure it.
+        let worst = (m.body.utf8.count + m.id.utf8.count) * 6 + 256
+        if worst > WireLimits.gatewayFrameBytes {
+            var f = GatewayFrame(.message)
+            f.id = m.id; f.to = m.recipient; f.body = m.body
+            let size = f.encodedLine().count
+            if size > WireLimits.gatewayFrameBytes { return "the message is \(size) bytes on the wire; the WhatsApp server takes at most \(WireLimits.gatewayFrameBytes)" }
+        }
         return nil
     }
 

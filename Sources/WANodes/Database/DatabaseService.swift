@@ -20,7 +20,7 @@ public final class DatabaseService: Service, @unchecked Sendable {
         let db = rt.config.database
         let port = db.port ?? DatabaseConfig.defaultDBNodePort
         // Bound to the address nodes dial (WA_DB_HOSTNAME) unless WA_BIND_ADDRESS says otherwise.
-        let host = rt.config.bindAddress == rt.config.externalHostname ? (db.hostname ?? "127.0.0.1") : rt.config.bindAddress
+        let host = rt.config.bindOverride ?? db.hostname ?? "127.0.0.1"
         guard let key = db.nodeKey else { throw ConfigError(.missing, variable: "WA_DB_PASSWORD", detail: "the db node needs a password its clients prove") }
         let server = try await RPCServer.bind(host: host, port: port, routes: StoreServer.routes(serving: rt.store), keyring: ClusterKeyring(key),
                                               limits: .storeRPC, group: rt.group, variable: "WA_DB_PORT")

@@ -110,7 +110,7 @@ public final class RPCClient: @unchecked Sendable {
                     ch.eventLoop.makeCompletedFuture {
                         try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLength: WireLimits.answerBytes)))
                         try ch.pipeline.syncOperations.addHandler(RPCClientHandler(
-                            secret: secret, peer: peerName, ready: ch.eventLoop.makePromise(),
+                            secret: secret, peer: peerName, deadline: deadline, ready: ch.eventLoop.makePromise(),
                             onLine: { self?.deliver($0) }, onClose: { self?.closed(ch) }))
                     }
                 }
@@ -123,7 +123,7 @@ public final class RPCClient: @unchecked Sendable {
             return f
         }
         do {
-            let ch = try await withDeadline(future, deadline)
+            let ch = try await future.get()
             lock.withLock { if connecting === future { connecting = nil; channel = ch } }
             return ch
         } catch let e as RPCError {
@@ -135,19 +135,6 @@ public final class RPCClient: @unchecked Sendable {
         }
     }
 
-    /// Waits for `future` until `deadline`; a handshake that never completes (a silent peer)
-    /// costs the deadline, never a hang.
-    private func withDeadline(_ future: EventLoopFuture<Channel>, _ deadline: NIODeadline) async throws -> Channel {
-        let loop = future.eventLoop
-        let p = loop.makePromise(of: Channel.self)
-        let peerName = peer.description
-        let timer = loop.scheduleTask(deadline: deadline) {
-            p.fail(RPCError(kind: .unreachable, peer: peerName, detail: "no connection and handshake within the deadline"))
-            future.whenSuccess { $0.close(promise: nil) }
-        }
-        future.whenComplete { r in timer.cancel(); p.completeWith(r) }
-        return try await p.futureResult.get()
-    }
 }
 
 /// The client side of the RPC handshake (see `RPCServerHandler`), then every answer line.
@@ -156,13 +143,27 @@ final class RPCClientHandler: ChannelInboundHandler, @unchecked Sendable {
     enum Phase { case awaitingChallenge, awaitingWelcome(challenge: String, nonce: String), ready }
     let secret: ClusterSecret
     let peer: String
+    /// The first caller's deadline: a peer that accepts and then stays silent (a partition) is
+    /// hung up on then, so no half-open connection outlives the call that opened it.
+    let deadline: NIODeadline
+    var handshakeTimer: Scheduled<Void>?
     let ready: EventLoopPromise<Void>
     let onLine: (ByteBuffer) -> Void
     let onClose: () -> Void
     var phase = Phase.awaitingChallenge
 
-    init(secret: ClusterSecret, peer: String, ready: EventLoopPromise<Void>, onLine: @escaping (ByteBuffer) -> Void, onClose: @escaping () -> Void) {
-        self.secret = secret; self.peer = peer; self.ready = ready; self.onLine = onLine; self.onClose = onClose
+    init(secret: ClusterSecret, peer: String, deadline: NIODeadline, ready: EventLoopPromise<Void>,
+         onLine: @escaping (ByteBuffer) -> Void, onClose: @escaping () -> Void) {
+        self.secret = secret; self.peer = peer; self.deadline = deadline; self.ready = ready; self.onLine = onLine; self.onClose = onClose
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let peer = peer
+        handshakeTimer = context.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
+            guard let self else { return }
+            if case .ready = self.phase { return }
+            self.fail(context, RPCError(kind: .unreachable, peer: peer, detail: "no connection and handshake within the deadline"))
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -189,6 +190,7 @@ final class RPCClientHandler: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             phase = .ready
+            handshakeTimer?.cancel()
             ready.succeed(())
         case .ready:
             break
@@ -210,6 +212,7 @@ final class RPCClientHandler: ChannelInboundHandler, @unchecked Sendable {
 
     /// A channel that never became active (the connect failed) ends here, not in channelInactive.
     func handlerRemoved(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
         ready.fail(RPCError(kind: .closed, peer: peer, detail: "connection ended before the handshake"))
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOFoundationCompat
 import NIOPosix
@@ -79,9 +78,9 @@ public struct RPCServerLimits: Sendable {
 public final class RPCServer: @unchecked Sendable {
     public let channel: Channel
     public var port: Int { channel.localAddress?.port ?? 0 }
-    let connections: ConnectionCounter
+    let connections: AdmissionCounter
 
-    private init(channel: Channel, connections: ConnectionCounter) { self.channel = channel; self.connections = connections }
+    private init(channel: Channel, connections: AdmissionCounter) { self.channel = channel; self.connections = connections }
 
     /// Connections open now (for tests and benchmarks).
     public var openConnections: Int { connections.count }
@@ -89,14 +88,14 @@ public final class RPCServer: @unchecked Sendable {
     /// Binds now (so a port in use fails at start) and serves until `close`.
     public static func bind(host: String, port: Int, routes: RPCRoutes, keyring: ClusterKeyring, limits: RPCServerLimits = .nodeRPC,
                             group: EventLoopGroup, variable: String = "port") async throws -> RPCServer {
-        let counter = ConnectionCounter(limit: limits.maxConnections)
+        let counter = AdmissionCounter(limit: limits.maxConnections)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
             .childChannelInitializer { ch in
-                guard counter.acquire() else {
+                guard counter.tryAcquire() else {
                     return ch.eventLoop.makeCompletedFuture {
                         try ch.pipeline.syncOperations.addHandler(RefuseConnectionHandler(
                             line: RPCRoutes.errorLine(nil, APIError(.tooManyRequests, "this listener already holds \(limits.maxConnections) connections; retry later", status: 429))))
@@ -119,25 +118,15 @@ public final class RPCServer: @unchecked Sendable {
     public func waitUntilClosed() async { try? await channel.closeFuture.get() }
 }
 
-/// Counts a listener's open connections against its cap.
-final class ConnectionCounter: Sendable {
-    private let state: NIOLockedValueBox<Int>
-    let limit: Int
-    init(limit: Int) { self.limit = limit; state = NIOLockedValueBox(0) }
-    var count: Int { state.withLockedValue { $0 } }
-    func acquire() -> Bool { state.withLockedValue { n in guard n < limit else { return false }; n += 1; return true } }
-    func release() { state.withLockedValue { $0 -= 1 } }
-}
-
 /// Tells a connection over the cap why, then closes it.
-final class RefuseConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
+public final class RefuseConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+    public typealias InboundIn = ByteBuffer
     let line: Data
-    init(line: Data) { self.line = line }
-    func channelActive(context: ChannelHandlerContext) {
+    public init(line: Data) { self.line = line }
+    public func channelActive(context: ChannelHandlerContext) {
         context.writeAndFlush(NIOAny(ByteBuffer(data: line))).whenComplete { _ in context.close(promise: nil) }
     }
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }
 
 /// One RPC connection, server side.
