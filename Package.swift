@@ -3,7 +3,7 @@ import PackageDescription
 
 // Build settings shared by every target. Swift 5 language mode keeps strict-concurrency
 // diagnostics as warnings while the node shells are young; the state machines are value types.
-let settings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+let settings: [SwiftSetting] = []
 
 let nio: [Target.Dependency] = [
     .product(name: "NIOCore", package: "swift-nio"),
@@ -12,7 +12,7 @@ let nio: [Target.Dependency] = [
 
 let package = Package(
     name: "wa-ha-cluster",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "wacluster", targets: ["wacluster"]),
         .executable(name: "wachaos", targets: ["wachaos"]),
@@ -27,6 +27,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
         // System SQLite: no server needed, one file shared by every local node.
@@ -50,14 +56,15 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "WAStorePostgres", dependencies: [
             "WACore", "WAStore", "CLibPQ",
-            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: settings),
         // The db node's protocol: the client store every embedded-engine node uses, and the server side.
         .target(name: "WAStoreRemote", dependencies: [
-            "WACore", "WACoordination", "WAStore", "WAWire", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            "WACore", "WACoordination", "WAStore", "WAWire",
         ] + nio, swiftSettings: settings),
         // Wire protocols: node RPC (JSON lines over TCP), gateway frames, a small HTTP client.
-        .target(name: "WAWire", dependencies: ["WACore", .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio")] + nio,
+        .target(name: "WAWire", dependencies: ["WACore", .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                                            .product(name: "AsyncAlgorithms", package: "swift-async-algorithms")] + nio,
                 swiftSettings: settings),
         // The simulated WhatsApp server.
         .target(name: "WAGateway", dependencies: ["WACore", "WAWire"] + nio, swiftSettings: settings),
@@ -66,6 +73,8 @@ let package = Package(
             "WACore", "WACoordination", "WAStore", "WAStoreSQLite", "WAStorePostgres", "WAStoreRemote", "WAWire",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ] + nio, swiftSettings: settings),
         // The REST API (Hummingbird) and health aggregation.
         .target(name: "WAWebapp", dependencies: [
@@ -74,6 +83,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ], resources: [.copy("Resources/openapi.json")], swiftSettings: settings),
         .executableTarget(name: "wacluster", dependencies: [
             "WACore", "WANodes", "WAWebapp", "WAGateway",
@@ -92,8 +103,12 @@ let package = Package(
         .target(name: "ChaosCheckers", dependencies: ["WACore"], swiftSettings: settings),
         .target(name: "WATestKit", dependencies: ["WACore", "WAWire", "ProcessSupervisor", "ChaosCheckers",
                                              .product(name: "NIOHTTP1", package: "swift-nio")] + nio, swiftSettings: settings),
+        // The node shells in-process, for tests: a manual clock, a temporary SQLite store, fake peers and webhooks.
+        .target(name: "ShellTestKit", dependencies: ["WACore", "WANodes", "WAStore", "WAStoreSQLite", "WAWire",
+                                                  .product(name: "Logging", package: "swift-log")], swiftSettings: settings),
         // Keep-alive HTTP load for the benchmarks.
-        .target(name: "LoadGenerator", dependencies: [.product(name: "NIOHTTP1", package: "swift-nio")] + nio, swiftSettings: settings),
+        .target(name: "LoadGenerator", dependencies: [.product(name: "NIOHTTP1", package: "swift-nio"),
+                                                   .product(name: "Histogram", package: "hdrhistogram-swift")] + nio, swiftSettings: settings),
         .target(name: "WAChaos", dependencies: [
             "WACore", "WAWire", "WATestKit", "ProcessSupervisor", "LinkProxy", "ChaosScenario", "ChaosCheckers", "LoadGenerator", "WAStorePostgres",
         ] + nio, swiftSettings: settings),
@@ -106,16 +121,24 @@ let package = Package(
         .testTarget(name: "WACoordinationTests", dependencies: ["WACoordination"], swiftSettings: settings),
         .testTarget(name: "WAStoreTests", dependencies: ["WAStore", "WAStoreSQLite", "WAStorePostgres", "WAStoreRemote", "WAWire",
                                                      "WATestKit"] + nio, swiftSettings: settings),
-        .testTarget(name: "WAWireTests", dependencies: ["WAWire", "WACore", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
+        .testTarget(name: "WAWireTests", dependencies: ["WAWire", "WACore"] + nio,
                     swiftSettings: settings),
         .testTarget(name: "WAGatewayTests", dependencies: ["WAGateway", "WAWire"], swiftSettings: settings),
+        // The node shells in-process: a manual clock, a temporary store, fake peers and webhooks.
+        .testTarget(name: "WANodesTests", dependencies: ["WANodes", "ShellTestKit", "WACore", "WAStore", "WAWire",
+                                                     .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                                                     .product(name: "NIOHTTP1", package: "swift-nio")] + nio, swiftSettings: settings),
+        // The REST API through Hummingbird's test client on `buildWebapp`, over an in-process shell.
+        .testTarget(name: "WAWebappTests", dependencies: ["WAWebapp", "ShellTestKit", "WANodes", "WACore", "WAStore", "WAWire",
+                                                      .product(name: "Hummingbird", package: "hummingbird"),
+                                                      .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: settings),
         .testTarget(name: "WAStorePostgresTests", dependencies: ["WAStorePostgres"], swiftSettings: settings),
         .testTarget(name: "ClusterIntegrationTests", dependencies: ["WATestKit", "WAWire", "WAStore", "WAStoreRemote", "ProcessSupervisor", "wacluster"] + nio,
                     swiftSettings: settings),
-        .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor"], swiftSettings: settings),
-        .testTarget(name: "LinkProxyTests", dependencies: ["LinkProxy"] + nio, swiftSettings: settings),
+        .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor", "WACore"], swiftSettings: settings),
+        .testTarget(name: "LinkProxyTests", dependencies: ["LinkProxy", "WACore"] + nio, swiftSettings: settings),
         .testTarget(name: "ChaosScenarioTests", dependencies: ["ChaosScenario", "WACore"], swiftSettings: settings),
-        .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", .product(name: "NIOHTTP1", package: "swift-nio")] + nio,
+        .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "WACore", .product(name: "NIOHTTP1", package: "swift-nio")] + nio,
                     swiftSettings: settings),
         .testTarget(name: "WAChaosTests", dependencies: ["WAChaos", "ChaosCheckers", "WATestKit", "wachaos", "wacluster"], swiftSettings: settings),
     ]

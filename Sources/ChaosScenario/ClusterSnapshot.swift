@@ -1,16 +1,4 @@
-/// The role a node plays in the cluster.
-public enum NodeRole: String, CaseIterable, Hashable, Sendable {
-    /// Serves the REST API (`waweb`, `waweb1..N`).
-    case webapp
-    /// Competes for the master lease (`master1..N`).
-    case master
-    /// Owns a shard or stands by (`wacore1..N`).
-    case coreapp
-    /// The database server (`db`): `wacluster db` for SQLite, or PostgreSQL.
-    case db
-    /// The simulated WhatsApp server (`gateway`).
-    case gateway
-}
+import WACore
 
 /// What the runner knows about one node at one moment.
 public struct NodeState: Equatable, Sendable {

@@ -1,3 +1,5 @@
+import WACore
+
 /// The name of the database node: `wacluster db` for SQLite, the PostgreSQL server.
 public let databaseNodeName = "db"
 /// The name of the simulated WhatsApp server.

@@ -1,3 +1,5 @@
+import WACore
+
 /// Names one node, either directly or by the role it plays when the step runs.
 public enum NodeSelector: Hashable, Sendable, CustomStringConvertible {
     /// A node by name: `wacore2`, `master1`, `waweb`, `db`, `gateway`.
@@ -87,21 +89,23 @@ public enum HealScope: Equatable, Sendable {
 public enum FailoverBound: Equatable, Sendable {
     /// Heartbeat-based detection: `[u - h, u + h + p]` from the settings.
     case heartbeat
-    /// DB-heartbeat-based detection (single master): `[60, 120 + check period + p]`.
+    /// DB-heartbeat-based detection (single master): the node's last DB heartbeat is between 0
+    /// and one heartbeat period old when it fails, so `[unhealthy − period, unhealthy + check period + p]`
+    /// with the product's DB monitoring intervals (`ClusterTimings`).
     case db
     /// An explicit window in logical seconds.
     case range(min: LogicalSeconds, max: LogicalSeconds)
 
     /// The window in logical seconds, given the settings and the allowances the runner grants.
     public func logicalWindow(settings: SettingsOverrides, promotionAllowance: LogicalSeconds,
-                              dbCheckPeriod: LogicalSeconds = 60) -> ClosedRange<LogicalSeconds> {
+                              timings: ClusterTimings = .standard) -> ClosedRange<LogicalSeconds> {
         switch self {
         case .heartbeat:
             let heartbeat = Double(settings.effectiveHeartbeatInterval)
             let unhealthy = Double(settings.effectiveUnhealthyInterval)
             return (unhealthy - heartbeat)...(unhealthy + heartbeat + promotionAllowance)
         case .db:
-            return 60...(120 + dbCheckPeriod + promotionAllowance)
+            return (timings.dbUnhealthyAfter - timings.dbHeartbeatPeriod)...(timings.dbUnhealthyAfter + timings.dbCheckPeriod + promotionAllowance)
         case .range(let min, let max):
             return min...max
         }

@@ -1,3 +1,4 @@
+import WACore
 /// The proxy's active fault as every connection sees it. Relays consult it for each chunk they
 /// read, so a fault applies to every byte read after `apply` returns, without waiting for the
 /// event loops to be told; the generation tells a relay that it must reset its pacing state.

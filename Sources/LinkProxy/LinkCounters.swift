@@ -1,3 +1,4 @@
+import WACore
 /// A snapshot of one proxy's traffic, for chaos reports. Forward is client -> upstream.
 public struct LinkCounters: Sendable, Hashable, Codable {
     /// Bytes written towards the upstream.

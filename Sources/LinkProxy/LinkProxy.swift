@@ -1,3 +1,4 @@
+import WACore
 import NIOCore
 import NIOPosix
 

@@ -5,6 +5,7 @@ import WACore
 /// between them. The upstream is dialled on the client's event loop, so the whole connection
 /// lives on one loop and needs no locking; every method must be called on `eventLoop`.
 final class ProxiedConnection: @unchecked Sendable {
+    // @unchecked: `upstream`, the relays, `pending`, `openSockets` and `finished` are confined to `eventLoop` (the client's).
     /// Accept order, starting at 1; also picks this connection's jitter stream.
     let number: UInt64
     let client: Channel

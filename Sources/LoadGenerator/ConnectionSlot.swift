@@ -5,6 +5,7 @@ import NIOPosix
 /// `index, index + connections, index + 2 * connections, ...`, so the whole run needs no shared
 /// counter. Confined to its event loop: every method runs there.
 final class ConnectionSlot: @unchecked Sendable {
+    // @unchecked: every var (state, channel, handler, parser, pending, counters, tasks) is confined to `eventLoop`.
     private enum State {
         case idle
         case connecting
@@ -16,7 +17,7 @@ final class ConnectionSlot: @unchecked Sendable {
     let eventLoop: EventLoop
     let done: EventLoopPromise<Void>
     private let run: RunContext
-    private let shard: Shard
+    private let worker: LoopWorker
 
     private var state = State.idle
     /// Bumped whenever a connection is dropped, so that late events of an old channel are ignored.
@@ -42,11 +43,11 @@ final class ConnectionSlot: @unchecked Sendable {
     private var nextDue: Double = 0
     private var reconnectTask: Scheduled<Void>?
 
-    init(index: Int, eventLoop: EventLoop, run: RunContext, shard: Shard) {
+    init(index: Int, eventLoop: EventLoop, run: RunContext, worker: LoopWorker) {
         self.index = index
         self.eventLoop = eventLoop
         self.run = run
-        self.shard = shard
+        self.worker = worker
         self.done = eventLoop.makePromise()
         self.parser = ResponseParser(captureLimit: run.recordAccepted ? run.acceptedBodyLimit : 0,
                                      bodiless: run.encoder.isHead)
@@ -59,7 +60,7 @@ final class ConnectionSlot: @unchecked Sendable {
 
     // MARK: Lifecycle
 
-    /// Called by the shard, which also drives the run's end, the timeout checks and pacing ticks.
+    /// Called by the worker, which also drives the run's end, the timeout checks and pacing ticks.
     func start() {
         eventLoop.assertInEventLoop()
         if let max = run.maxRequests, index >= max { exhausted = true }
@@ -118,7 +119,7 @@ final class ConnectionSlot: @unchecked Sendable {
             pump()
             flush()
         case .failure:
-            shard.connectFailed()
+            worker.connectFailed()
             handler = nil
             state = .idle
             scheduleReconnect(afterNanos: nextBackoff())
@@ -146,7 +147,7 @@ final class ConnectionSlot: @unchecked Sendable {
     /// Drops the current connection; everything outstanding on it counts as failed with `kind`.
     private func abandon(_ kind: LoadErrorKind) {
         if pending.count > 0 {
-            shard.requestsFailed(pending.count, kind: kind)
+            worker.requestsFailed(pending.count, kind: kind)
             pending.removeAll()
         }
         unflushed = 0
@@ -171,7 +172,7 @@ final class ConnectionSlot: @unchecked Sendable {
         state = .finished
         reconnectTask?.cancel()
         reconnectTask = nil
-        shard.slotFinished(at: monotonicNanos())
+        worker.slotFinished(at: monotonicNanos())
         done.succeed(())
     }
 
@@ -191,10 +192,10 @@ final class ConnectionSlot: @unchecked Sendable {
                 guard issue() else { return }
                 nextDue += interval
             }
-            // More due later: ask the shard's pacer for a tick (it batches the connections of
+            // More due later: ask the worker's pacer for a tick (it batches the connections of
             // this loop, so a high rate does not cost one timer per request).
             if pending.count < run.pipelineDepth {
-                shard.wake(atNanos: run.startNanos + UInt64(nextDue.rounded(.up)))
+                worker.wake(atNanos: run.startNanos + UInt64(nextDue.rounded(.up)))
             }
         } else {
             while pending.count < run.pipelineDepth {
@@ -214,7 +215,7 @@ final class ConnectionSlot: @unchecked Sendable {
         let request = run.encoder.makeRequest(sequence: sequence, allocator: handler.allocator)
         pending.append(sequence)
         unflushed += 1
-        shard.requestSent()
+        worker.requestSent()
         handler.write(request)
         return true
     }
@@ -226,7 +227,7 @@ final class ConnectionSlot: @unchecked Sendable {
         handler.flush()
     }
 
-    /// A pacing tick of the shard: sends what is due.
+    /// A pacing tick of the worker: sends what is due.
     func paceTick(now: UInt64) {
         guard state == .connected, run.pacingInterval != nil, hasWork else { return }
         let due = run.startNanos + UInt64(nextDue.rounded(.up))
@@ -236,7 +237,7 @@ final class ConnectionSlot: @unchecked Sendable {
             checkFinished()
         } else if pending.count < run.pipelineDepth {
             // The tick was for another connection; keep this one's own wake-up booked.
-            shard.wake(atNanos: due)
+            worker.wake(atNanos: due)
         }
     }
 
@@ -269,7 +270,7 @@ final class ConnectionSlot: @unchecked Sendable {
         let now = monotonicNanos()
         answeredOnConnection += 1
         backoffNanos = 0
-        shard.answered(sequence: request.sequence, response: response, sentAt: request.sentAt, now: now)
+        worker.answered(sequence: request.sequence, response: response, sentAt: request.sentAt, now: now)
         if !response.keepAlive { closeAfterAnswers = true }
         return true
     }

@@ -1,33 +1,44 @@
-/// A log-linear latency histogram in the spirit of HdrHistogram, fixed at 1 µs resolution and a
-/// 1 µs ... ~67 s range (values above are kept in the top bucket; `max` stays exact).
-///
-/// Values below 256 µs get one bucket per microsecond; above that every power of two is split into
-/// 128 equal buckets, so a bucket is at most 1/128 (0.78%) of its values wide and a reported
-/// percentile, the middle of its bucket, is within ±0.4% of a recorded value (plus the 1 µs grain).
+import Histogram
+
+/// Latency of the answers of one run: HdrHistogram (hdrhistogram-swift) at microsecond grain and
+/// three significant digits, from 1 µs to 120 s (values above count as 120 s; `max` stays exact).
+/// With a target rate, a late answer also stands for the requests a stalled connection could not
+/// send on time (coordinated-omission correction): see `record(nanoseconds:expectedInterval:)`.
 /// Histograms of different connections merge by adding their counts.
 public struct LatencyHistogram: Sendable, Equatable {
-    /// Values below this many microseconds have buckets one microsecond wide.
-    static let linearLimit: UInt64 = 256
-    /// Buckets per power of two above `linearLimit`.
-    static let subBuckets = 128
-    /// Largest trackable value in microseconds (2^26 - 1 µs, about 67 s).
-    static let highestTrackable: UInt64 = (1 << 26) - 1
-    static let bucketCount = Int(linearLimit) + (26 - 8) * subBuckets
+    static let highestTrackableMicroseconds: UInt64 = 120_000_000
 
-    private var counts: [Int]
+    private var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: highestTrackableMicroseconds,
+                                              numberOfSignificantValueDigits: .three)
+    /// Answers recorded (not counting the values added by the correction).
     public private(set) var count: Int = 0
     private var sumNanoseconds: Double = 0
     private var minNanoseconds: Int64 = .max
     private var maxNanoseconds: Int64 = 0
 
-    public init() {
-        counts = [Int](repeating: 0, count: Self.bucketCount)
+    public init() {}
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.count == b.count && a.sumNanoseconds == b.sumNanoseconds && a.minNanoseconds == b.minNanoseconds
+            && a.maxNanoseconds == b.maxNanoseconds && a.histogram.totalCount == b.histogram.totalCount
+            && a.histogram.recordedValues().map(\.count) == b.histogram.recordedValues().map(\.count)
     }
 
     /// Records one value; negative values count as zero.
-    public mutating func record(nanoseconds: Int64) {
+    public mutating func record(nanoseconds: Int64) { record(nanoseconds: nanoseconds, expectedInterval: nil) }
+
+    /// Records one answer's latency. `expectedInterval` (nanoseconds) is the pacing interval of
+    /// its connection when the run has a target rate: an answer later than that also records the
+    /// latencies the requests due meanwhile would have seen (value − interval, − 2 × interval, …),
+    /// as HdrHistogram's `recordCorrectedValue` does, so a stall is not hidden by the requests it kept from being sent.
+    public mutating func record(nanoseconds: Int64, expectedInterval: Int64?) {
         let ns = Swift.max(nanoseconds, 0)
-        counts[Self.bucketIndex(microseconds: UInt64(ns / 1000))] &+= 1
+        let micros = Swift.min(UInt64(ns / 1000), Self.highestTrackableMicroseconds)
+        if let interval = expectedInterval, interval >= 1000 {
+            _ = histogram.recordCorrectedValue(micros, expectedInterval: UInt64(interval / 1000))
+        } else {
+            _ = histogram.record(micros)
+        }
         count &+= 1
         sumNanoseconds += Double(ns)
         if ns < minNanoseconds { minNanoseconds = ns }
@@ -38,41 +49,34 @@ public struct LatencyHistogram: Sendable, Equatable {
         record(nanoseconds: duration.nanosecondsClamped)
     }
 
+    /// Values the coordinated-omission correction added.
+    public var correctedSamples: Int { Int(histogram.totalCount) - count }
+
     /// Adds every value recorded in `other`.
     public mutating func merge(_ other: LatencyHistogram) {
-        guard other.count > 0 else { return }
-        for index in 0..<Self.bucketCount where other.counts[index] != 0 {
-            counts[index] &+= other.counts[index]
-        }
+        guard other.histogram.totalCount > 0 else { return }
+        histogram.add(other.histogram)
         count &+= other.count
         sumNanoseconds += other.sumNanoseconds
         minNanoseconds = Swift.min(minNanoseconds, other.minNanoseconds)
         maxNanoseconds = Swift.max(maxNanoseconds, other.maxNanoseconds)
     }
 
-    /// The value at percentile `p`, given in percent (`percentile(99)` is p99, `percentile(50)` the
-    /// median): the smallest recorded value with at least `p`% of the values at or below it, to
-    /// the bucket precision. `.zero` when empty; `percentile(100)` is exactly `max`, `percentile(0)`
-    /// exactly `min`.
+    /// The value at percentile `p`, given in percent (`percentile(99)` is p99): HdrHistogram's
+    /// value at that percentile (to three significant digits, corrected values included), kept
+    /// within what was recorded. `.zero` when empty; `percentile(100)` is exactly `max`,
+    /// `percentile(0)` exactly `min`.
     public func percentile(_ p: Double) -> Duration {
         guard count > 0 else { return .zero }
         let clamped = Swift.min(Swift.max(p, 0), 100)
         if clamped >= 100 { return .nanoseconds(maxNanoseconds) }
         if clamped <= 0 { return .nanoseconds(minNanoseconds) }
-        let rank = Swift.max(1, Int((clamped / 100 * Double(count)).rounded(.up)))
-        var seen = 0
-        for index in 0..<Self.bucketCount {
-            seen += counts[index]
-            if seen >= rank {
-                let (lower, width) = Self.bucketRange(index)
-                // Middle of the bucket, in nanoseconds, kept within what was actually recorded.
-                let middle = Int64((Double(lower) + Double(width) / 2) * 1000)
-                return .nanoseconds(Swift.min(Swift.max(middle, minNanoseconds), maxNanoseconds))
-            }
-        }
-        return .nanoseconds(maxNanoseconds)
+        let micros = histogram.valueAtPercentile(clamped)
+        let middle = Int64(histogram.medianEquivalentForValue(micros)) * 1000
+        return .nanoseconds(Swift.min(Swift.max(middle, minNanoseconds), maxNanoseconds))
     }
 
+    /// The mean of the recorded answers (the correction's values excluded).
     public var mean: Duration {
         count == 0 ? .zero : .nanoseconds(Int64(sumNanoseconds / Double(count)))
     }
@@ -80,25 +84,6 @@ public struct LatencyHistogram: Sendable, Equatable {
     public var max: Duration { .nanoseconds(maxNanoseconds) }
 
     public var min: Duration { count == 0 ? .zero : .nanoseconds(minNanoseconds) }
-
-    // MARK: Buckets
-
-    static func bucketIndex(microseconds value: UInt64) -> Int {
-        let v = Swift.min(value, highestTrackable)
-        if v < linearLimit { return Int(v) }
-        let magnitude = 63 - v.leadingZeroBitCount          // floor(log2 v), 8...25
-        let shift = magnitude - 7                           // v >> shift is in 128..<256
-        return Int(linearLimit) + (shift - 1) * subBuckets + Int(v >> UInt64(shift)) - subBuckets
-    }
-
-    /// Lower bound and width, in microseconds, of bucket `index`.
-    static func bucketRange(_ index: Int) -> (lower: UInt64, width: UInt64) {
-        if index < Int(linearLimit) { return (UInt64(index), 1) }
-        let offset = index - Int(linearLimit)
-        let shift = offset / subBuckets + 1
-        let sub = UInt64(offset % subBuckets + subBuckets)
-        return (sub << UInt64(shift), 1 << UInt64(shift))
-    }
 }
 
 extension Duration {

@@ -152,5 +152,6 @@ extension LoadResult: CustomStringConvertible {
             + " latency(ms) p50=\(ms(latency.percentile(50))) p90=\(ms(latency.percentile(90)))"
             + " p99=\(ms(latency.percentile(99))) p99.9=\(ms(latency.percentile(99.9))) max=\(ms(latency.max))"
             + " mean=\(ms(latency.mean)) n=\(latency.count)"
+            + (latency.correctedSamples > 0 ? " corrected=+\(latency.correctedSamples)" : "")
     }
 }

@@ -34,29 +34,29 @@ public enum LoadRunner {
             recordAccepted: plan.recordAccepted
         )
 
-        let shards = loops.map { Shard(eventLoop: $0, run: run) }
+        let workers = loops.map { LoopWorker(eventLoop: $0, run: run) }
         let slots = (0..<plan.connections).map { index in
-            let shard = shards[index % loops.count]
-            let slot = ConnectionSlot(index: index, eventLoop: shard.eventLoop, run: run, shard: shard)
-            shard.add(slot)
+            let worker = workers[index % loops.count]
+            let slot = ConnectionSlot(index: index, eventLoop: worker.eventLoop, run: run, worker: worker)
+            worker.add(slot)
             return slot
         }
-        for shard in shards {
-            shard.eventLoop.execute { shard.start() }
+        for worker in workers {
+            worker.eventLoop.execute { worker.start() }
         }
 
         let allDone = EventLoopFuture.andAllComplete(slots.map { $0.done.futureResult }, on: loops[0])
         try await withTaskCancellationHandler {
             try await allDone.get()
         } onCancel: {
-            for shard in shards {
-                shard.eventLoop.execute { shard.stop() }
+            for worker in workers {
+                worker.eventLoop.execute { worker.stop() }
             }
         }
 
-        var totals = ShardTotals()
-        for shard in shards {
-            totals.merge(try await shard.eventLoop.submit { shard.snapshot() }.get())
+        var totals = LoopTotals()
+        for worker in workers {
+            totals.merge(try await worker.eventLoop.submit { worker.snapshot() }.get())
         }
 
         // The measured phase ends at its planned end, or earlier when every connection ran out

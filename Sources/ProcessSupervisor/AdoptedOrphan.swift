@@ -4,6 +4,7 @@ import Foundation
 /// A descendant of a managed process that was reparented to the runner (child subreaper)
 /// after its own parent died, e.g. a database server a node daemonized.
 final class AdoptedOrphan: ReapableChild, @unchecked Sendable {
+    // @unchecked: `reaped` is guarded by `lock`.
     let pid: pid_t
     private let lock = NSLock()
     private var reaped = false

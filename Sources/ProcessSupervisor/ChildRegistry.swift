@@ -6,6 +6,7 @@ import Foundation
 /// new pid happen under the same lock as that scan, so a child that was just forked (or just
 /// failed to exec and was reaped) can never be mistaken for an orphan.
 final class ChildRegistry: @unchecked Sendable {
+    // @unchecked: `owned` is guarded by `lock`.
     static let shared = ChildRegistry()
 
     private let lock = NSLock()

@@ -3,6 +3,7 @@ import Foundation
 /// Suspended `waitForExit` callers of one child, resumed at exit, at their timeout, or on
 /// cancellation, whichever comes first. Timeouts use DispatchQueue.asyncAfter, not sleeping.
 final class ExitWaiters: @unchecked Sendable {
+    // @unchecked: `waiting`, `cancelledEarly`, `nextID` and `outcome` are guarded by `lock`.
     private let lock = NSLock()
     private var waiting: [UInt64: CheckedContinuation<ExitStatus?, Never>] = [:]
     private var cancelledEarly = Set<UInt64>()

@@ -3,6 +3,7 @@ import Foundation
 
 /// One incarnation of a node started by a `Supervisor`; `restart()` returns the next one.
 public final class ManagedProcess: ReapableChild, @unchecked Sendable, CustomStringConvertible {
+    // @unchecked: `currentState`, `reapedAt`, `keepSupervisorAlive` and `supervisor` are guarded by `lock`.
     /// The spec's name, shared by every incarnation.
     public let name: String
     /// This incarnation's pid.

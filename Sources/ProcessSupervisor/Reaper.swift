@@ -7,6 +7,7 @@ import Foundation
 /// and reaps only the pids it watches: a `waitpid(-1)` would steal the exit statuses of
 /// children started elsewhere in the runner (Foundation.Process, test harnesses).
 final class Reaper: @unchecked Sendable {
+    // @unchecked: `watched`, `stopping` and `sweep` are guarded by `lock`.
     private struct Watched {
         let child: ReapableChild
         let pidfd: Int32 // -1 where pidfd_open is unavailable: checked on a short timer instead

@@ -11,6 +11,7 @@ extension Supervisor {
 /// The runner's reaction to being asked to stop: take every node down with it.
 /// (A SIGKILLed runner cannot react; PR_SET_PDEATHSIG covers that case.)
 final class SignalTeardown: @unchecked Sendable {
+    // @unchecked: `supervisors` and `sources` are guarded by `lock`.
     static let shared = SignalTeardown()
 
     private struct WeakSupervisor { weak var supervisor: Supervisor? }

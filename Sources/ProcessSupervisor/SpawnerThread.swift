@@ -6,6 +6,7 @@ import Foundation
 /// Swift concurrency and Dispatch retire idle threads, so forking from them would kill nodes at
 /// random moments. This thread lives as long as the supervisor that owns it.
 final class SpawnerThread: @unchecked Sendable {
+    // @unchecked: `jobs` and `stopping` are guarded by `condition`.
     private let condition = NSCondition()
     private var jobs: [() -> Void] = []
     private var stopping = false

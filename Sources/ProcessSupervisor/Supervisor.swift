@@ -6,6 +6,7 @@ import Foundation
 /// every exit is collected by one reaper thread. Only processes this supervisor started, and
 /// orphans it adopted, are ever signalled; always by process group, never by name.
 public final class Supervisor: @unchecked Sendable {
+    // @unchecked: latestByName, startingNames, isShutDown, adopted, adoptionEnabled, exitHandlers, exitStreams: guarded by `lock`.
     let spawner: SpawnerThread
     let reaper: Reaper
 

@@ -31,14 +31,7 @@ struct ClusterObserver {
         let (owners, primary) = state()
         var nodes: [NodeState] = []
         for (name, node) in cluster.nodes {
-            let role: ChaosScenario.NodeRole = switch node.role {
-            case .webapp: .webapp
-            case .master: .master
-            case .coreapp: .coreapp
-            case .db: .db
-            default: .gateway
-            }
-            nodes.append(NodeState(name: name, role: role, isPrimaryMaster: name == primary,
+            nodes.append(NodeState(name: name, role: node.role, isPrimaryMaster: name == primary,
                                    ownedShard: owners.first { $0.value == name }?.key,
                                    isRunning: cluster.process(name)?.isAlive == true))
         }

@@ -6,13 +6,13 @@ import WATestKit
 /// One proxy per directed link between cluster nodes, and from every node to the db and the gateway.
 /// Nodes find the proxies through `WA_PEER_OVERRIDES` (a JSON file per node mapping a peer's
 /// `host:port` to its proxy), so the product's own code path stays plain `host:port`.
-public final class LinkMesh: @unchecked Sendable {
+public final class LinkMesh: Sendable {
     public struct Link: Hashable, Sendable, CustomStringConvertible {
         public var from: String
         public var to: String
         public var description: String { "\(from)->\(to)" }
     }
-    public private(set) var proxies: [Link: LinkProxy] = [:]
+    public let proxies: [Link: LinkProxy]
     let cluster: LocalCluster
 
     /// Where each link's upstream is: what the `from` node would dial without the proxy.
@@ -31,6 +31,7 @@ public final class LinkMesh: @unchecked Sendable {
         self.targets = targets
         let sources = cluster.nodes.values.filter { $0.role != .gateway && $0.role != .db }.map(\.name).sorted()
         var n: UInt64 = 0
+        var proxies: [Link: LinkProxy] = [:]
         for from in sources {
             for to in targets.keys.sorted() where to != from {
                 let target = targets[to]!
@@ -39,6 +40,7 @@ public final class LinkMesh: @unchecked Sendable {
                                                               upstreamPort: target.port, seed: seed &+ n)
             }
         }
+        self.proxies = proxies
     }
 
     /// Starts every proxy and points each node's overrides file at its outgoing proxies.

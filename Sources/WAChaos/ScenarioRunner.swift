@@ -33,6 +33,7 @@ public struct RunOptions: Sendable {
 
 /// Runs one scenario against a fresh cluster of real processes and checks it.
 final class ScenarioRunner: @unchecked Sendable {
+    // @unchecked: state is used only by the task running `run()`; `shards`, read by the workload too, is written under `lock`.
     let scenario: Scenario
     let options: RunOptions
     let supervisor: Supervisor
@@ -460,8 +461,7 @@ final class ScenarioRunner: @unchecked Sendable {
     }
 
     func window(_ bound: FailoverBound) -> ClosedRange<Double> {
-        bound.logicalWindow(settings: scenario.settings, promotionAllowance: options.promotionAllowance,
-                            dbCheckPeriod: ClusterTimings.standard.dbCheckPeriod)
+        bound.logicalWindow(settings: scenario.settings, promotionAllowance: options.promotionAllowance)
     }
 
     /// The fault a failover of `shard` is measured from: the latest that took its owner away

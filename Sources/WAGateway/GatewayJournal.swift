@@ -5,7 +5,7 @@ import WACore
 /// loss, no duplicate and no conflict. One object per line with `ts` (unix seconds),
 /// `logical` and `event` (connect, disconnect, refused, conflict, message, ack, status,
 /// ping_timeout, verification_code, registered, cert_rejected).
-public final class GatewayJournal: @unchecked Sendable {
+public final class GatewayJournal: Sendable {
     private let sink: LineSink
     public func flush() { sink.flush() }
     private let clock: any ClusterClock

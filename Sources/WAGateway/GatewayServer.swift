@@ -7,7 +7,7 @@ import WACore
 import WAWire
 
 /// The simulated WhatsApp server's listener.
-public final class GatewayServer: @unchecked Sendable {
+public final class GatewayServer: Sendable {
     public let state: GatewayState
     public let channel: Channel
     public var port: Int { channel.localAddress?.port ?? 0 }
@@ -44,7 +44,9 @@ public final class GatewayServer: @unchecked Sendable {
 
 /// One client connection: either a session (hello, pings, messages) or one admin request.
 final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked: `mode`, `adminChallenge`, `pingTask`, the ping counters and `closeReason` are confined to the channel's event loop.
     typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
     enum Mode { case fresh, session(id: Int, node: String, shard: Int), admin }
 
     let state: GatewayState
@@ -59,7 +61,7 @@ final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable
     init(state: GatewayState, adminSecret: ClusterSecret) { self.state = state; self.adminSecret = adminSecret }
 
     private func send(_ context: ChannelHandlerContext, _ frame: GatewayFrame) {
-        context.writeAndFlush(NIOAny(ByteBuffer(data: frame.encodedLine())), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(data: frame.encodedLine())), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -101,11 +103,13 @@ final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable
                 var r = GatewayFrame(.adminResult); r.ok = false
                 r.reason = "admin requests must prove the cluster secret (\(ClusterSecret.variable)): ask for a challenge first and send its HMAC as auth"
                 state.journal.record("admin_refused", ["op": frame.op ?? ""])
-                context.writeAndFlush(NIOAny(ByteBuffer(data: r.encodedLine()))).whenComplete { _ in context.close(promise: nil) }
+                let channel = context.channel
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(data: r.encodedLine()))).whenComplete { _ in channel.close(promise: nil) }
                 return
             }
             let answer = state.admin(frame)
-            context.writeAndFlush(NIOAny(ByteBuffer(data: answer.encodedLine()))).whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(data: answer.encodedLine()))).whenComplete { _ in channel.close(promise: nil) }
         case (.session, .pong):
             if frame.seq == pingSeq { missedPings = 0 }
         case (.session(let id, let node, let shard), .message):
@@ -125,10 +129,10 @@ final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable
             let channel = context.channel
             let loop = context.eventLoop
             let scale = state.clock.scale
-            let sendAck = { [state] in
+            let sendAck: @Sendable () -> Void = { [state] in
                 guard channel.isActive else { return }
                 var ack = GatewayFrame(.ack); ack.id = msgID; ack.status = "sent"
-                channel.writeAndFlush(NIOAny(ByteBuffer(data: ack.encodedLine())), promise: nil)
+                channel.writeAndFlush(ByteBuffer(data: ack.encodedLine()), promise: nil)
                 state.journal.record("ack", ["id": msgID, "status": "sent", "session": id, "count": count])
             }
             switch state.ackPlan(shard: shard) {
@@ -143,7 +147,7 @@ final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable
             loop.scheduleTask(in: delay) { [state] in
                 guard channel.isActive, state.markDelivered(msgID) else { return }
                 var st = GatewayFrame(.status); st.id = msgID; st.status = "delivered"
-                channel.writeAndFlush(NIOAny(ByteBuffer(data: st.encodedLine())), promise: nil)
+                channel.writeAndFlush(ByteBuffer(data: st.encodedLine()), promise: nil)
                 state.journal.record("status", ["id": msgID, "status": "delivered", "session": id])
             }
         case (.session, .sync):
@@ -179,7 +183,7 @@ final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable
             self.missedPings += 1
             self.pingSeq += 1
             var p = GatewayFrame(.ping); p.seq = self.pingSeq
-            channel.writeAndFlush(NIOAny(ByteBuffer(data: p.encodedLine())), promise: nil)
+            channel.writeAndFlush(ByteBuffer(data: p.encodedLine()), promise: nil)
         }
     }
 

@@ -9,6 +9,7 @@ import WAWire
 /// sessions per (number, shard), bans after conflicts, and message ids seen. One lock guards
 /// it, so the conflict rule is decided atomically.
 public final class GatewayState: @unchecked Sendable {
+    // @unchecked: every var (sessions, bans, accounts, codes, message maps, delivered, ids, rng, misbehaviour) is guarded by `lock`.
     struct Key: Hashable { let phone: String; let shard: Int }
     struct Session { let id: Int; let node: String; let key: Key; let epoch: Int; let channel: Channel; let shards: Int }
     public struct Account: Codable { var cc: String; var phoneNumber: String; var vname: String; var verified: Bool }
@@ -200,7 +201,7 @@ public final class GatewayState: @unchecked Sendable {
     private static func write(_ frames: [GatewayFrame], to channel: Channel) {
         for (i, frame) in frames.enumerated() {
             let buffer = ByteBuffer(data: frame.encodedLine())
-            if i == frames.count - 1 { channel.writeAndFlush(NIOAny(buffer), promise: nil) } else { channel.write(NIOAny(buffer), promise: nil) }
+            if i == frames.count - 1 { channel.writeAndFlush(buffer, promise: nil) } else { channel.write(buffer, promise: nil) }
         }
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import NIOConcurrencyHelpers
 import NIOPosix
 import WACore
 import WAStore
@@ -19,7 +18,7 @@ public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sen
     let resolve: @Sendable (HostPort) -> HostPort
     let clock: (any ClusterClock)?
     private let threads: NIOThreadPool
-    private let lock = NIOLock()
+    private let lock = NSLock()
     private var state: ConnectionPoolState<PostgresConnection>
     private var waiting: [Int: CheckedContinuation<PostgresConnection?, Error>] = [:]
     private var backoff = ReconnectBackoff()

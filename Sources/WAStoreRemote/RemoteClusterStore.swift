@@ -1,5 +1,4 @@
 import Foundation
-import NIOConcurrencyHelpers
 import NIOCore
 import WACore
 import WACoordination
@@ -15,7 +14,7 @@ public final class RemoteClusterStore: ClusterStore, @unchecked Sendable {
     public let location: String
     let client: RPCClient
     let timeout: Double
-    private let lock = NIOLock()
+    private let lock = NSLock()
     private var backoff = ReconnectBackoff()
 
     /// `timeout` is in real seconds and covers connecting and the answer.

@@ -68,12 +68,16 @@ public final class LocalCluster: @unchecked Sendable {
     public let binary: String
     public let supervisor: Supervisor
     public let group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
-    public private(set) var nodes: [String: ClusterNode] = [:]
+    /// The nodes by name (defined at init; their environment may change between starts).
+    public var nodes: [String: ClusterNode] { lock.withLock { definedNodes } }
+    private var definedNodes: [String: ClusterNode] = [:]
     private var processes: [String: ManagedProcess] = [:]
     /// Where the next readiness scan of a log starts: a restart must not match the old line.
     private var readyScanFrom: [String: Int] = [:]
     private let lock = NSLock()
-    public private(set) var token: String?
+    /// The admin's bearer token from the last `login`.
+    public var token: String? { lock.withLock { adminToken } }
+    private var adminToken: String?
 
     public var clock: ScaledSystemClock { ScaledSystemClock(scale: (try? TimeScale(layout.timeScale)) ?? .realTime) }
     public var gateway: ClusterNode { nodes["gateway"]! }
@@ -117,7 +121,7 @@ public final class LocalCluster: @unchecked Sendable {
         switch layout.database {
         case .sqlite:
             define(name: Self.databaseNodeName, role: .db, ports: [databaseConfig.port!], arguments: ["db"])
-            nodes[Self.databaseNodeName]?.environment["WA_DB_PATH"] = dbPath
+            definedNodes[Self.databaseNodeName]?.environment["WA_DB_PATH"] = dbPath
         case .postgres(let template):
             let dataDirectory = "\(self.runDirectory)/\(Self.databaseNodeName)/pgdata"
             try FileManager.default.createDirectory(atPath: "\(self.runDirectory)/\(Self.databaseNodeName)", withIntermediateDirectories: true)
@@ -128,10 +132,10 @@ public final class LocalCluster: @unchecked Sendable {
             try template.copy(to: dataDirectory)
             define(name: Self.databaseNodeName, role: .db, ports: [databaseConfig.port!],
                    arguments: template.serverArguments(dataDirectory: dataDirectory, port: databaseConfig.port!))
-            nodes[Self.databaseNodeName]?.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C"]
-            nodes[Self.databaseNodeName]?.executable = template.installation.postgres
-            nodes[Self.databaseNodeName]?.user = template.user
-            nodes[Self.databaseNodeName]?.dataDirectory = dataDirectory
+            definedNodes[Self.databaseNodeName]?.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C"]
+            definedNodes[Self.databaseNodeName]?.executable = template.installation.postgres
+            definedNodes[Self.databaseNodeName]?.user = template.user
+            definedNodes[Self.databaseNodeName]?.dataDirectory = dataDirectory
         case .external:
             break
         }
@@ -174,19 +178,19 @@ public final class LocalCluster: @unchecked Sendable {
             env["COREAPP_EXTERNAL_PORTS"] = ports.map(String.init).joined(separator: ",")
         default: break
         }
-        nodes[name] = ClusterNode(name: name, role: role, ports: ports, dataDirectory: dir, logFile: "\(runDirectory)/\(name).log",
+        definedNodes[name] = ClusterNode(name: name, role: role, ports: ports, dataDirectory: dir, logFile: "\(runDirectory)/\(name).log",
                                   arguments: arguments, environment: env.compactMapValues { $0 })
     }
 
     /// Sets an environment variable of one node for its next start (e.g. WA_PEER_OVERRIDES).
     public func setEnvironment(_ name: String, _ key: String, _ value: String?) {
-        lock.withLock { nodes[name]?.environment[key] = value }
+        lock.withLock { definedNodes[name]?.environment[key] = value }
     }
 
     // MARK: processes
 
     public func start(_ name: String) throws {
-        guard let node = lock.withLock({ nodes[name] }) else { throw ClusterError("no node named \(name)") }
+        guard let node = lock.withLock({ definedNodes[name] }) else { throw ClusterError("no node named \(name)") }
         var env = node.environment
         if node.role != .gateway && node.role != .db { env["WA_GATEWAY_ADDRESS"] = gatewayAddress.description }
         let spec = ProcessSpec(name: name, executable: node.executable ?? binary, arguments: node.arguments, environment: env,
@@ -301,7 +305,7 @@ public final class LocalCluster: @unchecked Sendable {
                 if let r = try? await SimpleHTTPClient.json("POST", webappAddress, path: "/v1/users/login", authorization: auth,
                                                             body: body, group: group, timeout: 5) {
                     if r.status == 200, case .array(let users)? = r.json?["users"], let t = users.first?["token"]?.stringValue {
-                        lock.withLock { token = t }
+                        lock.withLock { adminToken = t }
                         return t
                     }
                     last = "\(r.status) \(r.text)"

@@ -11,11 +11,18 @@ import WAWire
 /// answer saying it may or may not have been accepted). Every send carries an Idempotency-Key; after an `info` the sender retries under
 /// the same key, up to three times with growing pauses, as a careful client would.
 public final class MessageStream: @unchecked Sendable {
+    // @unchecked: `sent`, `refusedByStatus`, `errorCount` and `stopped` are guarded by `lock`.
     public struct Accepted: Sendable { public var id: String; public var to: String; public var at: Double }
     private let lock = NSLock()
-    public private(set) var accepted: [Accepted] = []
-    public private(set) var refused: [Int: Int] = [:]
-    public private(set) var errors = 0
+    private var sent: [Accepted] = []
+    private var refusedByStatus: [Int: Int] = [:]
+    private var errorCount = 0
+    /// Sends answered 201, in order.
+    public var accepted: [Accepted] { lock.withLock { sent } }
+    /// Sends refused, by HTTP status.
+    public var refused: [Int: Int] { lock.withLock { refusedByStatus } }
+    /// Sends with no answer at all.
+    public var errors: Int { lock.withLock { errorCount } }
     private var stopped = false
     let history: HistoryRecorder?
     let shards: @Sendable () -> Int
@@ -68,7 +75,7 @@ public final class MessageStream: @unchecked Sendable {
             let now = Date().timeIntervalSince1970
             if r.status == 201, case .array(let m)? = r.json?["messages"], let id = m.first?["id"]?.stringValue {
                 history?.record(process, .ok, "send", at: now) { $0.shard = shard; $0.recipient = to; $0.key = key; $0.status = 201; $0.id = id }
-                lock.withLock { accepted.append(Accepted(id: id, to: to, at: now)) }
+                lock.withLock { sent.append(Accepted(id: id, to: to, at: now)) }
                 return .ok
             }
             let error = r.json?["errors"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }
@@ -81,11 +88,11 @@ public final class MessageStream: @unchecked Sendable {
                 $0.shard = shard; $0.recipient = to; $0.key = key; $0.status = r.status
                 $0.error = "\(code): \(error?["details"]?.stringValue ?? error?["title"]?.stringValue ?? r.text.prefix(120).description)"
             }
-            lock.withLock { refused[r.status, default: 0] += 1 }
+            lock.withLock { refusedByStatus[r.status, default: 0] += 1 }
             return kind
         } catch {
             history?.record(process, .info, "send") { $0.shard = shard; $0.recipient = to; $0.key = key; $0.error = "\(error)" }
-            lock.withLock { errors += 1 }
+            lock.withLock { errorCount += 1 }
             return .info
         }
     }

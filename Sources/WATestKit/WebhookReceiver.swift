@@ -8,6 +8,7 @@ import WACore
 /// A webhook endpoint for tests and benchmarks: records every POST body, and answers 500 to
 /// the first `failFirst` requests (to prove retries), 200 after that.
 public final class WebhookReceiver: @unchecked Sendable {
+    // @unchecked: `bodies`, `arrivals`, `requests`, `failuresLeft` and `channel` are guarded by `lock`.
     private let lock = NSLock()
     private var bodies: [Data] = []
     private var arrivals: [Double] = []
@@ -15,21 +16,22 @@ public final class WebhookReceiver: @unchecked Sendable {
     private var failuresLeft: Int
     private var channel: Channel?
 
-    public var port: Int { channel?.localAddress?.port ?? 0 }
+    public var port: Int { lock.withLock { channel }?.localAddress?.port ?? 0 }
     public var url: String { "http://127.0.0.1:\(port)/webhook" }
 
     public init(failFirst: Int = 0) { failuresLeft = failFirst }
 
     public func start(group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
-        channel = try await ServerBootstrap(group: group)
+        let bound = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { ch in
                 ch.pipeline.configureHTTPServerPipeline().flatMap { ch.pipeline.addHandler(Handler(receiver: self)) }
             }
             .bind(host: "127.0.0.1", port: 0).get()
+        lock.withLock { channel = bound }
     }
 
-    public func close() async { try? await channel?.close() }
+    public func close() async { try? await lock.withLock({ channel })?.close() }
 
     /// Decides the answer for one request and records it.
     func received(_ body: Data) -> HTTPResponseStatus {
@@ -79,6 +81,7 @@ public final class WebhookReceiver: @unchecked Sendable {
     }
 
     final class Handler: ChannelInboundHandler, @unchecked Sendable {
+        // @unchecked: `body` is only touched in `channelRead`, on the channel's event loop.
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
         let receiver: WebhookReceiver

@@ -32,7 +32,7 @@ enum RequestBody {
     static let maximumBytes = 1 << 20
 
     static func object(_ request: Request, allowEmpty: Bool = false) async throws(APIError) -> [String: JSONValue] {
-        var req = request
+        let req = request
         let buffer: ByteBuffer
         do { buffer = try await req.body.collect(upTo: maximumBytes) }
         catch let e as HTTPResponseError where e.status == .contentTooLarge {

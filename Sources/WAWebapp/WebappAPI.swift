@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import WACore
@@ -12,9 +11,8 @@ import WAWire
 final class WebappAPI: @unchecked Sendable {
     let rt: NodeRuntime
     let shardRoutes: ShardRoutes
-    let requestMetrics = RequestMetrics()
     let tokenCache = TokenCache()
-    let loginThrottle = NIOLockedValueBox(LoginThrottle())
+    let loginThrottle = Locked(LoginThrottle())
     let passwords = PasswordWork()
     init(runtime: NodeRuntime) { rt = runtime; shardRoutes = ShardRoutes(runtime: runtime) }
 
@@ -42,7 +40,8 @@ final class WebappAPI: @unchecked Sendable {
             throw APIError(.accessDenied, "expected 'Authorization: Bearer <token>'", status: 401)
         }
         let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-        if let cached = tokenCache.get(token, now: Date().timeIntervalSince1970) { return cached }
+        let now = rt.unixSeconds
+        if let cached = tokenCache.user(forToken: token, now: now) { return cached }
         let hash = Digests.sha256Hex(token)
         let record: TokenRecord?
         do { record = try await rt.store.token(hash: hash) }
@@ -51,8 +50,8 @@ final class WebappAPI: @unchecked Sendable {
         }
         catch let e as StoreError { throw APIError.database(e) }
         catch { throw APIError.database("cannot check the token: \(error)") }
-        if let record, record.expiresAt > Date().timeIntervalSince1970 { tokenCache.put(token, user: record.username, expires: record.expiresAt) }
-        guard let record, record.expiresAt > Date().timeIntervalSince1970 else {
+        if let record, record.expiresAt > now { tokenCache.remember(token: token, user: record.username, expires: record.expiresAt, now: now) }
+        guard let record, record.expiresAt > now else {
             throw APIError(.accessDenied, "invalid or expired token; log in again", status: 401)
         }
         return record.username
@@ -76,7 +75,7 @@ final class WebappAPI: @unchecked Sendable {
             throw APIError(.accessDenied, "log in with HTTP Basic auth (username and password)", status: 401)
         }
         let now = MonotonicTime.seconds()
-        if let wait = loginThrottle.withLockedValue({ $0.wait(user: name, source: source, now: now) }) {
+        if let wait = loginThrottle.withLock({ $0.wait(user: name, source: source, now: now) }) {
             let seconds = Int(wait.rounded(.up))
             var r = APIResponse.error(APIError(.tooManyRequests, "too many failed logins for \(name) from \(source); retry in \(seconds) s", status: 429))
             r.headers[.retryAfter] = "\(seconds)"
@@ -91,10 +90,10 @@ final class WebappAPI: @unchecked Sendable {
             return Credentials.verify(password, stored: found.passwordHash, legacySalt: found.salt)
         }
         guard var user = found, verdict.matches else {
-            loginThrottle.withLockedValue { $0.failed(user: name, source: source, now: MonotonicTime.seconds()) }
+            loginThrottle.withLock { $0.failed(user: name, source: source, now: MonotonicTime.seconds()) }
             throw APIError(.accessDenied, "invalid username or password", status: 401)
         }
-        loginThrottle.withLockedValue { $0.succeeded(user: name, source: source) }
+        loginThrottle.withLock { $0.succeeded(user: name, source: source) }
         if let newPassword {
             if let problem = Credentials.passwordProblem(newPassword) { throw APIError.invalid("new_password", problem) }
             user.passwordHash = try await passwords.run { Credentials.hashPassword(newPassword) }
@@ -113,7 +112,7 @@ final class WebappAPI: @unchecked Sendable {
             try await rt.store.saveUser(user)
         }
         let token = Credentials.randomHex(bytes: 32)
-        let expires = Date().timeIntervalSince1970 + 7 * 86_400
+        let expires = rt.unixSeconds + 7 * 86_400
         try await rt.store.saveToken(TokenRecord(tokenHash: Digests.sha256Hex(token), username: user.username, expiresAt: expires))
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX"); f.timeZone = TimeZone(identifier: "UTC"); f.dateFormat = "yyyy-MM-dd HH:mm:ss"
@@ -144,9 +143,9 @@ final class WebappAPI: @unchecked Sendable {
         let timeout = rt.real(rt.timings.healthTimeout, floor: 0.3)
         return await withTaskGroup(of: (String, JSONValue).self) { group in
             for node in nodes {
-                let client = rt.peers.client(for: node.rpcAddress)
+                let peers = rt.peers
                 group.addTask {
-                    do { return (node.healthKey, try entry(try await client.call(M.self, Empty(), timeout: timeout))) }
+                    do { return (node.healthKey, try entry(try await peers.call(M.self, Empty(), on: node.rpcAddress, timeout: timeout))) }
                     catch {
                         return (node.healthKey, HealthEntry.error(APIError(.serviceNotReady,
                             "Node \(node.hostname) is unreachable: \(Self.reason(error, timeout: timeout))", status: 503)))
@@ -174,22 +173,23 @@ final class WebappAPI: @unchecked Sendable {
 
     // MARK: account (forwarded to the primary master)
 
-    func primaryMaster() async throws(APIError) -> RPCClient {
+    /// The primary master's RPC address, by the master lease.
+    func primaryMaster() async throws(APIError) -> HostPort {
         do {
             let lease = try await rt.store.masterLease()
             guard let holder = lease.holder,
                   let node = try await rt.store.nodes().first(where: { $0.nodeID == holder }) else {
                 throw APIError(.serviceNotReady, "no primary master is reachable right now; retry the request", status: 403)
             }
-            return rt.peers.client(for: node.rpcAddress)
+            return node.rpcAddress
         } catch let e as APIError { throw e }
         catch let e as StoreError { throw APIError.database(e) }
         catch { throw APIError.database("cannot read the master lease: \(error)") }
     }
 
     func forward<M: RPCMethod>(_ m: M.Type, _ params: M.Params) async throws -> M.Result {
-        let client = try await primaryMaster()
-        do { return try await client.call(m, params, timeout: rt.real(10, floor: 2)) }
+        let master = try await primaryMaster()
+        do { return try await rt.peers.call(m, params, on: master, timeout: rt.real(10, floor: 2)) }
         catch let e as APIError { throw e }
         catch { throw APIError(.serviceNotReady, "the primary master did not answer (\(error)); retry the request", status: 403) }
     }
@@ -264,18 +264,20 @@ final class WebappAPI: @unchecked Sendable {
 /// path (POST /v1/messages) neither hashes nor reads the DB for every request. Entries live
 /// 5 s: a deleted user's token stops working within that.
 final class TokenCache: @unchecked Sendable {
+    // @unchecked: `entries` is guarded by `lock`.
     private let lock = NSLock()
     private var entries: [String: (user: String, expires: Double, until: Double)] = [:]
-    func get(_ hash: String, now: Double) -> String? {
+    /// The user a bearer token (the raw token, not its hash) belongs to, if seen within 5 s.
+    func user(forToken token: String, now: Double) -> String? {
         lock.withLock {
-            guard let e = entries[hash], now < e.until, now < e.expires else { entries[hash] = nil; return nil }
+            guard let e = entries[token], now < e.until, now < e.expires else { entries[token] = nil; return nil }
             return e.user
         }
     }
-    func put(_ hash: String, user: String, expires: Double) {
+    func remember(token: String, user: String, expires: Double, now: Double) {
         lock.withLock {
             if entries.count > 10_000 { entries.removeAll() }
-            entries[hash] = (user, expires, Date().timeIntervalSince1970 + 5)
+            entries[token] = (user, expires, now + 5)
         }
     }
     func drop(user: String) { lock.withLock { entries = entries.filter { $0.value.user != user } } }

@@ -44,21 +44,6 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Times every request and counts it by route and status for `/metrics`.
-struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
-    let metrics: RequestMetrics
-    let labels = RouteLabels()
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let start = ContinuousClock.now
-        let response = try await next(request, context)
-        let d = start.duration(to: .now)
-        let route = labels.label(for: request.uri.path)
-        metrics.record(route: route, method: "\(request.method)", status: Int(response.status.code),
-                       seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
-        return response
-    }
-}
-
 /// A request's context: Hummingbird's, plus the peer address (login throttling is per source).
 public struct WebappRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
@@ -91,7 +76,9 @@ public func buildWebapp(runtime rt: NodeRuntime, port: Int? = nil, limits: HTTPC
         "GET /v1/openapi.json": { _, _ in OpenAPIDocument.response() },
     ]
     let router = Router(context: WebappRequestContext.self)
-    router.add(middleware: MetricsMiddleware(metrics: api.requestMetrics))
+    WebappMetrics.bootstrap()
+    // Outermost, so it sees the status the error middleware answers with.
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: APIErrorMiddleware(knownPaths: WebappRoutes.all.map { WebappRoutes.routerPath($0.path) }))
     for route in WebappRoutes.all {
         guard let handler = handlers["\(route.method) \(route.path)"] else {
@@ -130,22 +117,10 @@ public struct WebappUpkeep: Service {
     public func run() async throws {
         do { try await cancelWhenGracefulShutdown { [rt] in try await rt.waitForSchema() } }
         catch is CancellationError { return }
-        try? await cancelWhenGracefulShutdown { [rt] in await rt.learnClusterSecret() }
+        await cancelWhenGracefulShutdown { [rt] in await rt.learnClusterSecret() }
         let rt = rt
         await periodic(every: rt.timings.tick, clock: rt.clock) {
             do { try await rt.refreshSettings(); rt.noteDatabase(nil) } catch { rt.noteDatabase(error) }
         }
-    }
-}
-
-/// The route pattern a path belongs to, remembered per path (metrics label every request).
-final class RouteLabels: @unchecked Sendable {
-    private let lock = NSLock()
-    private var known: [String: String] = [:]
-    func label(for path: String) -> String {
-        if let l = lock.withLock({ known[path] }) { return l }
-        let l = WebappRoutes.all.first { APIErrorMiddleware<WebappRequestContext>.matches(pattern: WebappRoutes.routerPath($0.path), path: path) }?.path ?? "unmatched"
-        lock.withLock { if known.count < 1000 { known[path] = l } }
-        return l
     }
 }

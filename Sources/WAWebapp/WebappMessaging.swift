@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Prometheus
 import WACore
 import WANodes
 import WAStore
@@ -80,8 +81,8 @@ extension WebappAPI {
                 throw APIError(.serviceNotReady, "shard \(shard) has no primary coreapp right now; retry later", status: 503)
             }
             do {
-                let r = try await rt.peers.client(for: owner.rpcAddress).call(
-                    NodeRPC.SendMessage.self, .init(to: to, body: body, idempotencyKey: key), timeout: rt.real(5, floor: 2))
+                let r = try await rt.peers.call(NodeRPC.SendMessage.self, .init(to: to, body: body, idempotencyKey: key),
+                                                on: owner.rpcAddress, timeout: rt.real(5, floor: 2))
                 return r.id
             } catch let e as APIError where e.code == APIErrorCode.notPrimaryCoreapp.rawValue && attempt == 1 {
                 continue  // the map moved under us: look again once
@@ -150,63 +151,37 @@ extension WebappAPI {
 
     func metrics(_ request: Request) async throws -> Response {
         _ = try await authenticate(request, allowAPIKey: true)
-        var text = requestMetrics.render()
+        let registry = WebappMetrics.registry
+        func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {
+            registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+        }
         if rt.isSchemaReady, let stats = try? await rt.store.dbStats() {
-            text += "# HELP wa_messages_pending Messages accepted and not yet acknowledged by the WhatsApp server.\n# TYPE wa_messages_pending gauge\nwa_messages_pending \(stats.messagesPending)\n"
-            text += "# HELP wa_messages Messages by state.\n# TYPE wa_messages gauge\n"
-            text += "wa_messages{state=\"sent\"} \(stats.messagesSent)\nwa_messages{state=\"delivered\"} \(stats.messagesDelivered)\nwa_messages{state=\"read\"} \(stats.messagesRead)\n"
-            text += "# HELP wa_callbacks_pending Webhook callbacks waiting for delivery.\n# TYPE wa_callbacks_pending gauge\nwa_callbacks_pending \(stats.callbacksPending)\n"
-            text += "# HELP wa_shards Configured shard count.\n# TYPE wa_shards gauge\nwa_shards \(stats.shards)\n"
+            gauge("wa_messages_pending", "Messages accepted and not yet acknowledged by the WhatsApp server.").set(to: Double(stats.messagesPending))
+            for (state, count) in [("sent", stats.messagesSent), ("delivered", stats.messagesDelivered), ("read", stats.messagesRead)] {
+                gauge("wa_messages", "Messages by state.", [("state", state)]).set(to: Double(count))
+            }
+            gauge("wa_callbacks_pending", "Webhook callbacks waiting for delivery.").set(to: Double(stats.callbacksPending))
+            gauge("wa_shards", "Configured shard count.").set(to: Double(stats.shards))
             if let url = rt.settings.webhookURL {
                 // A stored URL the nodes cannot call leaves wa_callbacks_pending callbacks unattempted.
-                let usable = (try? WebhookTarget.parse(url)) != nil
-                text += "# HELP wa_webhook_url_usable 1 when webhooks.url is one the nodes can call; 0 leaves callbacks unattempted.\n# TYPE wa_webhook_url_usable gauge\nwa_webhook_url_usable \(usable ? 1 : 0)\n"
+                gauge("wa_webhook_url_usable", "1 when webhooks.url is one the nodes can call; 0 leaves callbacks unattempted.")
+                    .set(to: (try? WebhookTarget.parse(url)) != nil ? 1 : 0)
             }
-            if let nodes = try? await rt.store.nodes(), let lease = try? await rt.store.masterLease(), let map = try? await rt.store.shardMap() {
-                text += "# HELP wa_node_role 1 for the role each node has now.\n# TYPE wa_node_role gauge\n"
-                let now = rt.clock.now
-                for n in nodes where now - n.heartbeatAt <= rt.timings.dbUnhealthyAfter {
-                    let role: String = switch n.role {
-                    case .master: lease.holder == n.nodeID ? "primary_master" : "secondary_master"
-                    default: map.shard(ownedBy: n.nodeID) != nil ? "primary_coreapp" : "standby_coreapp"
-                    }
-                    text += "wa_node_role{node=\"\(n.hostname)\",node_id=\"\(n.nodeID)\",role=\"\(role)\"} 1\n"
+        }
+        var text = registry.emitToString()
+        // Which node plays which role is a snapshot of the database, written per scrape: a node
+        // that left must vanish from it, not linger as a registered series.
+        if rt.isSchemaReady, let nodes = try? await rt.store.nodes(), let lease = try? await rt.store.masterLease(), let map = try? await rt.store.shardMap() {
+            text += "# HELP wa_node_role 1 for the role each node has now.\n# TYPE wa_node_role gauge\n"
+            let now = rt.clock.now
+            for n in nodes where now - n.heartbeatAt <= rt.timings.dbUnhealthyAfter {
+                let role: String = switch n.role {
+                case .master: lease.holder == n.nodeID ? "primary_master" : "secondary_master"
+                default: map.shard(ownedBy: n.nodeID) != nil ? "primary_coreapp" : "standby_coreapp"
                 }
+                text += "wa_node_role{node=\"\(n.hostname)\",node_id=\"\(n.nodeID)\",role=\"\(role)\"} 1\n"
             }
         }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: text)))
-    }
-}
-
-/// Request counts and latency per route and status, in Prometheus text.
-final class RequestMetrics: @unchecked Sendable {
-    static let buckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
-    private let lock = NSLock()
-    private var counts: [String: Int] = [:]
-    private var histograms: [String: (buckets: [Int], sum: Double, count: Int)] = [:]
-
-    func record(route: String, method: String, status: Int, seconds: Double) {
-        lock.withLock {
-            counts["method=\"\(method)\",route=\"\(route)\",status=\"\(status)\"", default: 0] += 1
-            let key = "method=\"\(method)\",route=\"\(route)\""
-            var h = histograms[key] ?? (Array(repeating: 0, count: Self.buckets.count), 0, 0)
-            for (i, b) in Self.buckets.enumerated() where seconds <= b { h.buckets[i] += 1 }
-            h.sum += seconds; h.count += 1
-            histograms[key] = h
-        }
-    }
-
-    func render() -> String {
-        lock.withLock {
-            var out = "# HELP wa_http_requests_total Requests answered by the webapp.\n# TYPE wa_http_requests_total counter\n"
-            for (k, v) in counts.sorted(by: { $0.key < $1.key }) { out += "wa_http_requests_total{\(k)} \(v)\n" }
-            out += "# HELP wa_http_request_duration_seconds Time to answer a request.\n# TYPE wa_http_request_duration_seconds histogram\n"
-            for (k, h) in histograms.sorted(by: { $0.key < $1.key }) {
-                for (i, b) in Self.buckets.enumerated() { out += "wa_http_request_duration_seconds_bucket{\(k),le=\"\(b)\"} \(h.buckets[i])\n" }
-                out += "wa_http_request_duration_seconds_bucket{\(k),le=\"+Inf\"} \(h.count)\n"
-                out += "wa_http_request_duration_seconds_sum{\(k)} \(h.sum)\nwa_http_request_duration_seconds_count{\(k)} \(h.count)\n"
-            }
-            return out
-        }
     }
 }

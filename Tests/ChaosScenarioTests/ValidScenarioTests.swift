@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ChaosScenario
+import WACore
 
 /// Every step kind and field, with selectors written unquoted, quoted and in flow mappings.
 let fullScenarioYAML = """
@@ -135,7 +136,11 @@ steps:
 @Test func failoverBoundWindowsFollowTheSpec() {
     let settings = SettingsOverrides(heartbeatInterval: 5, unhealthyInterval: 30)
     #expect(FailoverBound.heartbeat.logicalWindow(settings: settings, promotionAllowance: 10) == 25...45)
-    #expect(FailoverBound.db.logicalWindow(settings: settings, promotionAllowance: 10, dbCheckPeriod: 60) == 60...190)
+    // The product's DB monitoring: heartbeat every 60 s, unhealthy after 120 s, checked every 5 s.
+    #expect(FailoverBound.db.logicalWindow(settings: settings, promotionAllowance: 10) == 60...135)
+    var slower = ClusterTimings.standard
+    slower.dbHeartbeatPeriod = 30; slower.dbUnhealthyAfter = 90; slower.dbCheckPeriod = 10
+    #expect(FailoverBound.db.logicalWindow(settings: settings, promotionAllowance: 10, timings: slower) == 60...110)
     #expect(FailoverBound.range(min: 1, max: 2).logicalWindow(settings: settings, promotionAllowance: 10) == 1...2)
     #expect(FailoverBound.heartbeat.logicalWindow(settings: SettingsOverrides(), promotionAllowance: 0) == 25...35)
 }

@@ -87,7 +87,7 @@ import WAWire
         Case(name: "verify code fullwidth", method: "POST", path: "/v1/account/verify", body: #"{"code":"１２３４５６"}"#, status: 400, code: 1009),
         Case(name: "verify empty code", method: "POST", path: "/v1/account/verify", body: #"{"code":""}"#, status: 400, code: 1008),
         // A webhook URL the nodes cannot use is refused when it is set.
-        Case(name: "webhook https", method: "PATCH", path: "/v1/settings/application", body: #"{"webhooks":{"url":"https://hooks.example/in"}}"#, status: 400, code: 1009),
+        Case(name: "webhook with credentials", method: "PATCH", path: "/v1/settings/application", body: #"{"webhooks":{"url":"https://user:pw@hooks.example/in"}}"#, status: 400, code: 1009),
         Case(name: "webhook without host", method: "PATCH", path: "/v1/settings/application", body: #"{"webhooks":{"url":"http:///hook"}}"#, status: 400, code: 1009),
         Case(name: "empty PATCH", method: "PATCH", path: "/v1/settings/application", body: "{}", status: 400, code: 1008),
         Case(name: "idempotency key with a space", method: "POST", path: "/v1/messages", body: #"{"to":"16315551234","type":"text","text":{"body":"x"}}"#,

@@ -1,3 +1,4 @@
+import WACore
 import NIOCore
 
 /// Collects every byte an echo server received, from any connection and any event loop, and
@@ -14,7 +15,7 @@ final class ByteRecorder: @unchecked Sendable {
         var nextWaiter = 0
     }
 
-    private let contents = TestLocked(Contents())
+    private let contents = Locked(Contents())
 
     var bytes: [UInt8] { contents.withLock { $0.bytes } }
     var text: String { String(decoding: bytes, as: UTF8.self) }

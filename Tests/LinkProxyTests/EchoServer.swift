@@ -1,3 +1,4 @@
+import WACore
 import NIOCore
 import NIOPosix
 
@@ -13,14 +14,14 @@ final class EchoServer: Sendable {
 
     let received: ByteRecorder
     private let listener: Channel
-    private let children: TestLocked<[Channel]>
+    private let children: Locked<[Channel]>
 
     var port: Int { listener.localAddress!.port! }
 
     /// Accepted connections whose socket is still open on the server side.
     var openConnections: Int { children.withLock { $0.filter(\.isActive).count } }
 
-    private init(listener: Channel, received: ByteRecorder, children: TestLocked<[Channel]>) {
+    private init(listener: Channel, received: ByteRecorder, children: Locked<[Channel]>) {
         self.listener = listener
         self.received = received
         self.children = children
@@ -28,7 +29,7 @@ final class EchoServer: Sendable {
 
     static func start(_ behaviour: Behaviour = .echo) async throws -> EchoServer {
         let received = ByteRecorder()
-        let children = TestLocked<[Channel]>([])
+        let children = Locked<[Channel]>([])
         var bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in

@@ -1,3 +1,4 @@
+import WACore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -99,30 +100,12 @@ final class Counters: Sendable {
     let maxInFlight = LockedInt()
 }
 
-final class LockedInt: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var value = 0
-
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-
-    func add(_ delta: Int) {
-        pthread_mutex_lock(&mutex)
-        value += delta
-        pthread_mutex_unlock(&mutex)
-    }
-
-    func raise(to candidate: Int) {
-        pthread_mutex_lock(&mutex)
-        value = max(value, candidate)
-        pthread_mutex_unlock(&mutex)
-    }
-
-    func load() -> Int {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return value
-    }
+/// A counter shared by the server's event loops.
+final class LockedInt: Sendable {
+    private let value = Locked(0)
+    func add(_ delta: Int) { value.withLock { $0 += delta } }
+    func raise(to candidate: Int) { value.withLock { $0 = max($0, candidate) } }
+    func load() -> Int { value.value }
 }
 
 private final class AnswerHandler: ChannelInboundHandler {

@@ -1,4 +1,5 @@
 import Foundation
+import WACore
 import ProcessSupervisor
 import Testing
 
@@ -29,8 +30,8 @@ struct SpawnTests {
     @Test func exitCodesAndEventsAreRecorded() async throws {
         let scratch = try Scratch()
         let supervisor = Supervisor()
-        let handled = LockedBox<[ExitEvent]>([])
-        supervisor.onExit { event in handled.mutate { $0.append(event) } }
+        let handled = Locked<[ExitEvent]>([])
+        supervisor.onExit { event in handled.withLock { $0.append(event) } }
         var events = supervisor.exitEvents().makeAsyncIterator()
 
         let node = try supervisor.spawn(shell("seven", "exit 7", in: scratch))
@@ -91,15 +92,6 @@ struct SpawnTests {
         #expect(supervisor.process(named: "twin") === node)
         await supervisor.shutdown(grace: .zero)
     }
-}
-
-/// A value shared with callbacks on other threads.
-final class LockedBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value { lock.withLock { stored } }
-    func mutate(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
 }
 
 @Suite("Running a child as another user")

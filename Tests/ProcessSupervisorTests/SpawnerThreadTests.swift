@@ -1,5 +1,6 @@
 import CProcessShim
 import Foundation
+import WACore
 import ProcessSupervisor
 import Testing
 
@@ -11,8 +12,8 @@ struct SpawnerThreadTests {
         let scratch = try Scratch()
         let supervisor = Supervisor()
         var nodes = try await withThrowingTaskGroup(of: ManagedProcess.self) { group in
-            for index in 0..<3 {
-                group.addTask { try supervisor.spawn(shell("task\(index)", "sleep 30", in: scratch)) }
+            for spec in (0..<3).map({ shell("task\($0)", "sleep 30", in: scratch) }) {
+                group.addTask { try supervisor.spawn(spec) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
@@ -30,8 +31,8 @@ struct SpawnerThreadTests {
 
     /// The control: forking straight from a short-lived thread does kill the child.
     @Test func forkingFromAThreadThatExitsKillsTheChild() async throws {
-        let pid = LockedBox<pid_t>(0)
-        let thread = Thread { pid.mutate { $0 = forkSleeperDirectly() } }
+        let pid = Locked<pid_t>(0)
+        let thread = Thread { pid.withLock { $0 = forkSleeperDirectly() } }
         thread.start()
         #expect(await eventually { thread.isFinished })
         let child = pid.value
@@ -64,8 +65,8 @@ struct SpawnerThreadTests {
     }
 
     private func spawnOnAThreadThatThenExits(_ supervisor: Supervisor, _ spec: ProcessSpec) throws -> ManagedProcess {
-        let outcome = LockedBox<Result<ManagedProcess, Error>?>(nil)
-        let thread = Thread { outcome.mutate { $0 = Result { try supervisor.spawn(spec) } } }
+        let outcome = Locked<Result<ManagedProcess, Error>?>(nil)
+        let thread = Thread { outcome.withLock { $0 = Result { try supervisor.spawn(spec) } } }
         thread.start()
         guard eventuallyBlocking(within: .seconds(5), { thread.isFinished }) else {
             throw SupervisorError.invalidSpec(name: spec.name, reason: "spawning thread never finished")

@@ -70,6 +70,7 @@ func makeFixture(_ backend: Backend) async throws -> StoreFixture {
         let keyring = ClusterKeyring(ClusterSecret(databasePassword: "test-db-password"))
         let server = try await RPCServer.bind(host: "127.0.0.1", port: 0, routes: StoreServer.routes(serving: SQLClusterStore(source: source)),
                                               keyring: keyring, limits: .storeRPC, group: group)
+        Task { await server.run() }  // until `cleanup` closes it
         let address = HostPort(host: "127.0.0.1", port: server.port)
         let a = RemoteClusterStore(address: address, addressBook: .direct, keyring: keyring, group: group, timeout: 5)
         let b = RemoteClusterStore(address: address, addressBook: .direct, keyring: keyring, group: group, timeout: 5)

@@ -1,5 +1,5 @@
 import Foundation
-import NIOConcurrencyHelpers
+import WACore
 import NIOCore
 import NIOPosix
 import Testing
@@ -19,29 +19,30 @@ import WACore
 
     /// Counts handlers running at once; each waits until released.
     final class Gate: @unchecked Sendable {
-        let running = NIOLockedValueBox(0)
-        let peak = NIOLockedValueBox(0)
-        let total = NIOLockedValueBox(0)
-        let open = NIOLockedValueBox(false)
-        func enter() { running.withLockedValue { $0 += 1; let r = $0; peak.withLockedValue { $0 = max($0, r) } } }
-        func leave() { running.withLockedValue { $0 -= 1 }; total.withLockedValue { $0 += 1 } }
+        let running = Locked(0)
+        let peak = Locked(0)
+        let total = Locked(0)
+        let open = Locked(false)
+        func enter() { running.withLock { $0 += 1; let r = $0; peak.withLock { $0 = max($0, r) } } }
+        func leave() { running.withLock { $0 -= 1 }; total.withLock { $0 += 1 } }
     }
 
     func server(_ gate: Gate? = nil, limits: RPCServerLimits = .nodeRPC) async throws -> RPCServer {
         var routes = RPCRoutes()
         routes.on(Slow.self) { p in
             gate?.enter()
-            while gate.map({ !$0.open.withLockedValue { $0 } }) ?? false { try await Task.sleep(nanoseconds: 2_000_000) }
+            while gate.map({ !$0.open.withLock { $0 } }) ?? false { try await Task.sleep(nanoseconds: 2_000_000) }
             gate?.leave()
             return Slow.Result(n: p.n)
         }
         return try await RPCServer.bind(host: "127.0.0.1", port: 0, routes: routes, keyring: ClusterKeyring(secret), limits: limits, group: Self.group)
+            .serving()
     }
 
     /// A raw TCP client that collects every line it is sent.
     final class RawClient: @unchecked Sendable {
         let channel: Channel
-        let lines = NIOLockedValueBox<[String]>([])
+        let lines = Locked<[String]>([])
         init(port: Int, autoRead: Bool = true) async throws {
             let lines = lines
             channel = try await ClientBootstrap(group: RPCServerBoundsTests.group)
@@ -57,8 +58,8 @@ import WACore
         func send(_ text: String) async throws { try await channel.writeAndFlush(ByteBuffer(string: text)).get() }
         func waitForLines(_ n: Int, seconds: Double = 5) async throws -> [String] {
             let end = Date().addingTimeInterval(seconds)
-            while lines.withLockedValue({ $0.count }) < n, Date() < end { try await Task.sleep(nanoseconds: 10_000_000) }
-            return lines.withLockedValue { $0 }
+            while lines.withLock({ $0.count }) < n, Date() < end { try await Task.sleep(nanoseconds: 10_000_000) }
+            return lines.withLock { $0 }
         }
         func waitClosed(seconds: Double = 5) async -> Bool {
             let end = Date().addingTimeInterval(seconds)
@@ -67,12 +68,12 @@ import WACore
         }
         final class Collector: ChannelInboundHandler, @unchecked Sendable {
             typealias InboundIn = ByteBuffer
-            let lines: NIOLockedValueBox<[String]>
-            init(lines: NIOLockedValueBox<[String]>) { self.lines = lines }
+            let lines: Locked<[String]>
+            init(lines: Locked<[String]>) { self.lines = lines }
             func channelRead(context: ChannelHandlerContext, data: NIOAny) {
                 var b = unwrapInboundIn(data)
                 let s = b.readString(length: b.readableBytes) ?? ""
-                lines.withLockedValue { $0.append(s) }
+                lines.withLock { $0.append(s) }
             }
         }
         /// Answers the challenge with `secret`'s proof.
@@ -112,11 +113,11 @@ import WACore
     @Test func aClientHangsUpOnASilentPeerAtTheDeadline() async throws {
         final class Silent: ChannelInboundHandler, @unchecked Sendable {
             typealias InboundIn = ByteBuffer
-            let closed: NIOLockedValueBox<Int>
-            init(closed: NIOLockedValueBox<Int>) { self.closed = closed }
-            func channelInactive(context: ChannelHandlerContext) { closed.withLockedValue { $0 += 1 } }
+            let closed: Locked<Int>
+            init(closed: Locked<Int>) { self.closed = closed }
+            func channelInactive(context: ChannelHandlerContext) { closed.withLock { $0 += 1 } }
         }
-        let closed = NIOLockedValueBox(0)
+        let closed = Locked(0)
         let silent = try await ServerBootstrap(group: Self.group)
             .childChannelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(Silent(closed: closed)) } }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -127,7 +128,7 @@ import WACore
             catch let e as RPCError { #expect(e.kind == .unreachable, "\(e)") }
         }
         try await Task.sleep(nanoseconds: 300_000_000)
-        #expect(closed.withLockedValue { $0 } == 3, "every half-open connection was closed at its deadline")
+        #expect(closed.withLock { $0 } == 3, "every half-open connection was closed at its deadline")
     }
 
     @Test func aSilentConnectionIsClosedAfterTheAuthTimeout() async throws {
@@ -169,12 +170,12 @@ import WACore
         for i in 1...n { flood += #"{"id":\#(i),"method":"slow","params":{"n":\#(i)}}"# + "\n" }
         Task { try? await raw.send(flood) }
         try await Task.sleep(nanoseconds: 500_000_000)
-        #expect(gate.peak.withLockedValue { $0 } <= 16)
-        #expect(gate.total.withLockedValue { $0 } == 0)
-        gate.open.withLockedValue { $0 = true }
+        #expect(gate.peak.withLock { $0 } <= 16)
+        #expect(gate.total.withLock { $0 } == 0)
+        gate.open.withLock { $0 = true }
         let lines = try await raw.waitForLines(n + 2, seconds: 30)
         #expect(lines.count == n + 2)
-        #expect(gate.peak.withLockedValue { $0 } <= 16)
+        #expect(gate.peak.withLock { $0 } <= 16)
     }
 
     @Test func connectionsOverTheCapAreToldWhyAndClosed() async throws {
@@ -200,7 +201,7 @@ import WACore
     @Test func rpcParametersMeetTheRESTRules() async throws {
         var routes = RPCRoutes()
         routes.on(NodeRPC.SendMessage.self) { _ in .init(id: "accepted") }
-        let s = try await RPCServer.bind(host: "127.0.0.1", port: 0, routes: routes, keyring: ClusterKeyring(secret), group: Self.group)
+        let s = try await RPCServer.bind(host: "127.0.0.1", port: 0, routes: routes, keyring: ClusterKeyring(secret), group: Self.group).serving()
         defer { Task { await s.close() } }
         let c = RPCClient(peer: HostPort(host: "127.0.0.1", port: s.port), keyring: ClusterKeyring(secret), group: Self.group)
         for (to, body) in [("", "hi"), ("½½½½½", "hi"), ("16505551234", String(repeating: "a", count: 100_000)), ("16505551234", "")] {
@@ -212,5 +213,13 @@ import WACore
             }
         }
         #expect(try await c.call(NodeRPC.SendMessage.self, .init(to: "16505551234", body: "hi", idempotencyKey: "admin/k1"), timeout: 3).id == "accepted")
+    }
+}
+
+extension RPCServer {
+    /// Serves in the background until `close()` (a test's server outlives the call that made it).
+    func serving() -> RPCServer {
+        Task { await self.run() }
+        return self
     }
 }

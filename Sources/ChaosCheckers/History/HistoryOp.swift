@@ -54,6 +54,7 @@ public struct HistoryOp: Codable, Equatable, Sendable {
 
 /// Appends operations to `history.jsonl` as they happen, one line each, from any thread.
 public final class HistoryRecorder: @unchecked Sendable {
+    // @unchecked: `next`, `ops` and every use of `handle` and `encoder` are guarded by `lock`.
     private let lock = NSLock()
     private let handle: FileHandle?
     private var next = 0
@@ -65,7 +66,7 @@ public final class HistoryRecorder: @unchecked Sendable {
     public init(path: String, scale: Double) {
         self.path = path
         self.scale = scale
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         handle = FileHandle(forWritingAtPath: path)
     }
 

@@ -155,6 +155,9 @@ public struct NodeConfig: Sendable {
     public var bindAddress: String { bindOverride ?? externalHostname }
     /// Webapp: real seconds a connection may take to deliver a complete request (`WA_HTTP_REQUEST_TIMEOUT`, default 30).
     public var httpRequestTimeout: Double = 30
+    /// Coreapp: a PEM bundle of extra certificate authorities trusted for `https://` webhooks
+    /// (`WA_WEBHOOK_CA_FILE`), beside the system's.
+    public var webhookTrustedCertificatesFile: String?
     /// Webapp: connections held at most (`WA_WEBAPP_MAX_CONNECTIONS`; default half the fd limit, at most 4096).
     public var webappMaxConnections: Int = 1024
 
@@ -216,7 +219,6 @@ public struct NodeConfig: Sendable {
             poolSize = n
         }
         let dataDir = env["WA_DATA_DIR"] ?? (NSTemporaryDirectory() + "wacluster/\(hostname)")
-        let external = env["EXTERNAL_HOSTNAME"] ?? "127.0.0.1"
         var config = NodeConfig(role: role, hostname: hostname, externalHostname: env["EXTERNAL_HOSTNAME"] ?? "127.0.0.1",
                           coreappPorts: ports.map { $0! }, webappPort: webPort, gatewayAddress: gateway,
                           apiKey: env["WA_API_KEY"], timeScale: scale, dataDirectory: dataDir,
@@ -243,6 +245,12 @@ public struct NodeConfig: Sendable {
                 throw ConfigError(.invalidValue, variable: "WA_BIND_ADDRESS", detail: "expected an IP address such as 0.0.0.0 or 10.0.0.5, got '\(bind)'")
             }
             config.bindOverride = bind
+        }
+        if let file = env["WA_WEBHOOK_CA_FILE"], !file.isEmpty {
+            guard FileManager.default.isReadableFile(atPath: file) else {
+                throw ConfigError(.invalidValue, variable: "WA_WEBHOOK_CA_FILE", detail: "cannot read \(file); expected a PEM file of CA certificates")
+            }
+            config.webhookTrustedCertificatesFile = file
         }
         return config
     }

@@ -48,6 +48,7 @@ public struct JSONLineLogHandler: LogHandler {
 /// nothing written (node logs). A buffered sink (the gateway's journal, several lines per
 /// message) gathers lines and writes them every `flushInterval` seconds or 64 KiB.
 public final class LineSink: @unchecked Sendable {
+    // @unchecked: `buffer`, `timer` and writes to `handle` are guarded by `lock`.
     private let lock = NSLock()
     private let handle: FileHandle
     private var buffer = Data()
@@ -73,7 +74,7 @@ public final class LineSink: @unchecked Sendable {
     }
     public static let standardOutput = LineSink(handle: .standardOutput)
     public static func file(atPath path: String) throws -> LineSink {
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let h = FileHandle(forWritingAtPath: path) else {
             throw ConfigError(.invalidValue, variable: "log file", detail: "cannot open \(path) for writing")
         }

@@ -52,6 +52,7 @@ public struct ClusterSecret: Sendable, Equatable {
 /// database (where the first node to start put a generated one). Until then connections are
 /// refused, never let through.
 public final class ClusterKeyring: @unchecked Sendable {
+    // @unchecked: `secret` is guarded by `lock`.
     private let lock = NSLock()
     private var secret: ClusterSecret?
     public init(_ secret: ClusterSecret? = nil) { self.secret = secret }

@@ -118,39 +118,47 @@ public struct ApplicationSettings: Codable, Sendable, Equatable {
     }
 }
 
-/// Where a coreapp POSTs callbacks. Only URLs this build can deliver to are accepted: a URL
+/// Where a coreapp POSTs callbacks. Only URLs the nodes can deliver to are accepted: a URL
 /// the nodes cannot use must be refused when it is set, not discovered by callbacks that are
 /// never attempted.
 public struct WebhookTarget: Sendable, Equatable {
+    public let scheme: String
     public let hostPort: HostPort
     public let path: String
+    /// The URL to call, as checked.
+    public let url: String
 
     public struct Unusable: Error, Sendable { public let reason: String }
 
-    /// The URLs this build calls, as the OpenAPI document states them: `http://`, a host of
-    /// letters, digits, '.' and '-', an optional port 1-65535, an optional path and query.
-    public static let pattern = #"^http://[A-Za-z0-9.-]+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?([/?][A-Za-z0-9._~!$&'()*+,;=:@/?-]*)?$"#
+    /// The URLs the nodes call, as the OpenAPI document states them: `http://` or `https://`, a
+    /// host of letters, digits, '.' and '-', an optional port 1-65535, an optional path and query.
+    public static let pattern = #"^https?://[A-Za-z0-9.-]+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?([/?][A-Za-z0-9._~!$&'()*+,;=:@/?-]*)?$"#
     static let regex = try! NSRegularExpression(pattern: pattern)
 
     public static func parse(_ url: String) throws(Unusable) -> WebhookTarget {
         guard url.utf8.count <= 2048 else { throw Unusable(reason: "longer than 2048 characters") }
-        if url.lowercased().hasPrefix("https://") {
-            throw Unusable(reason: "https webhooks are not supported by this build (it has no TLS client); use an http:// URL, e.g. a TLS-terminating proxy on the node's network")
-        }
         guard regex.firstMatch(in: url, range: NSRange(url.startIndex..., in: url)) != nil else {
-            throw Unusable(reason: "expected http://host[:port][/path][?query] with a host of letters, digits, '.' and '-', a port 1-65535, and no spaces, '%' escapes or credentials")
+            throw Unusable(reason: "expected https://host[:port][/path][?query] (or http://) with a host of letters, digits, '.' and '-', a port 1-65535, and no spaces, '%' escapes or credentials")
         }
         guard let u = URLComponents(string: url), let scheme = u.scheme?.lowercased() else {
-            throw Unusable(reason: "not a URL; expected http://host[:port]/path")
+            throw Unusable(reason: "not a URL; expected https://host[:port]/path")
         }
-        if scheme == "https" {
-            throw Unusable(reason: "https webhooks are not supported by this build (it has no TLS client); use an http:// URL, e.g. a TLS-terminating proxy on the node's network")
-        }
-        guard scheme == "http" else { throw Unusable(reason: "scheme '\(scheme)' is not supported; expected http://host[:port]/path") }
-        guard let host = u.host, !host.isEmpty else { throw Unusable(reason: "has no host; expected http://host[:port]/path") }
+        guard scheme == "http" || scheme == "https" else { throw Unusable(reason: "scheme '\(scheme)' is not supported; expected https://host[:port]/path") }
+        guard let host = u.host, !host.isEmpty else { throw Unusable(reason: "has no host; expected https://host[:port]/path") }
         guard u.user == nil, u.password == nil else { throw Unusable(reason: "credentials in the URL are not supported") }
         if let port = u.port, !(1...65535).contains(port) { throw Unusable(reason: "port \(port) is out of range") }
         let path = (u.percentEncodedPath.isEmpty ? "/" : u.percentEncodedPath) + (u.percentEncodedQuery.map { "?\($0)" } ?? "")
-        return WebhookTarget(hostPort: HostPort(host: host, port: u.port ?? 80), path: path)
+        let port = u.port ?? (scheme == "https" ? 443 : 80)
+        return WebhookTarget(scheme: scheme, hostPort: HostPort(host: host, port: port), path: path,
+                             url: "\(scheme)://\(host):\(port)\(path)")
+    }
+}
+
+/// The product's webhook retry schedule: linear, attempt n waits n × `callback_backoff_delay_ms`,
+/// never more than `max_callback_backoff_delay_ms`.
+public enum CallbackBackoff {
+    /// Logical seconds to wait after failed attempt number `attempt` (1 is the first).
+    public static func delay(afterAttempt attempt: Int, _ s: ApplicationSettings) -> Double {
+        Double(min(s.callbackBackoffDelayMs * max(1, attempt), s.maxCallbackBackoffDelayMs)) / 1000
     }
 }

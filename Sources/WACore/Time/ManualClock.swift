@@ -3,6 +3,7 @@ import Foundation
 /// A clock that moves only when told to: shells and services are tested with it, without
 /// sockets' timing or real sleeps. Sleepers wake, in deadline order, when `advance` passes them.
 public final class ManualClock: ClusterClock, @unchecked Sendable {
+    // @unchecked: `current`, `sleepers` and `nextID` are guarded by `lock`.
     private struct Sleeper { let deadline: LogicalInstant; let id: UInt64; let continuation: CheckedContinuation<Void, Error> }
     private let lock = NSLock()
     private var current: LogicalInstant
@@ -22,15 +23,25 @@ public final class ManualClock: ClusterClock, @unchecked Sendable {
     /// Number of tasks currently suspended in `sleep`; lets tests wait until a loop is parked.
     public var sleeperCount: Int { lock.withLock { sleepers.count } }
 
+    /// Suspends until `advance` passes the deadline; a cancelled sleeper wakes at once with
+    /// `CancellationError` (as `Task.sleep` does), so loops driven by this clock end on cancellation.
     public func sleep(logicalSeconds: Double) async throws {
-        try Task.checkCancellation()
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
-            lock.lock()
-            let deadline = current + max(0, logicalSeconds)
-            if deadline <= current { lock.unlock(); c.resume(); return }
-            nextID += 1
-            sleepers.append(Sleeper(deadline: deadline, id: nextID, continuation: c))
-            lock.unlock()
+        let id = lock.withLock { nextID += 1; return nextID }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+                lock.lock()
+                let deadline = current + max(0, logicalSeconds)
+                if Task.isCancelled { lock.unlock(); c.resume(throwing: CancellationError()); return }
+                if deadline <= current { lock.unlock(); c.resume(); return }
+                sleepers.append(Sleeper(deadline: deadline, id: id, continuation: c))
+                lock.unlock()
+            }
+        } onCancel: {
+            let cancelled = lock.withLock { () -> Sleeper? in
+                guard let i = sleepers.firstIndex(where: { $0.id == id }) else { return nil }
+                return sleepers.remove(at: i)
+            }
+            cancelled?.continuation.resume(throwing: CancellationError())
         }
     }
 

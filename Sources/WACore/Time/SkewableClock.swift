@@ -24,6 +24,7 @@ public struct ClockSkew: Codable, Equatable, Sendable {
 /// machine's. A wall-clock step moves `now` only; drift changes the rate of `now`,
 /// `monotonicNow` and `sleep`. Readings stay continuous when the drift changes.
 public final class SkewableClock: ClusterClock, @unchecked Sendable {
+    // @unchecked: `skew`, the drifts, the anchors and `lastModified` are guarded by `lock`; `timer` is set in init only.
     public let scale: TimeScale
     private let base: ScaledSystemClock
     private let controlFile: String

@@ -112,9 +112,9 @@ public actor CoreappController {
         // Frames reach the pipeline in the order the gateway sent them.
         let (frames, sink) = AsyncStream<GatewayFrame>.makeStream()
         s.onFrame = { sink.yield($0) }
-        Task { for await f in frames { await pipeline.receive(f) } }
-        s.onConnected = { Task { await self.sessionConnected(s) } }
-        Task {
+        rt.tasks.spawn { for await f in frames { await pipeline.receive(f) } }
+        s.onConnected = { rt.tasks.spawn { await self.sessionConnected(s) } }
+        rt.tasks.spawn {
             let reason = await s.run(gateway: gateway, runtime: rt, phone: phone, shards: shards)
             sink.finish()
             await self.sessionEnded(s, reason: reason)

@@ -25,7 +25,7 @@ public final class CoreappService: Service, @unchecked Sendable {
             }
             return Empty()
         }
-        routes.on(NodeRPC.ShardMapChanged.self) { _ in Task { await controller.nudge() }; return Empty() }
+        routes.on(NodeRPC.ShardMapChanged.self) { _ in rt.tasks.spawn { await controller.nudge() }; return Empty() }
         routes.on(NodeRPC.SendMessage.self) { p in
             NodeRPC.SendMessage.Result(id: try await controller.pipeline.accept(to: p.to, body: p.body, idempotencyKey: p.idempotencyKey))
         }
@@ -38,23 +38,38 @@ public final class CoreappService: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
+        // The RPC port answers from the start (health says `uninitialized` meanwhile).
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { [server] in await server.run() }
+            defer { group.cancelAll() }
+            try await serve()
+            await server.close()
+        }
+    }
+
+    private func serve() async throws {
         do { try await cancelWhenGracefulShutdown { [rt] in try await rt.waitForSchema() } }
         catch is CancellationError {}
         if rt.isSchemaReady, !Task.isShuttingDownGracefully {
-            try? await cancelWhenGracefulShutdown { [rt] in await rt.learnClusterSecret() }
+            await cancelWhenGracefulShutdown { [rt] in await rt.learnClusterSecret() }
             try? await rt.registerSelf(role: .coreapp)
             rt.logger.event(.becameStandby(shard: nil, reason: nil), "standby coreapp")
-            await withTaskGroup(of: Void.self) { group in
-                let c = controller, clock = rt.clock, tick = rt.timings.tick
-                group.addTask { await periodic(every: tick, clock: clock) { await c.step() } }
-                group.addTask { await periodic(every: tick / 4, clock: clock) { await c.enforceLease() } }
-                let pipeline = c.pipeline
-                group.addTask { await periodic(every: tick, clock: clock) { await pipeline.reconcile() } }
-                group.addTask { await periodic(every: 0.1, clock: clock) { await pipeline.deliverCallbacks() } }
+            await rt.tasks.serving { [rt, controller] in
+                await withTaskGroup(of: Void.self) { group in
+                    let c = controller, clock = rt.clock, tick = rt.timings.tick
+                    group.addTask { await periodic(every: tick, clock: clock) { await c.step() } }
+                    group.addTask { await periodic(every: tick / 4, clock: clock) { await c.enforceLease() } }
+                    let pipeline = c.pipeline
+                    group.addTask { await periodic(every: tick, clock: clock) { await pipeline.reconcile() } }
+                    group.addTask { await periodic(every: 0.1, clock: clock) { await pipeline.deliverCallbacks() } }
+                }
+                rt.logger.event("node_stopping", "coreapp stopping")
+                await controller.shutdown()
             }
+        } else {
+            rt.logger.event("node_stopping", "coreapp stopping")
+            await controller.shutdown()
         }
-        rt.logger.event("node_stopping", "coreapp stopping")
-        await controller.shutdown()
-        await server.close()
+        await rt.webhooks.shutdown()
     }
 }

@@ -87,7 +87,7 @@ public actor MessagePipeline {
             accepting.append((record, c))
             if !flushing {
                 flushing = true
-                Task { await self.flushAccepts() }
+                rt.tasks.spawn { await self.flushAccepts() }
             }
         }
     }
@@ -210,8 +210,9 @@ public actor MessagePipeline {
         f.ids = ids; f.seq = seq
         guard s.send(f) else { return nil }
         let timeout = rt.real(5, floor: 1)
-        Task {
-            try? await rt.clock.sleep(logicalSeconds: rt.clock.scale.logical(timeout))
+        let clock = rt.clock
+        rt.tasks.spawn {
+            try? await clock.sleep(logicalSeconds: clock.scale.logical(timeout))
             await self.syncTimedOut(seq)
         }
         return await withCheckedContinuation { c in syncWaiters[seq] = c }
@@ -252,7 +253,7 @@ public actor MessagePipeline {
     func scheduleStatusFlush() {
         guard !statusFlushing else { return }
         statusFlushing = true
-        Task { await self.flushStatuses() }
+        rt.tasks.spawn { await self.flushStatuses() }
     }
 
     func flushStatuses() async {
@@ -297,13 +298,18 @@ public actor MessagePipeline {
 
     // MARK: webhooks
 
-    /// One delivery pass: due callbacks of this shard, statuses merged into one POST.
+    /// One delivery pass: due callbacks, statuses merged into one POST, at most
+    /// `webhooks.max_concurrent_requests` POSTs in flight. Stored callbacks are the shard
+    /// owner's to deliver; callbacks kept in memory (`callback_persist: false`) are this node's
+    /// own whichever shard it serves now, so giving a shard up (a reshard) does not drop them.
     public func deliverCallbacks() async {
-        guard !delivering, let shard = ownership?.shard, let url = rt.settings.webhookURL else { return }
+        let shard = ownership?.shard
+        guard !delivering, shard != nil || !memoryCallbacks.isEmpty, let url = rt.settings.webhookURL else { return }
         let target: WebhookTarget
         do { target = try WebhookTarget.parse(url) } catch {
             // A URL stored before it was checked: say so (once a minute) and count what waits.
-            let waiting = memoryCallbacks.count + ((try? await rt.store.dueCallbacks(shard: shard, now: rt.clock.now, limit: 500))?.count ?? 0)
+            var waiting = memoryCallbacks.count
+            if let shard { waiting += (try? await rt.store.dueCallbacks(shard: shard, now: rt.clock.now, limit: 500))?.count ?? 0 }
             unattemptableCallbacks = waiting
             if rt.clock.now - lastUnusableWebhookLog > 60 {
                 lastUnusableWebhookLog = rt.clock.now
@@ -316,35 +322,20 @@ public actor MessagePipeline {
         delivering = true
         defer { delivering = false }
         let now = rt.clock.now
-        var due = memoryCallbacks.filter { $0.shard == shard && $0.nextAttemptAt <= now }
-        if let stored = try? await rt.store.dueCallbacks(shard: shard, now: now, limit: 500) { due += stored }
+        var due = memoryCallbacks.filter { $0.nextAttemptAt <= now }
+        if let shard, let stored = try? await rt.store.dueCallbacks(shard: shard, now: now, limit: 500) { due += stored }
         if due.isEmpty { return }
-        var statuses: [JSONValue] = []
-        var statusIDs: [Int64] = []
-        var singles: [CallbackRecord] = []
-        for cb in due {
-            if cb.kind == "status", let obj = try? JSONValue.parse(Data(cb.payload.utf8)), case .array(let list)? = obj["statuses"] {
-                statuses += list; statusIDs.append(cb.id)
-            } else { singles.append(cb) }
-        }
-        var batches: [(ids: [Int64], body: Data)] = []
-        if !statuses.isEmpty { batches.append((statusIDs, JSONCodec.data(.object(["statuses": .array(statuses)])))) }
-        for cb in singles { batches.append(([cb.id], Data(cb.payload.utf8))) }
+        let batches = Self.batches(due)
+        let settings = rt.settings
+        let failures = await Self.post(batches, to: target, poster: rt.webhooks, timeout: rt.real(10, floor: 2),
+                                       concurrency: settings.webhooks.maxConcurrentRequests)
         let byID = Dictionary(due.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        for batch in batches {
-            var failure: String?
-            do {
-                let r = try await SimpleHTTPClient.request("POST", target.hostPort, path: target.path, headers: ["Content-Type": "application/json"],
-                                                           body: batch.body, group: rt.group, timeout: rt.real(10, floor: 2))
-                if !(200..<300).contains(r.status) { failure = "webhook answered \(r.status)" }
-            } catch { failure = "\(error)" }
+        for (batch, failure) in zip(batches, failures) {
             let stored = batch.ids.filter { $0 > 0 }
             if let failure {
-                // Linear backoff: attempt n waits n × callback_backoff_delay_ms, capped.
-                let s = rt.settings
                 let retries = batch.ids.map { id -> CallbackRetry in
-                    let n = (byID[id]?.attempts ?? 0) + 1
-                    return CallbackRetry(id: id, attempts: n, nextAttemptAt: now + Double(min(s.callbackBackoffDelayMs * n, s.maxCallbackBackoffDelayMs)) / 1000)
+                    let attempt = (byID[id]?.attempts ?? 0) + 1
+                    return CallbackRetry(id: id, attempts: attempt, nextAttemptAt: now + CallbackBackoff.delay(afterAttempt: attempt, settings))
                 }
                 let byRetry = Dictionary(retries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
                 let storedRetries = retries.filter { $0.id > 0 }
@@ -359,6 +350,44 @@ public actor MessagePipeline {
                 if !stored.isEmpty { try? await rt.store.completeCallbacks(stored) }
                 memoryCallbacks.removeAll { batch.ids.contains($0.id) }
             }
+        }
+    }
+
+    /// One POST body per batch: every status callback merged into one, each other callback alone.
+    static func batches(_ due: [CallbackRecord]) -> [(ids: [Int64], body: Data)] {
+        var statuses: [JSONValue] = []
+        var statusIDs: [Int64] = []
+        var singles: [CallbackRecord] = []
+        for cb in due {
+            if cb.kind == "status", let obj = try? JSONValue.parse(Data(cb.payload.utf8)), case .array(let list)? = obj["statuses"] {
+                statuses += list; statusIDs.append(cb.id)
+            } else { singles.append(cb) }
+        }
+        var batches: [(ids: [Int64], body: Data)] = []
+        if !statuses.isEmpty { batches.append((statusIDs, JSONCodec.data(.object(["statuses": .array(statuses)])))) }
+        for cb in singles { batches.append(([cb.id], Data(cb.payload.utf8))) }
+        return batches
+    }
+
+    /// POSTs every batch, at most `concurrency` at once; answers each batch's failure (nil: delivered), in order.
+    static func post(_ batches: [(ids: [Int64], body: Data)], to target: WebhookTarget, poster: any WebhookPoster,
+                     timeout: Double, concurrency: Int) async -> [String?] {
+        let bodies = batches.map(\.body)
+        return await withTaskGroup(of: (Int, String?).self) { group in
+            var failures = [String?](repeating: nil, count: bodies.count)
+            var running = 0
+            for (i, body) in bodies.enumerated() {
+                if running >= max(1, concurrency), let (j, f) = await group.next() { failures[j] = f; running -= 1 }
+                group.addTask {
+                    do {
+                        let status = try await poster.post(body, to: target, timeout: timeout)
+                        return (i, (200..<300).contains(status) ? nil : "webhook answered \(status)")
+                    } catch { return (i, "\(error)") }
+                }
+                running += 1
+            }
+            for await (j, f) in group { failures[j] = f }
+            return failures
         }
     }
 }

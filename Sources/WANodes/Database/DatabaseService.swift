@@ -33,8 +33,11 @@ public final class DatabaseService: Service, @unchecked Sendable {
     public var port: Int { server.port }
 
     public func run() async throws {
-        try? await gracefulShutdown()
-        rt.logger.event("node_stopping", "db node stopping")
-        await server.close()
+        await withDiscardingTaskGroup { group in
+            group.addTask { [server] in await server.run() }
+            try? await gracefulShutdown()
+            rt.logger.event("node_stopping", "db node stopping")
+            await server.close()
+        }
     }
 }

@@ -106,10 +106,9 @@ public actor MasterController {
         let timeout = rt.real(Double(settings.unhealthyInterval), floor: 0.2)
         for node in nodes where now - node.heartbeatAt <= rt.timings.dbUnhealthyAfter {
             ledger.saw(node.nodeID, at: now)
-            let client = rt.peers.client(for: node.rpcAddress)
-            let me = rt.nodeID
-            Task {
-                if (try? await client.call(NodeRPC.Heartbeat.self, .init(master: me), timeout: timeout)) != nil {
+            let peers = rt.peers, me = rt.nodeID
+            rt.tasks.spawn {
+                if (try? await peers.call(NodeRPC.Heartbeat.self, .init(master: me), on: node.rpcAddress, timeout: timeout)) != nil {
                     await self.answered(node.nodeID, sentAt: now)
                 }
             }
@@ -175,11 +174,7 @@ public actor MasterController {
                     rt.logger.event("promotion", "promoted \(host) to primary coreapp of shard \(shard): \(reason)",
                                     ["shard": "\(shard)", "node": node, "hostname": host, "replacing": replacing.flatMap { byID[$0]?.hostname } ?? "",
                                      "epoch": "\(row.epoch)", "fence_until": "\(row.fenceUntil.seconds)", "reason": reason])
-                    if let addr = byID[node]?.rpcAddress {
-                        let client = rt.peers.client(for: addr)
-                        let t = rt.real(2, floor: 0.2)
-                        Task { _ = try? await client.call(NodeRPC.ShardMapChanged.self, Empty(), timeout: t) }
-                    }
+                    if let addr = byID[node]?.rpcAddress { notify(NodeRPC.ShardMapChanged.self, Empty(), at: addr) }
                 case .deferred:
                     continue
                 case let .noCandidate(shard, reason):
@@ -199,11 +194,16 @@ public actor MasterController {
         let version = rt.settingsVersion
         guard version != broadcastVersion else { return }
         broadcastVersion = version
-        let t = rt.real(2, floor: 0.2)
         for node in (try? await rt.store.nodes()) ?? [] where node.nodeID != rt.nodeID {
-            let client = rt.peers.client(for: node.rpcAddress)
-            Task { _ = try? await client.call(NodeRPC.SettingsChanged.self, .init(version: version), timeout: t) }
+            notify(NodeRPC.SettingsChanged.self, .init(version: version), at: node.rpcAddress)
         }
+    }
+
+    /// Tells a peer something without waiting for its answer: a missed notice is caught up by
+    /// the peer's own next pass over the database.
+    func notify<M: RPCMethod>(_ method: M.Type, _ params: M.Params, at address: HostPort) {
+        let peers = rt.peers, timeout = rt.real(2, floor: 0.2)
+        rt.tasks.spawn { _ = try? await peers.call(method, params, on: address, timeout: timeout) }
     }
 
     // MARK: control shard (Multiconnect)
@@ -217,7 +217,7 @@ public actor MasterController {
         control = s
         let rt = rt
         s.onConnected = { rt.logger.event(.gatewayConnected(shard: -1, epoch: nil), "connected to the gateway for the control shard") }
-        Task {
+        rt.tasks.spawn {
             let reason = await s.run(gateway: gateway, runtime: rt, phone: phone)
             await self.controlEnded(s, reason: reason)
         }
@@ -325,11 +325,7 @@ public actor MasterController {
         account?.shards = p.shards
         rt.logger.event("shards_changed", "shard count \(a.shards) → \(p.shards); every coreapp drops its shard and is reassigned",
                         ["from": "\(a.shards)", "to": "\(p.shards)"])
-        for node in await coreapps() {
-            let client = rt.peers.client(for: node.rpcAddress)
-            let t = rt.real(2, floor: 0.2)
-            Task { _ = try? await client.call(NodeRPC.ShardMapChanged.self, Empty(), timeout: t) }
-        }
+        for node in await coreapps() { notify(NodeRPC.ShardMapChanged.self, Empty(), at: node.rpcAddress) }
         return Empty()
     }
 

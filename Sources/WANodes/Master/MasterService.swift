@@ -31,6 +31,16 @@ public final class MasterService: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
+        // The RPC port answers from the start (health says `uninitialized` meanwhile).
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { [server] in await server.run() }
+            defer { group.cancelAll() }
+            try await serve()
+            await server.close()
+        }
+    }
+
+    private func serve() async throws {
         let migrated: MigrationResult?
         do { migrated = try await cancelWhenGracefulShutdown { [rt] in try await Self.migrate(rt) } }
         catch is CancellationError { migrated = nil }
@@ -40,17 +50,21 @@ public final class MasterService: Service, @unchecked Sendable {
                                 ["from": "\(migrated.from)", "to": "\(migrated.to)"])
             }
             rt.markSchemaReady()
-            try? await cancelWhenGracefulShutdown { [rt] in await rt.learnClusterSecret() }
+            await cancelWhenGracefulShutdown { [rt] in await rt.learnClusterSecret() }
             try? await rt.registerSelf(role: .master)
-            await withTaskGroup(of: Void.self) { group in
-                let c = controller, clock = rt.clock, tick = rt.timings.tick
-                group.addTask { await periodic(every: tick, clock: clock) { await c.step() } }
-                group.addTask { await periodic(every: tick / 4, clock: clock) { await c.enforceLease() } }
+            await rt.tasks.serving { [rt, controller] in
+                await withTaskGroup(of: Void.self) { group in
+                    let c = controller, clock = rt.clock, tick = rt.timings.tick
+                    group.addTask { await periodic(every: tick, clock: clock) { await c.step() } }
+                    group.addTask { await periodic(every: tick / 4, clock: clock) { await c.enforceLease() } }
+                }
+                rt.logger.event("node_stopping", "master stopping")
+                await controller.shutdown()
             }
+        } else {
+            rt.logger.event("node_stopping", "master stopping")
+            await controller.shutdown()
         }
-        rt.logger.event("node_stopping", "master stopping")
-        await controller.shutdown()
-        await server.close()
     }
 
     /// Creates or upgrades the schema, waiting (health `uninitialized`) while the database

@@ -17,7 +17,12 @@ public final class NodeRuntime: @unchecked Sendable {
     public let logger: Logger
     public let store: any ClusterStore
     public let group: EventLoopGroup
-    public let peers: RPCClientPool
+    /// Node RPC to other nodes (the client pool; a fake in the shells' tests).
+    public let peers: any PeerCaller
+    /// Webhook delivery (HTTP; a fake in the shells' tests).
+    public let webhooks: any WebhookPoster
+    /// Side work of the node's loops, run as children of its service task group.
+    public let tasks = NodeTasks()
     public let addressBook: PeerAddressBook
     /// The cluster secret node RPC proves (see `ClusterSecret`).
     public let keyring: ClusterKeyring
@@ -30,7 +35,8 @@ public final class NodeRuntime: @unchecked Sendable {
 
     public init(config: NodeConfig, nodeID: String, clock: any ClusterClock, store: any ClusterStore, logger: Logger,
                 addressBook: PeerAddressBook, timings: ClusterTimings = .standard,
-                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                peers: (any PeerCaller)? = nil, webhooks: (any WebhookPoster)? = nil) {
         self.config = config
         self.nodeID = nodeID
         self.clock = clock
@@ -40,7 +46,8 @@ public final class NodeRuntime: @unchecked Sendable {
         self.group = group
         self.addressBook = addressBook
         self.keyring = ClusterKeyring(config.clusterSecret)
-        self.peers = RPCClientPool(addressBook: addressBook, keyring: keyring, group: group)
+        self.peers = peers ?? RPCClientPool(addressBook: addressBook, keyring: keyring, group: group)
+        self.webhooks = webhooks ?? NoWebhookPoster()
     }
 
     /// The runtime of a node process: its id from its data folder, the scaled system clock, a
@@ -50,14 +57,19 @@ public final class NodeRuntime: @unchecked Sendable {
             ?? ScaledSystemClock(scale: config.timeScale)
         let addressBook = PeerAddressBook(overridesFile: config.peerOverridesFile)
         let store = try StoreFactory.open(config, clock: clock, addressBook: addressBook, group: group)
+        let webhooks: any WebhookPoster = config.role == .coreapp
+            ? try HTTPWebhookPoster(group: group, trustedCertificatesFile: config.webhookTrustedCertificatesFile) : NoWebhookPoster()
         return NodeRuntime(config: config, nodeID: try NodeIdentity.loadOrCreate(dataDirectory: config.dataDirectory), clock: clock,
-                           store: store, logger: Logger.node(config.hostname, clock: clock), addressBook: addressBook, group: group)
+                           store: store, logger: Logger.node(config.hostname, clock: clock), addressBook: addressBook, group: group,
+                           webhooks: webhooks)
     }
 
     public var healthKey: String { "\(config.hostname):\(nodeID)" }
 
     /// Unix seconds by the injected clock, for webhook `timestamp` fields.
-    public var unixTime: Int { Int(clock.scale.real(clock.now.seconds)) }
+    public var unixTime: Int { Int(unixSeconds) }
+    /// Unix time in real seconds by the injected clock (token expiry is real time, whatever the scale).
+    public var unixSeconds: Double { clock.scale.real(clock.now.seconds) }
 
     /// Real seconds for a logical duration, never below a floor (timeouts need some room).
     public func real(_ logical: Double, floor: Double = 0.05) -> Double { max(floor, clock.scale.real(logical)) }

@@ -24,6 +24,7 @@ public final class SQLClusterStore: ClusterStore {
         try await source.withConnection { c in try body(c) }
     }
 
+    @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await source.withConnection { c in try c.writeTransaction { try body(c) } }
     }

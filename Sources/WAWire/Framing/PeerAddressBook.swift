@@ -6,6 +6,7 @@ import WACore
 /// listed peers are dialled at the address given instead: the chaos runner points them at its
 /// link proxies this way. The file is re-read when it changes, so links can be rewired live.
 public final class PeerAddressBook: @unchecked Sendable {
+    // @unchecked: `cached` and `cachedStamp` are guarded by `lock`.
     private let path: String?
     private let lock = NSLock()
     private var cached: [String: HostPort] = [:]

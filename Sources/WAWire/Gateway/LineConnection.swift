@@ -6,7 +6,7 @@ import WACore
 
 /// A client TCP connection that exchanges newline-delimited frames: what coreapps and the
 /// primary master use to talk to the gateway.
-public final class LineConnection: @unchecked Sendable {
+public final class LineConnection: Sendable {
     public let channel: Channel
     /// Every received line, in order; finishes when the connection closes.
     public let lines: AsyncStream<Data>

@@ -65,6 +65,7 @@ public enum SimpleHTTPClient {
 }
 
 final class ResponseCollector: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked: `result` is only touched in `channelRead`, on the channel's event loop.
     typealias InboundIn = HTTPClientResponsePart
     let promise: EventLoopPromise<HTTPResult>
     var result = HTTPResult(status: 0, headers: [], body: Data())

@@ -8,6 +8,7 @@ import WACore
 /// after it breaks. Every call has a deadline, so a hung link (a partition) costs a timeout,
 /// never a hang.
 public final class RPCClient: @unchecked Sendable {
+    // @unchecked: `channel`, `connecting`, `pending` and `nextID` are guarded by `lock`.
     public let peer: HostPort
     private let addressBook: PeerAddressBook
     private let group: EventLoopGroup
@@ -137,8 +138,9 @@ public final class RPCClient: @unchecked Sendable {
 
 }
 
-/// The client side of the RPC handshake (see `RPCServerHandler`), then every answer line.
+/// The client side of the RPC handshake (see `RPCServer.serve`), then every answer line.
 final class RPCClientHandler: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked: `phase`, `handshakeTimer` and the non-Sendable callbacks are confined to the channel's event loop.
     typealias InboundIn = ByteBuffer
     enum Phase { case awaitingChallenge, awaitingWelcome(challenge: String, nonce: String), ready }
     let secret: ClusterSecret
@@ -159,10 +161,11 @@ final class RPCClientHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func handlerAdded(context: ChannelHandlerContext) {
         let peer = peer
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         handshakeTimer = context.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
             guard let self else { return }
             if case .ready = self.phase { return }
-            self.fail(context, RPCError(kind: .unreachable, peer: peer, detail: "no connection and handshake within the deadline"))
+            self.fail(bound.value, RPCError(kind: .unreachable, peer: peer, detail: "no connection and handshake within the deadline"))
         }
     }
 
@@ -218,6 +221,7 @@ final class RPCClientHandler: ChannelInboundHandler, @unchecked Sendable {
 }
 
 final class ClientLineHandler: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked: no vars; the non-Sendable `onLine` and `onClose` are only called on the channel's event loop.
     typealias InboundIn = ByteBuffer
     let onLine: (ByteBuffer) -> Void
     let onClose: () -> Void
@@ -229,6 +233,7 @@ final class ClientLineHandler: ChannelInboundHandler, @unchecked Sendable {
 
 /// One client per peer address, shared by a node's loops.
 public final class RPCClientPool: @unchecked Sendable {
+    // @unchecked: `clients` is guarded by `lock`.
     private let lock = NSLock()
     private var clients: [HostPort: RPCClient] = [:]
     public let addressBook: PeerAddressBook

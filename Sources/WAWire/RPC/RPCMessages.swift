@@ -2,7 +2,7 @@ import Foundation
 import WACore
 
 /// A node RPC method: its wire name and typed parameters and result.
-public protocol RPCMethod {
+public protocol RPCMethod: SendableMetatype {
     associatedtype Params: Codable & Sendable
     associatedtype Result: Codable & Sendable
     static var name: String { get }

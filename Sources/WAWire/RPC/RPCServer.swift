@@ -3,6 +3,7 @@ import NIOCore
 import NIOFoundationCompat
 import NIOPosix
 import WACore
+import AsyncAlgorithms
 
 /// Parameters that check themselves with `RequestRules` before a handler sees them: the RPC
 /// port refuses exactly what the REST API refuses.
@@ -72,191 +73,171 @@ public struct RPCServerLimits: Sendable {
 
 /// Serves node RPC: newline-delimited JSON requests, answered concurrently and out of order
 /// (each answer carries its request id). Every connection first proves the cluster secret
-/// (see `RPCServerHandler`); a connection's requests run at most `maxInFlightPerConnection` at
-/// once, and while that many are running, or the peer is not reading its answers, the server
-/// stops reading from it, so a flood waits in the peer's socket, not in this node's memory.
-public final class RPCServer: @unchecked Sendable {
-    public let channel: Channel
-    public var port: Int { channel.localAddress?.port ?? 0 }
+/// (challenge, HMAC answer, welcome: see `serve`). Each connection is an `NIOAsyncChannel`
+/// served by a child of `run()`: a reader hands request lines to at most
+/// `maxInFlightPerConnection` worker tasks through a channel that holds nothing, so while
+/// every worker is busy, or the peer does not read its answers (writes wait for writability),
+/// the reader stops and the flood waits in the peer's socket, not in this node's memory.
+/// Workers live as long as their connection: no task per request.
+public final class RPCServer: Sendable {
+    typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    private let listener: NIOAsyncChannel<Connection, Never>
+    private let routes: RPCRoutes
+    private let keyring: ClusterKeyring
+    private let limits: RPCServerLimits
     let connections: AdmissionCounter
+    public var channel: Channel { listener.channel }
+    public var port: Int { listener.channel.localAddress?.port ?? 0 }
 
-    private init(channel: Channel, connections: AdmissionCounter) { self.channel = channel; self.connections = connections }
+    private init(listener: NIOAsyncChannel<Connection, Never>, routes: RPCRoutes, keyring: ClusterKeyring, limits: RPCServerLimits,
+                 connections: AdmissionCounter) {
+        self.listener = listener; self.routes = routes; self.keyring = keyring; self.limits = limits; self.connections = connections
+    }
 
     /// Connections open now (for tests and benchmarks).
     public var openConnections: Int { connections.count }
 
-    /// Binds now (so a port in use fails at start) and serves until `close`.
+    /// Binds now (so a port in use fails at start); `run()` serves.
     public static func bind(host: String, port: Int, routes: RPCRoutes, keyring: ClusterKeyring, limits: RPCServerLimits = .nodeRPC,
                             group: EventLoopGroup, variable: String = "port") async throws -> RPCServer {
-        let counter = AdmissionCounter(limit: limits.maxConnections)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
-            .childChannelInitializer { ch in
-                guard counter.tryAcquire() else {
-                    return ch.eventLoop.makeCompletedFuture {
-                        try ch.pipeline.syncOperations.addHandler(RefuseConnectionHandler(
-                            line: RPCRoutes.errorLine(nil, APIError(.tooManyRequests, "this listener already holds \(limits.maxConnections) connections; retry later", status: 429))))
-                    }
-                }
-                ch.closeFuture.whenComplete { _ in counter.release() }
-                return ch.eventLoop.makeCompletedFuture {
+        do {
+            let listener = try await bootstrap.bind(host: host, port: port) { ch in
+                ch.eventLoop.makeCompletedFuture {
                     try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLength: limits.maxLineBytes)))
-                    try ch.pipeline.syncOperations.addHandler(RPCServerHandler(routes: routes, keyring: keyring, limits: limits))
+                    return try Connection(wrappingChannelSynchronously: ch,
+                                          configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16)))
                 }
             }
-        do {
-            return RPCServer(channel: try await bootstrap.bind(host: host, port: port).get(), connections: counter)
+            return RPCServer(listener: listener, routes: routes, keyring: keyring, limits: limits,
+                             connections: AdmissionCounter(limit: limits.maxConnections))
         } catch let e as IOError where e.errnoCode == EADDRINUSE {
             throw ConfigError(.portInUse, variable: variable, detail: "port \(port) is already in use; choose another port or stop the process using it")
         }
     }
 
-    public func close() async { try? await channel.close() }
-    public func waitUntilClosed() async { try? await channel.closeFuture.get() }
+    /// Serves every connection, each as a child task, until `close()` (which ends them all) or
+    /// until the calling task is cancelled.
+    public func run() async {
+        try? await listener.executeThenClose { accepted in
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await connection in accepted {
+                    guard connections.tryAcquire() else {
+                        group.addTask { await Self.refuse(connection, APIError(.tooManyRequests, "this listener already holds \(self.limits.maxConnections) connections; retry later", status: 429)) }
+                        continue
+                    }
+                    group.addTask {
+                        defer { self.connections.release() }
+                        await self.serve(connection)
+                    }
+                }
+                // The listener is closed: its connections end with it.
+                group.cancelAll()
+            }
+        }
+    }
+
+    public func close() async { try? await listener.channel.close() }
+    public func waitUntilClosed() async { try? await listener.channel.closeFuture.get() }
+
+    /// Tells a connection why it is refused, then closes it.
+    static func refuse(_ connection: Connection, _ e: APIError) async {
+        try? await connection.executeThenClose { _, outbound in try await outbound.write(ByteBuffer(data: RPCRoutes.errorLine(nil, e))) }
+    }
+
+    /// One connection: the handshake, then requests until the peer leaves, breaks a rule or the server closes.
+    ///
+    /// Handshake: the server sends `{"challenge":C}`; the client answers `{"auth":P,"nonce":N}`
+    /// with P = HMAC(secret, client|C|N); the server checks P and answers `{"welcome":Q}` with
+    /// Q = HMAC(secret, server|C|N), which the client checks in turn. Anything else before that —
+    /// or nothing within the auth timeout — gets an error line and a closed connection.
+    func serve(_ connection: Connection) async {
+        let channel = connection.channel
+        try? await connection.executeThenClose { inbound, outbound in
+            func refuse(_ e: APIError) async throws { try await outbound.write(ByteBuffer(data: RPCRoutes.errorLine(nil, e))) }
+            guard let secret = keyring.current else {
+                try await refuse(APIError(.serviceNotReady, "this node does not know the cluster secret yet (it reads it from the database once the schema is ready); retry", status: 503))
+                return
+            }
+            let challenge = ClusterSecret.challenge()
+            try await outbound.write(ByteBuffer(data: RPCCodec.line(["challenge": .string(challenge)])))
+            let timeout = limits.authTimeout
+            let authTimer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) {
+                let line = RPCRoutes.errorLine(nil, APIError(.accessDenied, "no authentication within \(timeout)s", status: 401))
+                channel.writeAndFlush(ByteBuffer(data: line)).whenComplete { _ in channel.close(promise: nil) }
+            }
+            defer { authTimer.cancel() }
+            var lines = inbound.makeAsyncIterator()
+            do {
+                guard let hello = try await lines.next() else { return }
+                authTimer.cancel()
+                guard let proof = Self.proof(in: hello), secret.accepts(proof.auth, .rpcClient, challenge: challenge, nonce: proof.nonce) else {
+                    try await refuse(APIError(.accessDenied, Self.proof(in: hello) == nil
+                        ? "node RPC needs authentication first: answer the challenge with an HMAC of the cluster secret (\(ClusterSecret.variable))"
+                        : "authentication failed: the peer does not know this cluster's secret (\(ClusterSecret.variable))", status: 401))
+                    return
+                }
+                try await outbound.write(ByteBuffer(data: RPCCodec.line(["welcome": .string(secret.proof(.rpcServer, challenge: challenge, nonce: proof.nonce))])))
+                try await serveRequests(&lines, outbound: outbound, channel: channel)
+            } catch let e as LineFrameDecoder.FrameTooLong {
+                try? await refuse(APIError(.invalidRequest, "request line longer than \(e.limit) bytes", status: 413))
+            }
+        }
+    }
+
+    private static func proof(in hello: ByteBuffer) -> (auth: String, nonce: String)? {
+        guard hello.readableBytes <= 1024 else { return nil }
+        let json: JSONValue? = hello.withUnsafeReadableBytes { raw in try? JSONCodec.parse(raw.bindMemory(to: UInt8.self)) }
+        guard let auth = json?["auth"]?.stringValue, let nonce = json?["nonce"]?.stringValue, nonce.utf8.count == 32 else { return nil }
+        return (auth, nonce)
+    }
+
+    /// The reader: each line goes to an idle worker, a new one while fewer than the limit exist,
+    /// else waits until one is free. A line that is not a request ends the connection.
+    private func serveRequests(_ lines: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+                               outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: Channel) async throws {
+        let work = AsyncChannel<ByteBuffer>()
+        let idle = Locked(0)
+        let routes = routes
+        try await withThrowingDiscardingTaskGroup { group in
+            var workers = 0
+            defer { work.finish() }
+            while let line = try await lines.next() {
+                if idle.value == 0, workers < limits.maxInFlightPerConnection {
+                    workers += 1
+                    group.addTask {
+                        idle.withLock { $0 += 1 }
+                        for await request in work {
+                            idle.withLock { $0 -= 1 }
+                            if let answer = await routes.dispatch(request) {
+                                try await outbound.write(ByteBuffer(data: answer))
+                            } else {
+                                let line = RPCRoutes.errorLine(nil, APIError(.invalidRequest, "not an RPC request: expected one JSON object per line with id and method", status: 400))
+                                try? await outbound.write(ByteBuffer(data: line))
+                                channel.close(promise: nil)
+                            }
+                            idle.withLock { $0 += 1 }
+                        }
+                    }
+                }
+                await work.send(line)
+            }
+        }
+    }
 }
 
-/// Tells a connection over the cap why, then closes it.
-public final class RefuseConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+/// Tells a connection over a listener's cap why, then closes it (the gateway's listener).
+public final class RefuseConnectionHandler: ChannelInboundHandler, Sendable {
     public typealias InboundIn = ByteBuffer
     let line: Data
     public init(line: Data) { self.line = line }
     public func channelActive(context: ChannelHandlerContext) {
-        context.writeAndFlush(NIOAny(ByteBuffer(data: line))).whenComplete { _ in context.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(NIOAny(ByteBuffer(data: line))).whenComplete { _ in channel.close(promise: nil) }
     }
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
-}
-
-/// One RPC connection, server side.
-///
-/// Handshake: the server sends `{"challenge":C}`; the client answers `{"auth":P,"nonce":N}`
-/// with P = HMAC(secret, client|C|N); the server checks P and answers `{"welcome":Q}` with
-/// Q = HMAC(secret, server|C|N), which the client checks in turn. Anything else before that —
-/// or nothing within the auth timeout — gets an error line and a closed connection.
-final class RPCServerHandler: ChannelDuplexHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    enum Phase { case awaitingAuth(challenge: String), serving, closing }
-
-    let routes: RPCRoutes
-    let keyring: ClusterKeyring
-    let limits: RPCServerLimits
-    var phase = Phase.closing
-    var inFlight = 0
-    var queued = CircularBuffer<ByteBuffer>()
-    var readHeld = false
-    var authTimer: Scheduled<Void>?
-    var context: ChannelHandlerContext?
-
-    init(routes: RPCRoutes, keyring: ClusterKeyring, limits: RPCServerLimits) {
-        self.routes = routes; self.keyring = keyring; self.limits = limits
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil; authTimer?.cancel() }
-
-    func channelActive(context: ChannelHandlerContext) {
-        guard keyring.current != nil else {
-            refuse(context, APIError(.serviceNotReady, "this node does not know the cluster secret yet (it reads it from the database once the schema is ready); retry", status: 503))
-            return
-        }
-        let challenge = ClusterSecret.challenge()
-        phase = .awaitingAuth(challenge: challenge)
-        context.writeAndFlush(NIOAny(ByteBuffer(data: RPCCodec.line(["challenge": .string(challenge)]))), promise: nil)
-        let timeout = limits.authTimeout
-        authTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) { [weak self] in
-            guard let self, let ctx = self.context, case .awaitingAuth = self.phase else { return }
-            self.refuse(ctx, APIError(.accessDenied, "no authentication within \(timeout)s", status: 401))
-        }
-        context.fireChannelActive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let line = unwrapInboundIn(data)
-        switch phase {
-        case .closing:
-            return
-        case .awaitingAuth(let challenge):
-            authenticate(context, line, challenge: challenge)
-        case .serving:
-            if inFlight < limits.maxInFlightPerConnection && context.channel.isWritable { start(line, on: context.eventLoop) }
-            else { queued.append(line) }
-        }
-    }
-
-    private func authenticate(_ context: ChannelHandlerContext, _ line: ByteBuffer, challenge: String) {
-        let hello: JSONValue? = line.readableBytes <= 1024
-            ? line.withUnsafeReadableBytes { raw in try? JSONCodec.parse(raw.bindMemory(to: UInt8.self)) } : nil
-        guard let secret = keyring.current, let proof = hello?["auth"]?.stringValue, let nonce = hello?["nonce"]?.stringValue,
-              nonce.utf8.count == 32 else {
-            refuse(context, APIError(.accessDenied, "node RPC needs authentication first: answer the challenge with an HMAC of the cluster secret (\(ClusterSecret.variable))", status: 401))
-            return
-        }
-        guard secret.accepts(proof, .rpcClient, challenge: challenge, nonce: nonce) else {
-            refuse(context, APIError(.accessDenied, "authentication failed: the peer does not know this cluster's secret (\(ClusterSecret.variable))", status: 401))
-            return
-        }
-        authTimer?.cancel()
-        phase = .serving
-        context.writeAndFlush(NIOAny(ByteBuffer(data: RPCCodec.line(["welcome": .string(secret.proof(.rpcServer, challenge: challenge, nonce: nonce))]))), promise: nil)
-    }
-
-    private func refuse(_ context: ChannelHandlerContext, _ e: APIError) {
-        phase = .closing
-        queued.removeAll()
-        context.writeAndFlush(NIOAny(ByteBuffer(data: RPCRoutes.errorLine(nil, e)))).whenComplete { _ in context.close(promise: nil) }
-    }
-
-    private func start(_ line: ByteBuffer, on loop: EventLoop) {
-        inFlight += 1
-        let routes = routes
-        Task {
-            let answer = await routes.dispatch(line)
-            loop.execute { self.finished(answer) }
-        }
-    }
-
-    private func finished(_ answer: Data?) {
-        inFlight -= 1
-        guard let context, case .serving = phase else { return }
-        guard let answer else {
-            refuse(context, APIError(.invalidRequest, "not an RPC request: expected one JSON object per line with id and method", status: 400))
-            return
-        }
-        context.writeAndFlush(NIOAny(ByteBuffer(data: answer)), promise: nil)
-        pump(context)
-    }
-
-    /// Starts queued requests while there is room, then reads again if a read was held back.
-    private func pump(_ context: ChannelHandlerContext) {
-        while inFlight < limits.maxInFlightPerConnection, context.channel.isWritable, let next = queued.popFirst() {
-            start(next, on: context.eventLoop)
-        }
-        if readHeld, queued.isEmpty, inFlight < limits.maxInFlightPerConnection, context.channel.isWritable {
-            readHeld = false
-            context.read()
-        }
-    }
-
-    func read(context: ChannelHandlerContext) {
-        if !queued.isEmpty || inFlight >= limits.maxInFlightPerConnection || !context.channel.isWritable { readHeld = true; return }
-        context.read()
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { pump(context) }
-        context.fireChannelWritabilityChanged()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let e = error as? LineFrameDecoder.FrameTooLong {
-            refuse(context, APIError(.invalidRequest, "request line longer than \(e.limit) bytes", status: 413))
-        } else {
-            context.close(promise: nil)
-        }
-    }
 }

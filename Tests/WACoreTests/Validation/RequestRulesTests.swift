@@ -57,7 +57,7 @@ struct RequestRulesTests {
 
 @Suite("Webhook URLs")
 struct WebhookTargetTests {
-    @Test(arguments: ["https://hooks.example/in", "http:///hook", "ftp://x/y", "not a url", "http://user:pw@host/x"])
+    @Test(arguments: ["https:///in", "http:///hook", "ftp://x/y", "not a url", "http://user:pw@host/x", "https://host/a b"])
     func unusableURLsAreRefusedWithAReason(_ url: String) {
         #expect(throws: WebhookTarget.Unusable.self) { try WebhookTarget.parse(url) }
         #expect(throws: APIError.self) { try ApplicationSettings().applying(patch: ["webhooks": .object(["url": .string(url)])]) }
@@ -68,5 +68,9 @@ struct WebhookTargetTests {
         #expect(t.hostPort == HostPort(host: "127.0.0.1", port: 8080))
         #expect(t.path == "/hook?x=1")
         #expect(try WebhookTarget.parse("http://hooks.local").path == "/")
+        let secure = try WebhookTarget.parse("https://hooks.example/in")
+        #expect(secure.scheme == "https")
+        #expect(secure.hostPort == HostPort(host: "hooks.example", port: 443))
+        #expect(secure.url == "https://hooks.example:443/in")
     }
 }

@@ -26,11 +26,12 @@ struct RunContext: Sendable {
 
 /// Counters and samples of the connections on one event loop; touched only on that loop, so the
 /// hot path takes no lock. Merged once at the end.
-final class Shard: @unchecked Sendable {
+final class LoopWorker: @unchecked Sendable {
+    // @unchecked: every var (`totals`, `slots`, tasks, tick state) is confined to `eventLoop`; `add` runs before `start`.
     let eventLoop: EventLoop
     private let run: RunContext
 
-    private var totals = ShardTotals()
+    private var totals = LoopTotals()
 
     /// The connections on this loop; emptied when all have finished (breaking the cycle).
     private var slots: [ConnectionSlot] = []
@@ -121,7 +122,7 @@ final class Shard: @unchecked Sendable {
     func answered(sequence: Int, response: ParsedResponse, sentAt: UInt64, now: UInt64) {
         totals.completed &+= 1
         let status = response.status
-        if status >= 0 && status < ShardTotals.statusSlots {
+        if status >= 0 && status < LoopTotals.statusSlots {
             totals.statusCounts[status] &+= 1
         } else {
             totals.otherStatuses[status, default: 0] += 1
@@ -132,7 +133,7 @@ final class Shard: @unchecked Sendable {
                 sequence: sequence, status: status, body: response.body, bodyLength: response.bodyLength))
         }
         if sentAt >= run.measureStartNanos && now >= sentAt {
-            totals.latency.record(nanoseconds: Int64(now - sentAt))
+            totals.latency.record(nanoseconds: Int64(now - sentAt), expectedInterval: run.pacingInterval.map { Int64($0) })
         }
         if now >= run.measureStartNanos && now <= run.endNanos {
             totals.measuredAccepted &+= 1
@@ -140,13 +141,13 @@ final class Shard: @unchecked Sendable {
     }
 
     /// A copy of the counters; call on `eventLoop`.
-    func snapshot() -> ShardTotals {
+    func snapshot() -> LoopTotals {
         eventLoop.assertInEventLoop()
         return totals
     }
 }
 
-struct ShardTotals: Sendable {
+struct LoopTotals: Sendable {
     static let statusSlots = 600
 
     var sent = 0
@@ -160,7 +161,7 @@ struct ShardTotals: Sendable {
     var accepted: [AcceptedResponse] = []
     var lastFinishNanos: UInt64 = 0
 
-    mutating func merge(_ other: ShardTotals) {
+    mutating func merge(_ other: LoopTotals) {
         sent += other.sent
         completed += other.completed
         for index in 0..<Self.statusSlots { statusCounts[index] += other.statusCounts[index] }

@@ -1,0 +1,137 @@
+import Foundation
+import Logging
+import WACore
+import WANodes
+import WAStore
+import WAStoreSQLite
+import WAWire
+
+/// A node shell in-process: a `ManualClock`, a temporary SQLite store on that clock, fake peers
+/// and a fake webhook, and the node's event log in a file the test reads. No sockets, no sleeps.
+public final class ShellFixture: Sendable {
+    public let directory: String
+    public let clock = ManualClock()
+    public let store: any ClusterStore
+    public let peers = FakePeers()
+    public let webhooks: any WebhookPoster
+    public let logPath: String
+    /// One sink for every node of the fixture, so their lines interleave instead of overwriting.
+    private let sink: LineSink
+
+    public init(webhooks: any WebhookPoster = FakeWebhook()) async throws {
+        directory = NSTemporaryDirectory() + "wanodes-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        store = try SQLiteClusterStore.open(path: directory + "/cluster.db", clock: clock)
+        _ = try await store.migrate(to: ClusterSchema.version)
+        self.webhooks = webhooks
+        logPath = directory + "/events.jsonl"
+        sink = try LineSink.file(atPath: logPath)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// A runtime for one node named `hostname` with node id `nodeID`, on this fixture's parts.
+    public func runtime(_ role: NodeRole, hostname: String, nodeID: String, port: Int) throws -> NodeRuntime {
+        let env = Environment(["WA_DB_HOSTNAME": "127.0.0.1", "WA_DB_PORT": "6300", "WA_DB_PASSWORD": "fixture-db-password",
+                               "WA_CLUSTER_SECRET": "fixture-cluster-secret-0123456789", "COREAPP_HOSTNAME": hostname,
+                               "COREAPP_EXTERNAL_PORTS": "\(port),\(port + 1),\(port + 2),\(port + 3)",
+                               "WA_GATEWAY_ADDRESS": "127.0.0.1:5222", "WA_DATA_DIR": directory + "/" + hostname])
+        var config = try NodeConfig.from(env, role: role)
+        config.gatewayAddress = nil  // no gateway here: the shells open no sessions
+
+        return NodeRuntime(config: config, nodeID: nodeID, clock: clock, store: store,
+                           logger: Logger.node(hostname, clock: clock, sink: sink), addressBook: .direct,
+                           peers: peers, webhooks: webhooks)
+    }
+
+    /// The events logged so far, in order: (event name, fields).
+    public func events() -> [(String, [String: String])] {
+        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let name = object["event"] as? String else { return nil }
+            var fields: [String: String] = [:]
+            for (k, v) in object { if let s = v as? String { fields[k] = s } }
+            return (name, fields)
+        }
+    }
+
+    public func registerAccount(shards: Int = 1, holder: String) async throws {
+        let lease = try await store.masterLease()
+        guard lease.holder == holder else { throw FixtureError("\(holder) does not hold the master lease") }
+        let term = lease.lease.term
+        let saved = try await store.saveAccount(AccountRecord(cc: "1", phoneNumber: "6505551234", vname: "Fixture", state: .registered, shards: shards),
+                                                guard: MasterGuard(nodeID: holder, term: term))
+        guard saved else { throw FixtureError("the account was not saved") }
+    }
+
+    public func coreappRecord(_ id: String, hostname: String, port: Int) -> NodeRecord {
+        NodeRecord(nodeID: id, hostname: hostname, role: .coreapp, rpcAddress: HostPort(host: "127.0.0.1", port: port + 2),
+                   version: NodeRuntime.version, registeredAt: clock.now, heartbeatAt: clock.now)
+    }
+}
+
+public struct FixtureError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Runs `body` with the node's side work (`NodeTasks`) running beside it, as its service does.
+public func withSideWork<T: Sendable>(_ rt: NodeRuntime, _ body: @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { await rt.tasks.run(); return nil }
+        let value = try await body()
+        group.cancelAll()
+        return value
+    }
+}
+
+/// Waits for `condition` while the node's side work (real SQLite writes on the store's queue)
+/// catches up; nothing here sleeps. False after `seconds` of real time.
+public func settles(within seconds: Double = 10, _ condition: @Sendable () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        await Task.yield()
+    }
+    return await condition()
+}
+
+/// Peers that answer from a table and remember every call.
+public final class FakePeers: PeerCaller, Sendable {
+    public struct Call: Sendable, Equatable { public var method: String; public var peer: HostPort; public var params: String }
+    private let recorded = Locked<[Call]>([])
+    private let answeringPeers = Locked<Set<HostPort>>([])
+    /// Makes the coreapp at `peer` answer heartbeats; the others time out.
+    public func answerHeartbeats(at peer: HostPort) { answeringPeers.withLock { _ = $0.insert(peer) } }
+    private let handlers = Locked<[String: @Sendable (Any, HostPort) throws -> Any]>([:])
+    /// Answers `method` with `answer` (which may throw, as a peer's error would travel back).
+    public func answer<M: RPCMethod>(_ method: M.Type, _ answer: @escaping @Sendable (M.Params, HostPort) throws -> M.Result) {
+        handlers.withLock { $0[M.name] = { params, peer in try answer(params as! M.Params, peer) } }
+    }
+
+    public func call<M: RPCMethod>(_ method: M.Type, _ params: M.Params, on peer: HostPort, timeout: Double) async throws -> M.Result {
+        recorded.withLock { $0.append(Call(method: M.name, peer: peer, params: "\(params)")) }
+        if let handler = handlers.value[M.name] { return try handler(params, peer) as! M.Result }
+        if M.self == NodeRPC.Heartbeat.self {
+            guard answeringPeers.value.contains(peer) else { throw FixtureError("fake: \(peer) does not answer heartbeats") }
+            return NodeRPC.Heartbeat.Result(nodeID: "\(peer)", shard: nil, connected: false) as! M.Result
+        }
+        if M.Result.self == Empty.self { return Empty() as! M.Result }
+        throw FixtureError("fake: \(M.name) has no answer")
+    }
+
+    public var calls: [Call] { recorded.value }
+    public func calls(_ name: String) -> [Call] { recorded.value.filter { $0.method == name } }
+}
+
+/// A webhook that answers with the statuses it is given, in turn (then 200), and keeps every body.
+public actor FakeWebhook: WebhookPoster {
+    private var answers: [Int]
+    public private(set) var bodies: [JSONValue] = []
+    public init(answers: [Int] = []) { self.answers = answers }
+    public func post(_ body: Data, to target: WebhookTarget, timeout: Double) async throws -> Int {
+        bodies.append((try? JSONValue.parse(body)) ?? .null)
+        return answers.isEmpty ? 200 : answers.removeFirst()
+    }
+}

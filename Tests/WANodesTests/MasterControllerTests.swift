@@ -1,0 +1,98 @@
+import Foundation
+import ShellTestKit
+import Testing
+import WACore
+import WANodes
+import WAStore
+import WAWire
+
+/// The master's shell driven in-process: a manual clock, a temporary store, fake peers.
+@Suite("Master controller")
+struct MasterControllerTests {
+    @Test func theOnlyMasterWinsTheLeaseAndPromotesTheCoreappThatAnswersHeartbeats() async throws {
+        let f = try await ShellFixture()
+        let rt = try f.runtime(.master, hostname: "master1", nodeID: "m1", port: 7010)
+        let master = MasterController(runtime: rt)
+        let core = f.coreappRecord("c1", hostname: "wacore1", port: 7110)
+        try await f.store.upsertNode(core)
+        f.peers.answerHeartbeats(at: core.rpcAddress)
+
+        try await withSideWork(rt) {
+            await master.step()
+            #expect(try await f.store.masterLease().holder == "m1")
+            try await f.registerAccount(holder: "m1")
+            // The first round's heartbeat answer arrives on the side; the next pass may promote.
+            #expect(await settles { f.peers.calls(NodeRPC.Heartbeat.name).count >= 1 })
+            var promoted = false
+            for _ in 0..<5 where !promoted {
+                f.clock.advance(by: rt.timings.tick)
+                await master.step()
+                promoted = try await f.store.shardMap().shard(ownedBy: "c1") != nil
+            }
+            #expect(promoted, "wacore1 answered every heartbeat and was never promoted")
+            let row = try #require(try await f.store.shardMap().shard(ownedBy: "c1"))
+            #expect(row.shard == 0)
+            #expect(row.epoch >= 1)
+            // The new owner is told at once rather than finding out on its next pass.
+            #expect(await settles { f.peers.calls(NodeRPC.ShardMapChanged.name).contains { $0.peer == core.rpcAddress } })
+            #expect(f.events().contains { $0.0 == "promotion" && $0.1["hostname"] == "wacore1" })
+        }
+    }
+
+    @Test func aCoreappThatNeverAnswersIsNotPromoted() async throws {
+        let f = try await ShellFixture()
+        let rt = try f.runtime(.master, hostname: "master1", nodeID: "m1", port: 7010)
+        let master = MasterController(runtime: rt)
+        try await f.store.upsertNode(f.coreappRecord("c1", hostname: "wacore1", port: 7110))
+
+        try await withSideWork(rt) {
+            await master.step()
+            try await f.registerAccount(holder: "m1")
+            for _ in 0..<5 {
+                f.clock.advance(by: rt.timings.tick)
+                await master.step()
+            }
+            #expect(try await f.store.shardMap().shard(ownedBy: "c1") == nil)
+            #expect(f.peers.calls(NodeRPC.ShardMapChanged.name).isEmpty)
+        }
+    }
+
+    @Test func changedSettingsAreBroadcastToEveryOtherNodeOnce() async throws {
+        let f = try await ShellFixture()
+        let rt = try f.runtime(.master, hostname: "master1", nodeID: "m1", port: 7010)
+        let master = MasterController(runtime: rt)
+        let core = f.coreappRecord("c1", hostname: "wacore1", port: 7110)
+        try await f.store.upsertNode(core)
+
+        try await withSideWork(rt) {
+            // A new primary tells everyone the settings version it found.
+            await master.step()
+            #expect(await settles { f.peers.calls(NodeRPC.SettingsChanged.name).count == 1 })
+            var settings = ApplicationSettings()
+            settings.heartbeatInterval = 7
+            let version = try await f.store.saveSettings(settings)
+            f.clock.advance(by: rt.timings.tick)
+            await master.step()
+            #expect(rt.settings.heartbeatInterval == 7)
+            #expect(await settles { f.peers.calls(NodeRPC.SettingsChanged.name).count == 2 })
+            let told = f.peers.calls(NodeRPC.SettingsChanged.name)
+            #expect(told.map(\.peer) == [core.rpcAddress, core.rpcAddress], "the master tells the others, not itself")
+            #expect(told.last?.params.contains("version: \(version)") == true, "\(told)")
+            // Nothing changed since: no further broadcast.
+            f.clock.advance(by: rt.timings.tick)
+            await master.step()
+            #expect(f.peers.calls(NodeRPC.SettingsChanged.name).count == 2)
+        }
+    }
+
+    @Test func aSecondMasterStaysSecondaryWhileTheLeaseIsHeld() async throws {
+        let f = try await ShellFixture()
+        let first = MasterController(runtime: try f.runtime(.master, hostname: "master1", nodeID: "m1", port: 7010))
+        let second = MasterController(runtime: try f.runtime(.master, hostname: "master2", nodeID: "m2", port: 7020))
+        await first.step()
+        await second.step()
+        #expect(await first.support().role == "primary_master")
+        #expect(await second.support().role == "secondary_master")
+        #expect(try await f.store.masterLease().holder == "m1")
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import ShellTestKit
+import Testing
+import WACore
+@testable import WANodes
+import WAStore
+import WAWire
+
+/// The shard owner's messaging, driven in-process: a manual clock, a temporary store, a fake webhook.
+@Suite("Message pipeline")
+struct MessagePipelineTests {
+    static let webhookURL = "http://127.0.0.1:9/hook"
+
+    func owner(_ f: ShellFixture, settings: (inout ApplicationSettings) -> Void) async throws -> (NodeRuntime, MessagePipeline) {
+        var s = ApplicationSettings()
+        s.webhooks.url = Self.webhookURL
+        settings(&s)
+        _ = try await f.store.saveSettings(s)
+        let rt = try f.runtime(.coreapp, hostname: "wacore1", nodeID: "c1", port: 7110)
+        try await rt.refreshSettings()
+        let pipeline = MessagePipeline(runtime: rt)
+        await pipeline.own(shard: 0, epoch: 1, shards: 1)
+        return (rt, pipeline)
+    }
+
+    @Test func aFailingWebhookIsRetriedOnTheProductsLinearSchedule() async throws {
+        let webhook = FakeWebhook(answers: [500, 503, 500])
+        let f = try await ShellFixture(webhooks: webhook)
+        let (_, pipeline) = try await owner(f) { $0.callbackBackoffDelayMs = 3000; $0.maxCallbackBackoffDelayMs = 900_000 }
+        let start = f.clock.now
+        try await f.store.enqueueCallback(shard: 0, kind: "inbound", payload: #"{"messages":[]}"#, at: start)
+
+        var attempts: [Double] = []
+        for _ in 0..<320 {  // every 1/8 s (exact in binary) for 40 s, about as often as the coreapp's loop
+            let before = await webhook.bodies.count
+            await pipeline.deliverCallbacks()
+            if await webhook.bodies.count > before { attempts.append(f.clock.now - start) }
+            f.clock.advance(by: 0.125)
+        }
+        // Attempt n waits n × 3 s after it failed: 0, 3, 3 + 6, 9 + 9; the fourth succeeds.
+        #expect(attempts == [0, 3, 9, 18])
+        #expect(try await f.store.dueCallbacks(shard: 0, now: f.clock.now + 1e6, limit: 10).isEmpty)
+    }
+
+    @Test func theRetryDelayIsCappedByMaxCallbackBackoff() {
+        var s = ApplicationSettings()
+        s.callbackBackoffDelayMs = 3000
+        s.maxCallbackBackoffDelayMs = 10_000
+        #expect((1...5).map { CallbackBackoff.delay(afterAttempt: $0, s) } == [3, 6, 9, 10, 10])
+    }
+
+    /// `callback_persist: false`: statuses live only in the owner's memory. Giving the shard up
+    /// gracefully (a reshard) must not drop them, and they carry the same fields as stored ones.
+    @Test func inMemoryStatusCallbacksOutliveTheShardAndCarryTheRecipient() async throws {
+        let webhook = FakeWebhook()
+        let f = try await ShellFixture(webhooks: webhook)
+        let (rt, pipeline) = try await owner(f) { $0.callbackPersist = false }
+        let message = MessageRecord(id: "gBEGmessage1", shard: 0, recipient: "15550001111", body: "hi", idempotencyKey: nil,
+                                    state: .accepted, acceptedBy: "c1", acceptedAt: f.clock.now)
+        _ = try await f.store.acceptMessages([message])
+
+        try await withSideWork(rt) {
+            var ack = GatewayFrame(.ack)
+            ack.id = message.id; ack.status = "sent"
+            await pipeline.receive(ack)
+            #expect(await settles { await pipeline.memoryCallbacks.count == 1 })
+            let stored = try await f.store.dueCallbacks(shard: 0, now: f.clock.now + 1, limit: 10)
+            #expect(stored.isEmpty, "callback_persist: false stores nothing")
+
+            await pipeline.release()  // the shard count changed: this coreapp gives its shard up
+            await pipeline.deliverCallbacks()
+        }
+        let bodies = await webhook.bodies
+        #expect(bodies.count == 1, "the status was dropped with the shard")
+        guard case .array(let statuses)? = bodies.first?["statuses"] else { Issue.record("no statuses in \(bodies)"); return }
+        let status = statuses.first
+        #expect(status?["id"] == .string(message.id))
+        #expect(status?["recipient_id"] == .string("15550001111"))
+        #expect(status?["status"] == .string("sent"))
+        #expect(status?["timestamp"] == .string(String(Int(f.clock.now.seconds))), "stamped by the injected clock")
+        #expect(await pipeline.memoryCallbacks.isEmpty)
+    }
+
+    @Test func noMoreThanMaxConcurrentRequestsPostsAreInFlight() async throws {
+        let webhook = GatedWebhook()
+        let f = try await ShellFixture(webhooks: webhook)
+        let (_, pipeline) = try await owner(f) { $0.callbackPersist = false; $0.webhooks.maxConcurrentRequests = 3 }
+        for i in 0..<10 { await pipeline.memoryCallback(shard: 0, kind: "inbound", payload: #"{"n":\#(i)}"#) }
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await pipeline.deliverCallbacks() }
+            var released = 0
+            while released < 10 {
+                let expected = min(3, 10 - released)
+                let full = await settles(within: 5) { await webhook.waiting >= expected }
+                let inFlight = await webhook.waiting
+                #expect(full, "only \(inFlight) POSTs in flight, expected \(expected)")
+                released += await webhook.releaseAll()
+            }
+            try await group.waitForAll()
+        }
+        #expect(await webhook.mostInFlight == 3)
+        #expect(await pipeline.memoryCallbacks.isEmpty)
+    }
+}
+
+/// A webhook whose POSTs wait until the test lets them answer, so concurrency can be counted.
+actor GatedWebhook: WebhookPoster {
+    private var parked: [CheckedContinuation<Int, Never>] = []
+    private(set) var mostInFlight = 0
+    var waiting: Int { parked.count }
+
+    func post(_ body: Data, to target: WebhookTarget, timeout: Double) async throws -> Int {
+        await withCheckedContinuation { c in
+            parked.append(c)
+            mostInFlight = max(mostInFlight, parked.count)
+        }
+    }
+
+    func releaseAll() -> Int {
+        let all = parked
+        parked = []
+        for c in all { c.resume(returning: 200) }
+        return all.count
+    }
+}
