@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Build settings shared by every target. Swift 5 language mode keeps strict-concurrency
-// diagnostics as warnings while the node shells are young; the state machines are value types.
+// Build settings shared by every target: none beyond the tools version's Swift 6 language mode
+// (data races are compile errors).
 let settings: [SwiftSetting] = []
 
 let nio: [Target.Dependency] = [
@@ -111,6 +111,7 @@ let package = Package(
                                                    .product(name: "Histogram", package: "hdrhistogram-swift")] + nio, swiftSettings: settings),
         .target(name: "WAChaos", dependencies: [
             "WACore", "WAWire", "WATestKit", "ProcessSupervisor", "LinkProxy", "ChaosScenario", "ChaosCheckers", "LoadGenerator", "WAStorePostgres",
+            "WAStore", "WAStoreSQLite",
         ] + nio, swiftSettings: settings),
         .executableTarget(name: "wachaos", dependencies: [
             "WAChaos", "ChaosCheckers", .product(name: "ArgumentParser", package: "swift-argument-parser"),

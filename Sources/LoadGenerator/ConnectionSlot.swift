@@ -189,7 +189,7 @@ final class ConnectionSlot: @unchecked Sendable {
         if let interval = run.pacingInterval {
             let elapsed = Double(now - run.startNanos)
             while nextDue <= elapsed && pending.count < run.pipelineDepth {
-                guard issue() else { return }
+                guard issue(intendedAt: run.startNanos + UInt64(nextDue.rounded(.up))) else { return }
                 nextDue += interval
             }
             // More due later: ask the worker's pacer for a tick (it batches the connections of
@@ -204,7 +204,8 @@ final class ConnectionSlot: @unchecked Sendable {
         }
     }
 
-    private func issue() -> Bool {
+    /// `intendedAt`: when the pacing schedule wanted this request out (0 when unpaced).
+    private func issue(intendedAt: UInt64 = 0) -> Bool {
         let sequence = index + nextRound * run.connections
         if let max = run.maxRequests, sequence >= max {
             exhausted = true
@@ -213,7 +214,7 @@ final class ConnectionSlot: @unchecked Sendable {
         guard let handler else { return false }
         nextRound += 1
         let request = run.encoder.makeRequest(sequence: sequence, allocator: handler.allocator)
-        pending.append(sequence)
+        pending.append(sequence, intendedAt: intendedAt)
         unflushed += 1
         worker.requestSent()
         handler.write(request)
@@ -270,7 +271,7 @@ final class ConnectionSlot: @unchecked Sendable {
         let now = monotonicNanos()
         answeredOnConnection += 1
         backoffNanos = 0
-        worker.answered(sequence: request.sequence, response: response, sentAt: request.sentAt, now: now)
+        worker.answered(sequence: request.sequence, response: response, sentAt: request.sentAt, intendedAt: request.intendedAt, now: now)
         if !response.keepAlive { closeAfterAnswers = true }
         return true
     }

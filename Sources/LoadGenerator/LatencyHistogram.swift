@@ -2,15 +2,15 @@ import Histogram
 
 /// Latency of the answers of one run: HdrHistogram (hdrhistogram-swift) at microsecond grain and
 /// three significant digits, from 1 µs to 120 s (values above count as 120 s; `max` stays exact).
-/// With a target rate, a late answer also stands for the requests a stalled connection could not
-/// send on time (coordinated-omission correction): see `record(nanoseconds:expectedInterval:)`.
-/// Histograms of different connections merge by adding their counts.
+/// Under a target rate the connections record each latency from when the request was due, not
+/// from when a stalled connection got to send it (coordinated-omission correction, in
+/// `PendingRing`). Histograms of different connections merge by adding their counts.
 public struct LatencyHistogram: Sendable, Equatable {
     static let highestTrackableMicroseconds: UInt64 = 120_000_000
 
     private var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: highestTrackableMicroseconds,
                                               numberOfSignificantValueDigits: .three)
-    /// Answers recorded (not counting the values added by the correction).
+    /// Answers recorded.
     public private(set) var count: Int = 0
     private var sumNanoseconds: Double = 0
     private var minNanoseconds: Int64 = .max
@@ -25,20 +25,9 @@ public struct LatencyHistogram: Sendable, Equatable {
     }
 
     /// Records one value; negative values count as zero.
-    public mutating func record(nanoseconds: Int64) { record(nanoseconds: nanoseconds, expectedInterval: nil) }
-
-    /// Records one answer's latency. `expectedInterval` (nanoseconds) is the pacing interval of
-    /// its connection when the run has a target rate: an answer later than that also records the
-    /// latencies the requests due meanwhile would have seen (value − interval, − 2 × interval, …),
-    /// as HdrHistogram's `recordCorrectedValue` does, so a stall is not hidden by the requests it kept from being sent.
-    public mutating func record(nanoseconds: Int64, expectedInterval: Int64?) {
+    public mutating func record(nanoseconds: Int64) {
         let ns = Swift.max(nanoseconds, 0)
-        let micros = Swift.min(UInt64(ns / 1000), Self.highestTrackableMicroseconds)
-        if let interval = expectedInterval, interval >= 1000 {
-            _ = histogram.recordCorrectedValue(micros, expectedInterval: UInt64(interval / 1000))
-        } else {
-            _ = histogram.record(micros)
-        }
+        _ = histogram.record(Swift.min(UInt64(ns / 1000), Self.highestTrackableMicroseconds))
         count &+= 1
         sumNanoseconds += Double(ns)
         if ns < minNanoseconds { minNanoseconds = ns }
@@ -48,9 +37,6 @@ public struct LatencyHistogram: Sendable, Equatable {
     public mutating func record(_ duration: Duration) {
         record(nanoseconds: duration.nanosecondsClamped)
     }
-
-    /// Values the coordinated-omission correction added.
-    public var correctedSamples: Int { Int(histogram.totalCount) - count }
 
     /// Adds every value recorded in `other`.
     public mutating func merge(_ other: LatencyHistogram) {
@@ -63,7 +49,7 @@ public struct LatencyHistogram: Sendable, Equatable {
     }
 
     /// The value at percentile `p`, given in percent (`percentile(99)` is p99): HdrHistogram's
-    /// value at that percentile (to three significant digits, corrected values included), kept
+    /// value at that percentile (to three significant digits), kept
     /// within what was recorded. `.zero` when empty; `percentile(100)` is exactly `max`,
     /// `percentile(0)` exactly `min`.
     public func percentile(_ p: Double) -> Duration {
@@ -76,7 +62,7 @@ public struct LatencyHistogram: Sendable, Equatable {
         return .nanoseconds(Swift.min(Swift.max(middle, minNanoseconds), maxNanoseconds))
     }
 
-    /// The mean of the recorded answers (the correction's values excluded).
+    /// The mean of the recorded answers, exact.
     public var mean: Duration {
         count == 0 ? .zero : .nanoseconds(Int64(sumNanoseconds / Double(count)))
     }

@@ -125,6 +125,9 @@ public struct LoadResult: Sendable {
     public var throughput: Double
     /// 2xx answers received within the measured phase (the numerator of `throughput`).
     public var measuredAccepted: Int
+    /// Answers of any status received within the measured phase per second of it (a baseline
+    /// route that answers 404 is measured by this).
+    public var answerRate: Double = 0
     /// Write-to-last-byte latency of 2xx answers to requests written in the measured phase
     /// (including those answered during the final drain).
     public var latency: LatencyHistogram
@@ -152,6 +155,6 @@ extension LoadResult: CustomStringConvertible {
             + " latency(ms) p50=\(ms(latency.percentile(50))) p90=\(ms(latency.percentile(90)))"
             + " p99=\(ms(latency.percentile(99))) p99.9=\(ms(latency.percentile(99.9))) max=\(ms(latency.max))"
             + " mean=\(ms(latency.mean)) n=\(latency.count)"
-            + (latency.correctedSamples > 0 ? " corrected=+\(latency.correctedSamples)" : "")
+
     }
 }

@@ -65,6 +65,7 @@ public enum LoadRunner {
         let elapsedNanos = measuredEnd - measureStart
         let elapsed = Duration.nanoseconds(Int64(elapsedNanos))
         let throughput = elapsedNanos > 0 ? Double(totals.measuredAccepted) / (Double(elapsedNanos) / 1e9) : 0
+        let answerRate = elapsedNanos > 0 ? Double(totals.measuredAnswered) / (Double(elapsedNanos) / 1e9) : 0
 
         return LoadResult(
             sent: totals.sent,
@@ -76,6 +77,7 @@ public enum LoadRunner {
             elapsed: elapsed,
             throughput: throughput,
             measuredAccepted: totals.measuredAccepted,
+            answerRate: answerRate,
             latency: totals.latency,
             accepted: totals.accepted
         )

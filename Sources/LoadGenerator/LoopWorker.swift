@@ -119,7 +119,8 @@ final class LoopWorker: @unchecked Sendable {
         eventLoop.execute { [self] in slots = [] }
     }
 
-    func answered(sequence: Int, response: ParsedResponse, sentAt: UInt64, now: UInt64) {
+    /// `intendedAt`: when a paced request was due (0 unpaced); latency counts from then.
+    func answered(sequence: Int, response: ParsedResponse, sentAt: UInt64, intendedAt: UInt64, now: UInt64) {
         totals.completed &+= 1
         let status = response.status
         if status >= 0 && status < LoopTotals.statusSlots {
@@ -127,13 +128,15 @@ final class LoopWorker: @unchecked Sendable {
         } else {
             totals.otherStatuses[status, default: 0] += 1
         }
+        if now >= run.measureStartNanos && now <= run.endNanos { totals.measuredAnswered &+= 1 }
         guard status >= 200 && status < 300 else { return }
         if run.recordAccepted {
             totals.accepted.append(AcceptedResponse(
                 sequence: sequence, status: status, body: response.body, bodyLength: response.bodyLength))
         }
         if sentAt >= run.measureStartNanos && now >= sentAt {
-            totals.latency.record(nanoseconds: Int64(now - sentAt), expectedInterval: run.pacingInterval.map { Int64($0) })
+            let from = intendedAt > 0 ? Swift.min(intendedAt, sentAt) : sentAt
+            totals.latency.record(nanoseconds: Int64(now - from))
         }
         if now >= run.measureStartNanos && now <= run.endNanos {
             totals.measuredAccepted &+= 1
@@ -157,6 +160,7 @@ struct LoopTotals: Sendable {
     var errors = [Int](repeating: 0, count: LoadErrorKind.allCases.count)
     var connectFailures = 0
     var measuredAccepted = 0
+    var measuredAnswered = 0
     var latency = LatencyHistogram()
     var accepted: [AcceptedResponse] = []
     var lastFinishNanos: UInt64 = 0
@@ -169,6 +173,7 @@ struct LoopTotals: Sendable {
         for index in errors.indices { errors[index] += other.errors[index] }
         connectFailures += other.connectFailures
         measuredAccepted += other.measuredAccepted
+        measuredAnswered += other.measuredAnswered
         latency.merge(other.latency)
         accepted.append(contentsOf: other.accepted)
         lastFinishNanos = max(lastFinishNanos, other.lastFinishNanos)
@@ -201,12 +206,16 @@ extension LoadErrorKind {
 struct PendingRing {
     private var sequences: [Int]
     private var sentAt: [UInt64]
+    /// When a paced request was due (0 unpaced): its latency counts from then, so a stall that
+    /// delays the requests behind it is not hidden (coordinated omission).
+    private var intendedAt: [UInt64]
     private var head = 0
     private(set) var count = 0
 
     init(capacity: Int) {
         sequences = [Int](repeating: 0, count: capacity)
         sentAt = [UInt64](repeating: 0, count: capacity)
+        intendedAt = [UInt64](repeating: 0, count: capacity)
     }
 
     var isEmpty: Bool { count == 0 }
@@ -214,11 +223,12 @@ struct PendingRing {
     /// Write time of the oldest outstanding request (0 if not flushed yet).
     var oldestSentAt: UInt64? { count == 0 ? nil : sentAt[head] }
 
-    mutating func append(_ sequence: Int) {
+    mutating func append(_ sequence: Int, intendedAt due: UInt64 = 0) {
         precondition(count < sequences.count, "more outstanding requests than the pipeline depth")
         let slot = (head + count) % sequences.count
         sequences[slot] = sequence
         sentAt[slot] = 0
+        intendedAt[slot] = due
         count += 1
     }
 
@@ -229,9 +239,9 @@ struct PendingRing {
         }
     }
 
-    mutating func popFirst() -> (sequence: Int, sentAt: UInt64)? {
+    mutating func popFirst() -> (sequence: Int, sentAt: UInt64, intendedAt: UInt64)? {
         guard count > 0 else { return nil }
-        let entry = (sequences[head], sentAt[head])
+        let entry = (sequences[head], sentAt[head], intendedAt[head])
         head = (head + 1) % sequences.count
         count -= 1
         return entry

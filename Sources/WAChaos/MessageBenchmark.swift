@@ -27,7 +27,7 @@ public struct MessageBenchmark {
         public init() {}
     }
 
-    public struct Result: Codable, Sendable {
+    public struct Result: Encodable, Sendable {
         public var accepted: Int
         public var refused: Int
         public var errors: Int
@@ -45,6 +45,33 @@ public struct MessageBenchmark {
         public var bootSeconds: Double
         /// PostgreSQL only: the most client connections the server had during the load.
         public var databaseConnections: Int?
+        /// Same run, same load generator: answers/s of the webapp's cheapest route (an unknown path).
+        public var baselineRoutePerSecond: Double
+        /// Same run, same disk: one SQLite writer committing `connections` rows per transaction.
+        public var baselineSQLiteCommitsPerSecond: Double
+        public var baselineSQLiteRowsPerSecond: Double
+        /// accepted/s ÷ the cheapest route's answers/s: the share of the webapp's own speed the message path keeps.
+        public var routeRatio: Double { baselineRoutePerSecond > 0 ? acceptedPerSecond / baselineRoutePerSecond : 0 }
+        /// accepted/s ÷ the SQLite loop's commits/s: messages per bare group commit of this disk.
+        public var sqliteCommitRatio: Double { baselineSQLiteCommitsPerSecond > 0 ? acceptedPerSecond / baselineSQLiteCommitsPerSecond : 0 }
+        enum CodingKeys: String, CodingKey {
+            case accepted, refused, errors, measuredSeconds, acceptedPerSecond, deliveredPerSecond, drainSeconds, p50ms, p99ms, maxms
+            case lost, duplicated, webhookRequests, bootSeconds, databaseConnections
+            case baselineRoutePerSecond, baselineSQLiteCommitsPerSecond, baselineSQLiteRowsPerSecond, routeRatio, sqliteCommitRatio
+        }
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(accepted, forKey: .accepted); try c.encode(refused, forKey: .refused); try c.encode(errors, forKey: .errors)
+            try c.encode(measuredSeconds, forKey: .measuredSeconds); try c.encode(acceptedPerSecond, forKey: .acceptedPerSecond)
+            try c.encode(deliveredPerSecond, forKey: .deliveredPerSecond); try c.encode(drainSeconds, forKey: .drainSeconds)
+            try c.encode(p50ms, forKey: .p50ms); try c.encode(p99ms, forKey: .p99ms); try c.encode(maxms, forKey: .maxms)
+            try c.encode(lost, forKey: .lost); try c.encode(duplicated, forKey: .duplicated); try c.encode(webhookRequests, forKey: .webhookRequests)
+            try c.encode(bootSeconds, forKey: .bootSeconds); try c.encodeIfPresent(databaseConnections, forKey: .databaseConnections)
+            try c.encode(baselineRoutePerSecond, forKey: .baselineRoutePerSecond)
+            try c.encode(baselineSQLiteCommitsPerSecond, forKey: .baselineSQLiteCommitsPerSecond)
+            try c.encode(baselineSQLiteRowsPerSecond, forKey: .baselineSQLiteRowsPerSecond)
+            try c.encode(routeRatio, forKey: .routeRatio); try c.encode(sqliteCommitRatio, forKey: .sqliteCommitRatio)
+        }
     }
 
     let options: Options
@@ -129,6 +156,12 @@ public struct MessageBenchmark {
         }
         let lost = ids.filter { arrivals[$0] == nil }.count
         let duplicated = arrivals.values.filter { $0 > 1 }.count
+        // The baselines, on the same machine in the same minute: the cluster is idle again (drained).
+        let baselineSeconds = min(options.duration, 10)
+        log("baselines: the cheapest route for \(baselineSeconds)s, then a bare SQLite group-commit loop for \(baselineSeconds)s")
+        let route = try await BenchBaselines.cheapestRoute(port: c.webappAddress.port, connections: options.connections,
+                                                           pipelineDepth: options.pipelineDepth, duration: baselineSeconds, warmup: 1)
+        let sqlite = try await BenchBaselines.sqliteGroupCommit(directory: c.runDirectory, batch: options.connections, duration: baselineSeconds)
         let measured = Double(load.elapsed.components.seconds) + Double(load.elapsed.components.attoseconds) / 1e18
         let refused = load.byStatus.filter { $0.key != 201 }.values.reduce(0, +)
         let total = drained.timeIntervalSince(started)
@@ -137,7 +170,8 @@ public struct MessageBenchmark {
                       drainSeconds: drained.timeIntervalSince(loadEnded),
                       p50ms: ms(load.latency.percentile(50)), p99ms: ms(load.latency.percentile(99)), maxms: ms(load.latency.max),
                       lost: lost, duplicated: duplicated, webhookRequests: webhook.requestCount, bootSeconds: bootSeconds,
-                      databaseConnections: connections)
+                      databaseConnections: connections, baselineRoutePerSecond: route,
+                      baselineSQLiteCommitsPerSecond: sqlite.commitsPerSecond, baselineSQLiteRowsPerSecond: sqlite.rowsPerSecond)
     }
 
     func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }

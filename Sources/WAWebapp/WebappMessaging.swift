@@ -151,9 +151,11 @@ extension WebappAPI {
 
     func metrics(_ request: Request) async throws -> Response {
         _ = try await authenticate(request, allowAPIKey: true)
-        let registry = WebappMetrics.registry
+        // The database's figures are a snapshot per scrape (a registry of their own): when the
+        // database cannot be read they are absent, not the last values seen.
+        let snapshot = PrometheusCollectorRegistry()
         func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {
-            registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+            snapshot.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
         }
         if rt.isSchemaReady, let stats = try? await rt.store.dbStats() {
             gauge("wa_messages_pending", "Messages accepted and not yet acknowledged by the WhatsApp server.").set(to: Double(stats.messagesPending))
@@ -168,9 +170,8 @@ extension WebappAPI {
                     .set(to: (try? WebhookTarget.parse(url)) != nil ? 1 : 0)
             }
         }
-        var text = registry.emitToString()
-        // Which node plays which role is a snapshot of the database, written per scrape: a node
-        // that left must vanish from it, not linger as a registered series.
+        var text = WebappMetrics.registry.emitToString() + snapshot.emitToString()
+        // Which node plays which role, likewise: a node that left must vanish, not linger as a series.
         if rt.isSchemaReady, let nodes = try? await rt.store.nodes(), let lease = try? await rt.store.masterLease(), let map = try? await rt.store.shardMap() {
             text += "# HELP wa_node_role 1 for the role each node has now.\n# TYPE wa_node_role gauge\n"
             let now = rt.clock.now

@@ -229,9 +229,13 @@ struct Bench: AsyncParsableCommand {
                 accept latency:      p50 %.2f ms, p99 %.2f ms, max %.2f ms
                 lost: %d, duplicated at the gateway: %d, webhook POSTs: %d
                 boot (spawn to first login): %.2fs; database connections during the load: %@
+                baselines (same run):  cheapest webapp route %.0f answers/s; bare SQLite %.0f commits/s of %d rows (%.0f rows/s)
+                ratios:              accepted/s ÷ cheapest route = %.1f %%; accepted/s ÷ SQLite commits/s = %.2f messages per commit
                 """, r.accepted, r.refused, r.errors, r.acceptedPerSecond, r.measuredSeconds, r.deliveredPerSecond, r.drainSeconds,
                 r.p50ms, r.p99ms, r.maxms, r.lost, r.duplicated, r.webhookRequests, r.bootSeconds,
-                r.databaseConnections.map { "\($0) (PostgreSQL pg_stat_activity, most seen)" } ?? "one multiplexed link per node (db node)"))
+                r.databaseConnections.map { "\($0) (PostgreSQL pg_stat_activity, most seen)" } ?? "one multiplexed link per node (db node)",
+                r.baselineRoutePerSecond, r.baselineSQLiteCommitsPerSecond, connections, r.baselineSQLiteRowsPerSecond,
+                r.routeRatio * 100, r.sqliteCommitRatio))
             if let json {
                 let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try enc.encode(r).write(to: URL(fileURLWithPath: json))

@@ -25,16 +25,20 @@ struct CoreappControllerTests {
         await first.step()
         #expect(await first.heartbeat().shard == 0, "wacore1 was assigned shard 0 and never served it")
 
-        // wacore1 is paused (it stops renewing) while the master moves the shard.
+        // wacore1 is cut off from the database (it cannot renew; only its own watchdog runs)
+        // while the master moves the shard.
         let moved = try #require(try await f.store.assignShard(0, to: "c2", guard: masterGuard))
         #expect(moved.epoch > assigned.epoch)
         let handOver = f.clock.now
         var servedAt: Double?
         for _ in 0..<Int(timings.shardLeaseTTL * 4) + 8 {
             f.clock.advance(by: 0.25)
+            await first.enforceLease()
             await second.step()
             await second.enforceLease()
             let serving = await second.heartbeat().shard == 0
+            let stillServing = await first.heartbeat().shard == 0
+            #expect(!(serving && stillServing), "both served shard 0 at +\(f.clock.now - handOver)s")
             if serving, servedAt == nil { servedAt = f.clock.now - handOver }
         }
         let waited = try #require(servedAt, "wacore2 never took shard 0 over")
@@ -42,8 +46,7 @@ struct CoreappControllerTests {
         #expect(waited >= timings.shardLeaseTTL, "wacore2 served \(waited)s after the move, inside wacore1's lease")
         #expect(waited <= timings.shardLeaseTTL + 2 * timings.tick + 0.5)
 
-        // wacore1 wakes up: its own clock says its lease ended, so it has already stopped serving.
-        await first.enforceLease()
+        // Its own clock said its lease ended, so it had already stopped serving.
         #expect(await first.heartbeat().shard == nil, "wacore1 still serves shard 0 after its lease ran out")
         await first.step()
         #expect(await first.heartbeat().shard == nil)

@@ -28,12 +28,30 @@ struct NodeTasksTests {
         tasks.finish()
         await tasks.run()
         #expect(await outcome.value == "done")
-        tasks.spawn { await outcome.set("after finish") }
+        #expect(!tasks.spawn { await outcome.set("after finish") }, "work was taken after finish")
         #expect(await outcome.value == "done")
+    }
+}
+
+@Suite("Node side work, stopping")
+struct NodeTasksStoppingTests {
+    /// Work taken just before the service ends still starts (cancelled), so whoever waits on it
+    /// is answered; work offered afterwards is refused, so the caller can answer for itself.
+    @Test func workQueuedWhenTheServiceEndsStillRunsAndLaterWorkIsRefused() async {
+        let tasks = NodeTasks()
+        let outcome = Outcome()
+        await tasks.serving {
+            for i in 0..<50 { tasks.spawn { await outcome.add(i, cancelled: Task.isCancelled) } }
+        }
+        #expect(await outcome.ran.count == 50, "queued work was dropped when the service ended")
+        #expect(!tasks.spawn { await outcome.add(99, cancelled: false) })
+        #expect(await !outcome.ran.contains(99))
     }
 }
 
 actor Outcome {
     var value: String?
+    var ran: [Int] = []
     func set(_ v: String) { value = v }
+    func add(_ i: Int, cancelled: Bool) { ran.append(i) }
 }

@@ -36,7 +36,7 @@ import WACore
             return Slow.Result(n: p.n)
         }
         return try await RPCServer.bind(host: "127.0.0.1", port: 0, routes: routes, keyring: ClusterKeyring(secret), limits: limits, group: Self.group)
-            .serving()
+            .servingInBackground()
     }
 
     /// A raw TCP client that collects every line it is sent.
@@ -201,7 +201,7 @@ import WACore
     @Test func rpcParametersMeetTheRESTRules() async throws {
         var routes = RPCRoutes()
         routes.on(NodeRPC.SendMessage.self) { _ in .init(id: "accepted") }
-        let s = try await RPCServer.bind(host: "127.0.0.1", port: 0, routes: routes, keyring: ClusterKeyring(secret), group: Self.group).serving()
+        let s = try await RPCServer.bind(host: "127.0.0.1", port: 0, routes: routes, keyring: ClusterKeyring(secret), group: Self.group).servingInBackground()
         defer { Task { await s.close() } }
         let c = RPCClient(peer: HostPort(host: "127.0.0.1", port: s.port), keyring: ClusterKeyring(secret), group: Self.group)
         for (to, body) in [("", "hi"), ("½½½½½", "hi"), ("16505551234", String(repeating: "a", count: 100_000)), ("16505551234", "")] {
@@ -218,7 +218,7 @@ import WACore
 
 extension RPCServer {
     /// Serves in the background until `close()` (a test's server outlives the call that made it).
-    func serving() -> RPCServer {
+    func servingInBackground() -> RPCServer {
         Task { await self.run() }
         return self
     }

@@ -39,12 +39,7 @@ public final class CoreappService: Service, @unchecked Sendable {
 
     public func run() async throws {
         // The RPC port answers from the start (health says `uninitialized` meanwhile).
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { [server] in await server.run() }
-            defer { group.cancelAll() }
-            try await serve()
-            await server.close()
-        }
+        try await server.serving { try await serve() }
     }
 
     private func serve() async throws {

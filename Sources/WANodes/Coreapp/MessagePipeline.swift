@@ -87,9 +87,18 @@ public actor MessagePipeline {
             accepting.append((record, c))
             if !flushing {
                 flushing = true
-                rt.tasks.spawn { await self.flushAccepts() }
+                if !rt.tasks.spawn({ await self.flushAccepts() }) { refuseAccepting() }
             }
         }
+    }
+
+    /// The node is stopping and takes no more work: what waits to be written is not accepted.
+    func refuseAccepting() {
+        let waiting = accepting
+        accepting = []
+        flushing = false
+        let e = APIError(.notPrimaryCoreapp, "this coreapp (\(rt.config.hostname)) is stopping; the message was not accepted; retry", status: 503)
+        for (_, c) in waiting { c.resume(throwing: e) }
     }
 
     /// Group commit: everything that arrived while the previous batch was being written goes
@@ -208,13 +217,16 @@ public actor MessagePipeline {
         let seq = syncSeq
         var f = GatewayFrame(.sync)
         f.ids = ids; f.seq = seq
-        guard s.send(f) else { return nil }
+        guard session === s, s.send(f) else { return nil }
         let timeout = rt.real(5, floor: 1)
         let clock = rt.clock
-        rt.tasks.spawn {
+        // The timeout runs on the side; its first chance to run is after the waiter is in place
+        // (it needs this actor, which is busy until the continuation below suspends).
+        let timed = rt.tasks.spawn {
             try? await clock.sleep(logicalSeconds: clock.scale.logical(timeout))
             await self.syncTimedOut(seq)
         }
+        guard timed else { return nil }
         return await withCheckedContinuation { c in syncWaiters[seq] = c }
     }
 
@@ -253,7 +265,7 @@ public actor MessagePipeline {
     func scheduleStatusFlush() {
         guard !statusFlushing else { return }
         statusFlushing = true
-        rt.tasks.spawn { await self.flushStatuses() }
+        if !rt.tasks.spawn({ await self.flushStatuses() }) { statusFlushing = false }
     }
 
     func flushStatuses() async {
@@ -272,7 +284,8 @@ public actor MessagePipeline {
             } catch {
                 rt.logger.event("db_error", "could not record \(batch.count) status(es): \(error)", level: .warning)
                 statusBuffer.insert(contentsOf: batch, at: 0)
-                try? await rt.clock.sleep(logicalSeconds: 0.5)
+                // Stopping (cancelled): keep the buffer and leave rather than spin on a dead database.
+                do { try await rt.clock.sleep(logicalSeconds: 0.5) } catch { break }
             }
         }
         statusFlushing = false

@@ -33,11 +33,9 @@ public final class DatabaseService: Service, @unchecked Sendable {
     public var port: Int { server.port }
 
     public func run() async throws {
-        await withDiscardingTaskGroup { group in
-            group.addTask { [server] in await server.run() }
+        try await server.serving {
             try? await gracefulShutdown()
             rt.logger.event("node_stopping", "db node stopping")
-            await server.close()
         }
     }
 }

@@ -65,6 +65,8 @@ public final class GatewaySession: @unchecked Sendable {
             }
         }
         welcomeTimer.cancel()
+        // The loop also ends when the node's task is cancelled: never leave the socket open behind.
+        conn.close()
         return finish(lock.withLock { stopped } ? "closed by this node" : reason)
     }
 

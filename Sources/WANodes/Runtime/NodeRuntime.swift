@@ -57,9 +57,11 @@ public final class NodeRuntime: @unchecked Sendable {
             ?? ScaledSystemClock(scale: config.timeScale)
         let addressBook = PeerAddressBook(overridesFile: config.peerOverridesFile)
         let store = try StoreFactory.open(config, clock: clock, addressBook: addressBook, group: group)
+        let nodeID = try NodeIdentity.loadOrCreate(dataDirectory: config.dataDirectory)
+        // Last: an HTTP client must be shut down before it goes, so nothing may throw after it exists.
         let webhooks: any WebhookPoster = config.role == .coreapp
             ? try HTTPWebhookPoster(group: group, trustedCertificatesFile: config.webhookTrustedCertificatesFile) : NoWebhookPoster()
-        return NodeRuntime(config: config, nodeID: try NodeIdentity.loadOrCreate(dataDirectory: config.dataDirectory), clock: clock,
+        return NodeRuntime(config: config, nodeID: nodeID, clock: clock,
                            store: store, logger: Logger.node(config.hostname, clock: clock), addressBook: addressBook, group: group,
                            webhooks: webhooks)
     }

@@ -75,9 +75,10 @@ public struct RPCServerLimits: Sendable {
 /// (each answer carries its request id). Every connection first proves the cluster secret
 /// (challenge, HMAC answer, welcome: see `serve`). Each connection is an `NIOAsyncChannel`
 /// served by a child of `run()`: a reader hands request lines to at most
-/// `maxInFlightPerConnection` worker tasks through a channel that holds nothing, so while
-/// every worker is busy, or the peer does not read its answers (writes wait for writability),
-/// the reader stops and the flood waits in the peer's socket, not in this node's memory.
+/// `maxInFlightPerConnection` worker tasks through an `AsyncChannel` (a hand-off: it holds no
+/// line), so while every worker is busy, or the peer does not read its answers (writes wait for
+/// writability), the reader stops; the channel then buffers at most 4 more lines and stops
+/// reading the socket, so a flood waits in the peer's socket, not in this node's memory.
 /// Workers live as long as their connection: no task per request.
 public final class RPCServer: Sendable {
     typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
@@ -110,7 +111,7 @@ public final class RPCServer: Sendable {
                 ch.eventLoop.makeCompletedFuture {
                     try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLength: limits.maxLineBytes)))
                     return try Connection(wrappingChannelSynchronously: ch,
-                                          configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16)))
+                                          configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 4)))
                 }
             }
             return RPCServer(listener: listener, routes: routes, keyring: keyring, limits: limits,
@@ -138,6 +139,16 @@ public final class RPCServer: Sendable {
                 // The listener is closed: its connections end with it.
                 group.cancelAll()
             }
+        }
+    }
+
+    /// Runs `body` (a node's life) while this server serves beside it, then closes the server.
+    public func serving(_ body: () async throws -> Void) async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await self.run() }
+            defer { group.cancelAll() }
+            try await body()
+            await close()
         }
     }
 
@@ -202,21 +213,25 @@ public final class RPCServer: Sendable {
                                outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: Channel) async throws {
         let work = AsyncChannel<ByteBuffer>()
         let idle = Locked(0)
+        // After a line that is not a request, nothing more of this connection is carried out.
+        let broken = Locked(false)
         let routes = routes
         try await withThrowingDiscardingTaskGroup { group in
             var workers = 0
             defer { work.finish() }
-            while let line = try await lines.next() {
+            while !broken.value, let line = try await lines.next() {
                 if idle.value == 0, workers < limits.maxInFlightPerConnection {
                     workers += 1
                     group.addTask {
                         idle.withLock { $0 += 1 }
                         for await request in work {
                             idle.withLock { $0 -= 1 }
+                            if broken.value { idle.withLock { $0 += 1 }; continue }
                             if let answer = await routes.dispatch(request) {
                                 try await outbound.write(ByteBuffer(data: answer))
                             } else {
                                 let line = RPCRoutes.errorLine(nil, APIError(.invalidRequest, "not an RPC request: expected one JSON object per line with id and method", status: 400))
+                                broken.withLock { $0 = true }
                                 try? await outbound.write(ByteBuffer(data: line))
                                 channel.close(promise: nil)
                             }

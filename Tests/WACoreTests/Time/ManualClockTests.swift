@@ -80,4 +80,18 @@ struct ManualClockTests {
         await #expect(throws: CancellationError.self) { try await t.value }
         #expect(clock.sleeperCount == 0)
     }
+
+    /// As postgres-nio's MockClock: cancelling a task parked in `sleep` wakes it at once with
+    /// `CancellationError`, without anyone advancing the clock, and leaves no sleeper behind.
+    @Test func aSleeperCancelledWhileParkedWakesAtOnce() async {
+        let clock = ManualClock()
+        await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await clock.sleep(logicalSeconds: 3600) }
+            while clock.sleeperCount == 0 { await Task.yield() }
+            group.cancelAll()
+            await #expect(throws: CancellationError.self) { try await group.next() }
+        }
+        #expect(clock.sleeperCount == 0)
+        #expect(clock.now == ManualClock().now, "nobody advanced the clock")
+    }
 }
