@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ci/install-deps.sh
 swift build --build-tests 2>&1 | grep -v "unhandled; explicitly declare" | tail -n 20
+# A fresh build leaves gigabytes of dirty pages; flush them now, or the db node's fsyncs queue
+# behind them for minutes and stall time-scaled scenarios (seen: every status lagging ~0.5 s).
+sync
 mkdir -p ci-artifacts
 set +e
 # Serial: real-process clusters and timing-bounded tests do not compete for the two cores
@@ -26,6 +29,7 @@ fuzz=$?
 set -e
 tail -n 20 ci-artifacts/schemathesis.log
 if [ "$fuzz" -ne 0 ]; then echo "schemathesis --checks all failed (status $fuzz); see ci-artifacts/schemathesis.log"; exit "$fuzz"; fi
+sync
 ci/chaos-suite.sh
 # The plain closing tally of the chaos suite per engine (swift test's own closing line is above).
 for engine in sqlite postgres; do

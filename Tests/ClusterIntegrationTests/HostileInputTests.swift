@@ -323,7 +323,14 @@ struct ProcessUsage: CustomStringConvertible {
             #expect(after.rssMiB - before.rssMiB < 128, "\(before) → \(after)")
             #expect(after.fds <= before.fds + 8, "descriptors: \(before.fds) → \(after.fds)")
             let ownerAfter = c.events("wacore1").filter { $0.typed.map { if case .becameOwner = $0 { true } else { false } } ?? false }.count
-            #expect(ownerAfter == ownerBefore, "the flood caused a failover")
+            if ownerAfter != ownerBefore {
+                // Say why, so a failure here can be diagnosed from the CI log alone.
+                let why = (c.events("wacore1") + c.events("master1")).filter {
+                    ["role_changed", "lease_lost", "coreapp_unhealthy", "promotion", "gateway_disconnected", "db_error", "db_unreachable"].contains($0.event)
+                }.sorted { $0.ts < $1.ts }.suffix(30).map { "\($0.node) \($0.event) \($0.message)" }
+                let lines: String = why.joined(separator: "\n")
+                Issue.record("the flood caused a failover (\(ownerBefore) → \(ownerAfter) promotions):\n\(lines)")
+            }
             let health = try await c.health()
             #expect(health.hosts(status: "connected", role: "coreapp").count == 1)
         }
