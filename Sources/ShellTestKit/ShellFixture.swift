@@ -44,17 +44,8 @@ public final class ShellFixture: Sendable {
                            peers: peers, webhooks: webhooks)
     }
 
-    /// The events logged so far, in order: (event name, fields).
-    public func events() -> [(String, [String: String])] {
-        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { line in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let name = object["event"] as? String else { return nil }
-            var fields: [String: String] = [:]
-            for (k, v) in object { if let s = v as? String { fields[k] = s } }
-            return (name, fields)
-        }
-    }
+    /// The events logged so far, in order (the nodes' own log format, read as the runner reads it).
+    public func events() -> [NodeEvent] { NodeEvent.read(file: logPath) }
 
     public func registerAccount(shards: Int = 1, holder: String) async throws {
         let lease = try await store.masterLease()

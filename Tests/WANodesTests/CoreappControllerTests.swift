@@ -51,7 +51,7 @@ struct CoreappControllerTests {
         await first.step()
         #expect(await first.heartbeat().shard == nil)
         #expect(await second.heartbeat().shard == 0)
-        let owners = f.events().filter { $0.0 == "role_changed" && $0.1["role"] == "owner" }.map { "\($0.1["node"] ?? "?") epoch \($0.1["epoch"] ?? "?")" }
+        let owners = f.events().filter { $0.event == "role_changed" && $0.fields["role"] == "owner" }.map { "\($0.node) epoch \($0.fields["epoch"] ?? "?")" }
         #expect(owners == ["wacore1 epoch \(assigned.epoch)", "wacore2 epoch \(moved.epoch)"])
     }
 }

@@ -40,7 +40,7 @@ struct MasterControllerTests {
             #expect(row.epoch >= 1)
             // The new owner is told at once rather than finding out on its next pass.
             #expect(await settles { f.peers.calls(NodeRPC.ShardMapChanged.name).contains { $0.peer == core.rpcAddress } })
-            #expect(f.events().contains { $0.0 == "promotion" && $0.1["hostname"] == "wacore1" })
+            #expect(f.events().contains { $0.event == "promotion" && $0.fields["hostname"] == "wacore1" })
         }
     }
 
