@@ -114,7 +114,7 @@ let package = Package(
             "WAStore", "WAStoreSQLite",
         ] + nio, swiftSettings: settings),
         .executableTarget(name: "wachaos", dependencies: [
-            "WAChaos", "ChaosCheckers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "WAChaos", "ChaosCheckers", "ChaosScenario", "WACore", "ProcessSupervisor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: settings),
 
         .testTarget(name: "ChaosCheckersTests", dependencies: ["ChaosCheckers", "WACore"], swiftSettings: settings),

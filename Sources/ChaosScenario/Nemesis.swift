@@ -39,8 +39,8 @@ public enum NemesisScheduler {
 
     public static func schedule(_ plan: NemesisPlan, topology: Topology, shards: Int, seed: UInt64, line: Int) -> [Step] {
         var rng = SplitMix64(seed: plan.seed ?? seed)
-        let coreapps = (1...max(1, topology.coreapps + topology.standbyCoreapps)).map { "wacore\($0)" }
-        let masters = topology.masters == 0 ? [] : (1...topology.masters).map { "master\($0)" }
+        let coreapps = ClusterNodeNames.coreapps(count: max(1, topology.coreapps + topology.standbyCoreapps))
+        let masters = masterNames(of: topology)
         let pool: [NodeSelector] = switch plan.targets {
         case .coreapp: coreapps.map { .name($0) }
         case .master: masters.map { .name($0) }
@@ -83,7 +83,7 @@ public enum NemesisScheduler {
                 // cut that makes the masters fail it over while it still reaches the gateway.
                 let everyMaster = "every master"
                 let isMaster = masters.contains { node == .name($0) }
-                let peers = ["gateway", "db"] + (isMaster ? coreapps : masters + (masters.count > 1 ? [everyMaster] : []))
+                let peers = [ClusterNodeNames.gateway, ClusterNodeNames.database] + (isMaster ? coreapps : masters + (masters.count > 1 ? [everyMaster] : []))
                 let peer = draw(peers)
                 let link = LinkSelector(from: node, to: .name(peer == everyMaster ? masters[0] : peer))
                 if kind == .partition, peer == everyMaster {

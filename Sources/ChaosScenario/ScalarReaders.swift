@@ -69,10 +69,14 @@ extension Diagnostics {
     /// One of the raw values of a string enum, e.g. `expected "both" or "one_way", got "sideways"`.
     func choice<Choice: RawRepresentable & CaseIterable>(_ field: Field, of _: Choice.Type) -> Choice?
         where Choice.RawValue == String {
-        let options = Choice.allCases.map(\.rawValue)
-        guard case .scalar(let scalar) = field.node, let value = Choice(rawValue: scalar.string),
-              field.node.tagName == .str else {
-            report(field.node, field.path, "expected \(quotedAlternatives(options)), got \(describe(field.node))")
+        choice(field, among: Array(Choice.allCases), spelled: \.rawValue)
+    }
+
+    /// One of `options`, each spelled as `spelled` says.
+    func choice<Choice>(_ field: Field, among options: [Choice], spelled: (Choice) -> String) -> Choice? {
+        guard case .scalar(let scalar) = field.node, field.node.tagName == .str,
+              let value = options.first(where: { spelled($0) == scalar.string }) else {
+            report(field.node, field.path, "expected \(quotedAlternatives(options.map(spelled))), got \(describe(field.node))")
             return nil
         }
         return value

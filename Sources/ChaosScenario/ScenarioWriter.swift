@@ -12,7 +12,7 @@ public enum ScenarioWriter {
         if let t = s.timeScale { out += "time_scale: \(number(t))\n" }
         if let seed = s.seed { out += "seed: \(seed)\n" }
         let t = s.topology
-        out += "topology: {db: \(t.db.rawValue), webapps: \(t.webapps), masters: \(t.masters), coreapps: \(t.coreapps), standby_coreapps: \(t.standbyCoreapps)}\n"
+        out += "topology: {db: \(t.db.scenarioName), webapps: \(t.webapps), masters: \(t.masters), coreapps: \(t.coreapps), standby_coreapps: \(t.standbyCoreapps)}\n"
         if !s.settings.isEmpty {
             out += "settings: {" + s.settings.applicationSettings.sorted { $0.key < $1.key }.map { "\($0.key): \(value($0.value))" }.joined(separator: ", ") + "}\n"
         }

@@ -37,7 +37,7 @@ extension NodeSelector {
         if let problem = found.problem {
             return .failure(SelectorError(selector: self, message: problem))
         }
-        return .success(found.names.sorted(by: nodeNameSortsBefore))
+        return .success(found.names.sorted(by: ClusterNodeNames.naturallyPrecedes))
     }
 
     /// Matching names, or why there are none (as a message without the selector prefix).

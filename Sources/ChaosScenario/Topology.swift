@@ -1,15 +1,10 @@
-/// The database engine the cluster shares.
-public enum DBEngine: String, CaseIterable, Equatable, Sendable {
-    /// The embedded engine: a `wacluster db` process owning the SQLite file.
-    case sqlite
-    /// A throwaway PostgreSQL server started by the runner.
-    case postgres
-}
+import WACore
+
 
 /// How many nodes of each role the scenario defines.
 public struct Topology: Equatable, Sendable {
     /// The shared database.
-    public var db: DBEngine
+    public var db: DatabaseEngine
     /// Webapp count; one webapp is named `waweb`, several are `waweb1..N`.
     public var webapps: Int
     /// Master count, named `master1..N`.
@@ -19,8 +14,12 @@ public struct Topology: Equatable, Sendable {
     /// Extra coreapps defined but not started at boot, named after the boot coreapps.
     public var standbyCoreapps: Int
 
+    /// The engines a scenario may name in `topology.db` (and `wachaos run --db`): the embedded
+    /// engine (a `wacluster db` node) and a throwaway PostgreSQL server the runner starts.
+    public static let engines: [DatabaseEngine] = [.sqlite, .pgsql]
+
     /// Creates a topology.
-    public init(db: DBEngine = .sqlite, webapps: Int = 1, masters: Int, coreapps: Int, standbyCoreapps: Int = 0) {
+    public init(db: DatabaseEngine = .sqlite, webapps: Int = 1, masters: Int, coreapps: Int, standbyCoreapps: Int = 0) {
         self.db = db
         self.webapps = webapps
         self.masters = masters

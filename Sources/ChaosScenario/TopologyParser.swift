@@ -8,7 +8,7 @@ struct TopologyParser {
         guard let fields = MappingFields(field, allowed: ["db", "webapps", "masters", "coreapps", "standby_coreapps"],
                                          diagnostics: diagnostics) else { return nil }
         let before = diagnostics.errors.count
-        let db = fields.optional("db").flatMap { diagnostics.choice($0, of: DBEngine.self) } ?? .sqlite
+        let db = fields.optional("db").flatMap { diagnostics.choice($0, among: Topology.engines, spelled: \.scenarioName) } ?? .sqlite
         let webapps = fields.optional("webapps").flatMap { diagnostics.integer($0, in: Topology.webappRange) } ?? 1
         let masters = fields.required("masters").flatMap { diagnostics.integer($0, in: Topology.masterRange) }
         let coreapps = fields.required("coreapps").flatMap { diagnostics.integer($0, in: Topology.coreappRange) }

@@ -35,9 +35,9 @@ struct ClusterObserver {
                                    ownedShard: owners.first { $0.value == name }?.key,
                                    isRunning: cluster.process(name)?.isAlive == true))
         }
-        if cluster.nodes[LocalCluster.databaseNodeName] == nil {
+        if cluster.nodes[ClusterNodeNames.database] == nil {
             // An external server (--db-env): a link target, not a process of ours.
-            nodes.append(NodeState(name: LocalCluster.databaseNodeName, role: .db, isRunning: true))
+            nodes.append(NodeState(name: ClusterNodeNames.database, role: .db, isRunning: true))
         }
         return ClusterSnapshot(nodes: nodes.sorted { $0.name < $1.name })
     }

@@ -31,11 +31,13 @@ final class DatabaseProvider: @unchecked Sendable {
         return config
     }
 
-    func database(for engine: DBEngine) async throws -> ClusterDatabase {
+    func database(for engine: DatabaseEngine) async throws -> ClusterDatabase {
         switch engine {
         case .sqlite:
             return .sqlite
-        case .postgres:
+        case .mysql:
+            throw RunnerError("the runner cannot start a MySQL cluster yet; use topology.db: sqlite or postgres")
+        case .pgsql:
             if var config = external {
                 counter += 1
                 // One database per scenario and run on the shared server: `<prefix>_<run>_<n>_cluster`.

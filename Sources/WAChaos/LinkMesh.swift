@@ -25,8 +25,8 @@ public final class LinkMesh: Sendable {
             targets[node.name] = HostPort(host: "127.0.0.1", port: node.servicePort)
         }
         // An external database server is a link target too, though the runner owns no process of it.
-        if targets[LocalCluster.databaseNodeName] == nil, let address = cluster.databaseConfig.address {
-            targets[LocalCluster.databaseNodeName] = address
+        if targets[ClusterNodeNames.database] == nil, let address = cluster.databaseConfig.address {
+            targets[ClusterNodeNames.database] = address
         }
         self.targets = targets
         let sources = cluster.nodes.values.filter { $0.role != .gateway && $0.role != .db }.map(\.name).sorted()

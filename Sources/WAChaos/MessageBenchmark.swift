@@ -23,7 +23,7 @@ public struct MessageBenchmark {
         public var rate: Double?
         public var binary: String?
         public var runDirectory = "runs/bench"
-        public var database = DBEngine.sqlite
+        public var database = DatabaseEngine.sqlite
         public init() {}
     }
 
@@ -82,7 +82,7 @@ public struct MessageBenchmark {
         layout.masters = options.masters; layout.coreapps = options.coreapps; layout.timeScale = 1
         let dir = options.runDirectory + "/" + String(Int(Date().timeIntervalSince1970))
         let supervisor = Supervisor()
-        if options.database == .postgres {
+        if options.database == .pgsql {
             layout.database = .postgres(try await PostgresTemplate.create(at: dir + "/postgres-template/data", supervisor: supervisor))
         }
         let cluster = try LocalCluster(layout: layout, runDirectory: dir, binary: options.binary, supervisor: supervisor)
@@ -105,7 +105,7 @@ public struct MessageBenchmark {
         try await c.startAll()
         let token = try await c.login()
         let bootSeconds = Date().timeIntervalSince(booted)
-        log(String(format: "cluster up in %.2fs (db: %@): %@", bootSeconds, options.database.rawValue, c.runningNames.joined(separator: " ")))
+        log(String(format: "cluster up in %.2fs (db: %@): %@", bootSeconds, options.database.scenarioName, c.runningNames.joined(separator: " ")))
         try await c.patchSettings(.object(["webhooks": .object(["url": .string(webhook.url)])]))
         try await c.register()
         if options.shards > 1 { try await c.setShards(options.shards) }

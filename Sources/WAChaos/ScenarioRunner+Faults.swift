@@ -32,7 +32,7 @@ extension ScenarioRunner {
         let id = faultLog.count + 1
         let roles = targets.compactMap { cluster.nodes[$0]?.role }
         let everyShard = allShards || roles.contains(.db) || roles.contains(.webapp)
-            || (targets.contains(LocalCluster.databaseNodeName) && cluster.nodes[LocalCluster.databaseNodeName] == nil)
+            || (targets.contains(ClusterNodeNames.database) && cluster.nodes[ClusterNodeNames.database] == nil)
         let touched = everyShard ? [-1] : owners.filter { targets.contains($0.value) }.map(\.key).sorted()
         history.record(HistoryOp.nemesis, .invoke, kind) { $0.value = detail; $0.targets = targets; $0.faultID = id; $0.line = line }
         apply()
@@ -100,7 +100,7 @@ extension ScenarioRunner {
         }
         // A fault limited to one shard touches that shard's owner; any other touches every shard.
         let owner = fault.shard.flatMap { observer.state().owners[$0] }
-        let id = inject("gateway", "gateway \(fault)", targets: ["gateway"] + (owner.map { [$0] } ?? []), healedBy: "gateway", line: line,
+        let id = inject("gateway", "gateway \(fault)", targets: [ClusterNodeNames.gateway] + (owner.map { [$0] } ?? []), healedBy: "gateway", line: line,
                         allShards: fault.shard == nil) {}
         if case .dropSession = fault { heal("gateway", f: "gateway", value: "sessions dropped (one-shot)", line: line, ids: [id]) }
     }

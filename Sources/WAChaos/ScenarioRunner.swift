@@ -22,7 +22,7 @@ public struct RunOptions: Sendable {
     public var promotionAllowance = 10.0
     public var binary: String?
     /// The engine for every scenario, over the files' `topology.db` (`--db`).
-    public var database: DBEngine?
+    public var database: DatabaseEngine?
     /// An existing PostgreSQL server's `db.env` (`--db-env`): scenarios get a database there.
     public var databaseEnvFile: String?
     /// Extra environment for every node (`--node-env KEY=VALUE`), e.g. a test-only switch.
@@ -155,7 +155,7 @@ final class ScenarioRunner: @unchecked Sendable {
         }
         mesh = LinkMesh(cluster: cluster, seed: seed)
         try await mesh.start()
-        note("boot", "starting \(cluster.nodes.count) processes (db: \(engine.rawValue)\(cluster.hasDatabaseProcess ? "" : " on \(cluster.databaseConfig.address?.description ?? "?")"), scale \(scale), seed \(seed)) in \(directory)")
+        note("boot", "starting \(cluster.nodes.count) processes (db: \(engine.scenarioName)\(cluster.hasDatabaseProcess ? "" : " on \(cluster.databaseConfig.address?.description ?? "?")"), scale \(scale), seed \(seed)) in \(directory)")
         let bootStart = now()
         try await cluster.startAll()
         for n in cluster.runningNames { lifecycle[n, default: []].append((bootStart, .running)) }
@@ -213,7 +213,7 @@ final class ScenarioRunner: @unchecked Sendable {
         guard let cluster else { return }
         let end = now()
         var rows = [HTMLTimeline.processRow(title: "db (\(cluster.layout.database.engine.scenarioName))",
-                                            changes: lifecycle[LocalCluster.databaseNodeName] ?? [], end: end)]
+                                            changes: lifecycle[ClusterNodeNames.database] ?? [], end: end)]
         rows += HTMLTimeline.rows(cluster: cluster, deaths: deaths, end: end)
         if let run { rows += HTMLTimeline.availability(run.sends, bucket: max(0.1, real(1))) }
         let markers = timeline.filter { $0.kind == "fault" || ($0.kind == "step" && ($0.detail.hasPrefix("heal ") || $0.detail.hasPrefix("SIGCONT") || $0.detail.hasPrefix("set shards") || $0.detail.hasPrefix("started"))) }

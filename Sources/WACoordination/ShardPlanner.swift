@@ -40,7 +40,7 @@ public enum ShardPlanner {
 
     /// Natural order of hostnames: wacore2 before wacore10.
     public static func precedes(_ a: CoreappCandidate, _ b: CoreappCandidate) -> Bool {
-        HostnameOrder.less(a.hostname, b.hostname) || (a.hostname == b.hostname && a.nodeID < b.nodeID)
+        ClusterNodeNames.naturallyPrecedes(a.hostname, b.hostname) || (a.hostname == b.hostname && a.nodeID < b.nodeID)
     }
 
     public static func plan(shardCount: Int, map: [ShardAssignment], coreapps: [CoreappCandidate]) -> [Decision] {
@@ -86,28 +86,5 @@ public enum ShardPlanner {
         let chosen = standbys.removeFirst()
         busy.insert(chosen.nodeID)
         return .promote(shard: shard, node: chosen.nodeID, replacing: replacing, reason: reason)
-    }
-}
-
-/// Compares hostnames by runs of digits as numbers and other runs as text.
-public enum HostnameOrder {
-    public static func less(_ a: String, _ b: String) -> Bool {
-        let x = chunks(a), y = chunks(b)
-        for (p, q) in zip(x, y) where p != q {
-            if let m = Int(p), let n = Int(q) { return m != n ? m < n : p < q }
-            return p < q
-        }
-        return x.count < y.count
-    }
-
-    static func chunks(_ s: String) -> [String] {
-        var out: [String] = []
-        var current = ""
-        for ch in s {
-            if let last = current.last, last.isNumber != ch.isNumber { out.append(current); current = "" }
-            current.append(ch)
-        }
-        if !current.isEmpty { out.append(current) }
-        return out
     }
 }

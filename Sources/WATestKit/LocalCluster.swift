@@ -34,9 +34,9 @@ public struct ClusterLayout: Sendable {
     public var environment: [String: String] = [:]
     public init() {}
 
-    public var webappNames: [String] { webapps == 1 ? ["waweb"] : (1...max(webapps, 1)).map { "waweb\($0)" } }
-    public var masterNames: [String] { masters == 0 ? [] : (1...masters).map { "master\($0)" } }
-    public var coreappNames: [String] { coreapps + extraCoreapps == 0 ? [] : (1...(coreapps + extraCoreapps)).map { "wacore\($0)" } }
+    public var webappNames: [String] { ClusterNodeNames.webapps(count: max(webapps, 1)) }
+    public var masterNames: [String] { ClusterNodeNames.masters(count: masters) }
+    public var coreappNames: [String] { ClusterNodeNames.coreapps(count: coreapps + extraCoreapps) }
     public var bootCoreappNames: [String] { Array(coreappNames.prefix(coreapps)) }
 }
 
@@ -80,21 +80,19 @@ public final class LocalCluster: @unchecked Sendable {
     private var adminToken: String?
 
     public var clock: ScaledSystemClock { ScaledSystemClock(scale: (try? TimeScale(layout.timeScale)) ?? .realTime) }
-    public var gateway: ClusterNode { nodes["gateway"]! }
+    public var gateway: ClusterNode { nodes[ClusterNodeNames.gateway]! }
     public var webapp: ClusterNode { nodes[layout.webappNames[0]]! }
     public var webappAddress: HostPort { HostPort(host: "127.0.0.1", port: webapp.ports[0]) }
     public var gatewayAddress: HostPort { HostPort(host: "127.0.0.1", port: gateway.ports[0]) }
     /// The SQLite file of the embedded engine's db node.
     public var dbPath: String { runDirectory + "/wa.db" }
-    /// The name of the database node (a process for the embedded engine and a runner-started PostgreSQL).
-    public static let databaseNodeName = "db"
     /// How nodes reach the database (what their `db.env` would say).
     public private(set) var databaseConfig: DatabaseConfig
     /// Every node's `WA_CLUSTER_SECRET` (generated per cluster unless the layout sets one; set
     /// it to "" to leave nodes to the secret kept in the database). Gateway admin requests prove it.
     public let clusterSecretText: String
     public var clusterSecret: ClusterSecret { try! ClusterSecret(clusterSecretText) }
-    public var hasDatabaseProcess: Bool { nodes[Self.databaseNodeName] != nil }
+    public var hasDatabaseProcess: Bool { nodes[ClusterNodeNames.database] != nil }
 
     public init(layout: ClusterLayout, runDirectory: String, binary: String? = nil, supervisor: Supervisor? = nil) throws {
         guard let bin = binary ?? BinaryLocator.wacluster() else {
@@ -120,27 +118,27 @@ public final class LocalCluster: @unchecked Sendable {
         }
         switch layout.database {
         case .sqlite:
-            define(name: Self.databaseNodeName, role: .db, ports: [databaseConfig.port!], arguments: ["db"])
-            definedNodes[Self.databaseNodeName]?.environment["WA_DB_PATH"] = dbPath
+            define(name: ClusterNodeNames.database, role: .db, ports: [databaseConfig.port!], arguments: ["db"])
+            definedNodes[ClusterNodeNames.database]?.environment["WA_DB_PATH"] = dbPath
         case .postgres(let template):
-            let dataDirectory = "\(self.runDirectory)/\(Self.databaseNodeName)/pgdata"
-            try FileManager.default.createDirectory(atPath: "\(self.runDirectory)/\(Self.databaseNodeName)", withIntermediateDirectories: true)
+            let dataDirectory = "\(self.runDirectory)/\(ClusterNodeNames.database)/pgdata"
+            try FileManager.default.createDirectory(atPath: "\(self.runDirectory)/\(ClusterNodeNames.database)", withIntermediateDirectories: true)
             if let user = template.user {
-                chown("\(self.runDirectory)/\(Self.databaseNodeName)", user.uid, user.gid)
+                chown("\(self.runDirectory)/\(ClusterNodeNames.database)", user.uid, user.gid)
                 try PostgresTemplate.ensureTraversable(self.runDirectory, by: user)
             }
             try template.copy(to: dataDirectory)
-            define(name: Self.databaseNodeName, role: .db, ports: [databaseConfig.port!],
+            define(name: ClusterNodeNames.database, role: .db, ports: [databaseConfig.port!],
                    arguments: template.serverArguments(dataDirectory: dataDirectory, port: databaseConfig.port!))
-            definedNodes[Self.databaseNodeName]?.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C"]
-            definedNodes[Self.databaseNodeName]?.executable = template.installation.postgres
-            definedNodes[Self.databaseNodeName]?.user = template.user
-            definedNodes[Self.databaseNodeName]?.dataDirectory = dataDirectory
+            definedNodes[ClusterNodeNames.database]?.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C"]
+            definedNodes[ClusterNodeNames.database]?.executable = template.installation.postgres
+            definedNodes[ClusterNodeNames.database]?.user = template.user
+            definedNodes[ClusterNodeNames.database]?.dataDirectory = dataDirectory
         case .external:
             break
         }
         let gwPort = PortAllocator.freePorts(1)[0]
-        define(name: "gateway", role: .gateway, ports: [gwPort],
+        define(name: ClusterNodeNames.gateway, role: .gateway, ports: [gwPort],
                arguments: ["gateway", "--port", "\(gwPort)", "--data-dir", "\(self.runDirectory)/gateway",
                            "--log", "\(self.runDirectory)/gateway/gateway.jsonl", "--seed", "\(layout.gatewaySeed)",
                            "--ban-seconds", "\(layout.gatewayBanSeconds)"])
@@ -205,10 +203,10 @@ public final class LocalCluster: @unchecked Sendable {
     /// every golden health file) does not depend on a start-up race.
     public func startAll() async throws {
         if hasDatabaseProcess {
-            try start(Self.databaseNodeName)
+            try start(ClusterNodeNames.database)
             try await waitForDatabase(timeout: 30)
         }
-        try start("gateway")
+        try start(ClusterNodeNames.gateway)
         if let first = layout.masterNames.first {
             try start(first)
             let deadline = Date().addingTimeInterval(10)
@@ -222,7 +220,7 @@ public final class LocalCluster: @unchecked Sendable {
     /// Waits until the database accepts work: the db node logged that it serves, or PostgreSQL
     /// that it accepts connections (after crash recovery, on a restart).
     public func waitForDatabase(timeout: Double) async throws {
-        guard let node = nodes[Self.databaseNodeName] else { return }
+        guard let node = nodes[ClusterNodeNames.database] else { return }
         let from = lock.withLock { readyScanFrom[node.name] ?? 0 }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {

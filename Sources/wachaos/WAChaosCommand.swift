@@ -3,6 +3,7 @@ import ChaosScenario
 import Foundation
 import ProcessSupervisor
 import WAChaos
+import WACore
 
 @main
 struct WAChaos: AsyncParsableCommand {
@@ -64,7 +65,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Real seconds of slack on both ends of every failover window.") var slack: Double = 1.0
     @Option(help: "Path of the wacluster binary (default: next to wachaos).") var wacluster: String?
     @Option(help: "Database engine for every scenario: sqlite (a `wacluster db` node) or postgres (a throwaway server the runner starts); default: each file's topology.db.")
-    var db: DBEngine?
+    var db: DatabaseEngine?
     @Option(name: .customLong("db-env"), help: "Use an existing PostgreSQL server, described by a db.env file, instead of starting one (each scenario gets a database of its own there).")
     var dbEnv: String?
     @OptionGroup var nodeEnv: NodeEnvironmentOption
@@ -86,11 +87,11 @@ struct Run: AsyncParsableCommand {
         var options = RunOptions()
         options.seed = seed; options.timeScale = timeScale; options.record = record; options.keep = keep
         options.fixturesDirectory = fixtures; options.slackReal = slack; options.binary = wacluster
-        options.database = dbEnv != nil ? .postgres : db
+        options.database = dbEnv != nil ? .pgsql : db
         options.databaseEnvFile = dbEnv
         options.nodeEnvironment = try nodeEnv.parsed()
         let f = DateFormatter(); f.dateFormat = "yyyyMMdd-HHmmss"; f.timeZone = TimeZone(identifier: "UTC")
-        let dir = "\(runsDir)/\(f.string(from: Date()))-seed\(seed.map(String.init) ?? "file")\(options.database.map { "-\($0.rawValue)" } ?? "")"
+        let dir = "\(runsDir)/\(f.string(from: Date()))-seed\(seed.map(String.init) ?? "file")\(options.database.map { "-\($0.scenarioName)" } ?? "")"
         print("wachaos: \(scenarios.count) scenario(s), run folder \(dir)")
         let reports = try await SuiteRunner(options: options, supervisor: supervisor, runDirectory: dir).run(scenarios)
         await supervisor.shutdown(grace: .seconds(3))
@@ -209,7 +210,7 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Target rate in requests/s (default: as fast as the cluster answers).") var rate: Double?
         @Option(help: "Path of the wacluster binary (default: next to wachaos).") var wacluster: String?
         @Option(help: "Write the result as JSON to this file.") var json: String?
-        @Option(help: "Database engine: sqlite (a `wacluster db` node) or postgres (a throwaway server).") var db: DBEngine = .sqlite
+        @Option(help: "Database engine: sqlite (a `wacluster db` node) or postgres (a throwaway server).") var db: DatabaseEngine = .sqlite
 
         func validate() throws {
             guard [1, 2, 4, 8, 16, 32].contains(shards) else { throw ValidationError("--shards must be 1, 2, 4, 8, 16 or 32") }
@@ -245,4 +246,12 @@ struct Bench: AsyncParsableCommand {
     }
 }
 
-extension DBEngine: ExpressibleByArgument {}
+/// `--db sqlite|postgres`: the engines the runner can start (`Topology.engines`).
+extension DatabaseEngine: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let engine = DatabaseEngine(scenarioName: argument), Topology.engines.contains(engine) else { return nil }
+        self = engine
+    }
+    public static var allValueStrings: [String] { Topology.engines.map(\.scenarioName) }
+    public var defaultValueDescription: String { scenarioName }
+}

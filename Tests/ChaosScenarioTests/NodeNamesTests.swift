@@ -1,4 +1,5 @@
 import Testing
+import WACore
 @testable import ChaosScenario
 
 @Test func namesFollowTheTopology() {
@@ -8,7 +9,7 @@ import Testing
     #expect(standbyCoreappNames(of: single) == ["wacore3"])
     #expect(bootCoreappNames(of: single) == ["wacore1", "wacore2"])
 
-    let several = Topology(db: .postgres, webapps: 2, masters: 1, coreapps: 1)
+    let several = Topology(db: .pgsql, webapps: 2, masters: 1, coreapps: 1)
     #expect(nodeNames(of: several) == ["waweb1", "waweb2", "master1", "wacore1", "db", "gateway"])
     #expect(webappNames(of: several) == ["waweb1", "waweb2"])
     #expect(masterNames(of: several) == ["master1"])
@@ -17,7 +18,7 @@ import Testing
 }
 
 @Test func rolesOfNamedNodes() {
-    let topology = Topology(db: .postgres, webapps: 1, masters: 2, coreapps: 2, standbyCoreapps: 1)
+    let topology = Topology(db: .pgsql, webapps: 1, masters: 2, coreapps: 2, standbyCoreapps: 1)
     #expect(nodeRole(named: "waweb", in: topology) == .webapp)
     #expect(nodeRole(named: "master2", in: topology) == .master)
     #expect(nodeRole(named: "wacore3", in: topology) == .coreapp)
@@ -35,6 +36,14 @@ import Testing
 
 @Test func naturalOrderPutsWacore2BeforeWacore10() {
     let names = ["wacore10", "master1", "wacore2", "waweb", "wacore1", "gateway", "db"]
-    #expect(names.sorted(by: nodeNameSortsBefore) == ["db", "gateway", "master1", "wacore1", "wacore2", "wacore10",
+    #expect(names.sorted(by: ClusterNodeNames.naturallyPrecedes) == ["db", "gateway", "master1", "wacore1", "wacore2", "wacore10",
                                                       "waweb"])
+}
+
+@Test func theRunnerOrdersNodesAsTheMasterPromotesThem() {
+    // One natural order for the product's promotion and the runner's "lowest-named".
+    #expect(ClusterNodeNames.naturallyPrecedes("wacore9", "wacore10"))
+    #expect(!ClusterNodeNames.naturallyPrecedes("wacore10", "wacore9"))
+    #expect(ClusterNodeNames.naturallyPrecedes("wacore", "wacore1"))
+    #expect(ClusterNodeNames.naturallyPrecedes("host2-b", "host10-a"))
 }

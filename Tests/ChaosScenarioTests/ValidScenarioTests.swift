@@ -60,7 +60,7 @@ steps:
         name: "heartbeat-failover-killed-owner",
         description: "Owner is SIGKILLed; a standby takes over after unhealthy_interval.",
         timeScale: 0.1, seed: 42,
-        topology: Topology(db: .postgres, webapps: 2, masters: 2, coreapps: 3, standbyCoreapps: 1),
+        topology: Topology(db: .pgsql, webapps: 2, masters: 2, coreapps: 3, standbyCoreapps: 1),
         settings: SettingsOverrides(heartbeatInterval: 5, unhealthyInterval: 30, passthrough: [
             "callback_persist": .bool(true),
             "webhooks": .object(["url": .string("http://127.0.0.1:9999/hook")]),

@@ -35,7 +35,7 @@ import WAWire
         #expect(login.status == 503 && login.text.contains("1011"), "\(login.status) \(login.text)")
 
         // The database arrives: the master creates the schema and wins the lease, the others follow.
-        try c.start(LocalCluster.databaseNodeName)
+        try c.start(ClusterNodeNames.database)
         try await c.login(timeout: 20)
         try await c.register()
         try await c.waitForHealth(timeout: 20) { $0["wacore1"]?.status == "connected" }

@@ -12,6 +12,12 @@ public enum DatabaseEngine: String, Codable, Sendable, CaseIterable {
     public var scenarioName: String {
         switch self { case .sqlite: "sqlite"; case .pgsql: "postgres"; case .mysql: "mysql" }
     }
+
+    /// The engine a scenario file or the runner's command line names (`sqlite`, `postgres`, `mysql`).
+    public init?(scenarioName: String) {
+        guard let engine = Self.allCases.first(where: { $0.scenarioName == scenarioName }) else { return nil }
+        self = engine
+    }
 }
 
 /// Where the shared database is and how to reach it (`db.env`). With the embedded engine the
@@ -195,11 +201,11 @@ public struct NodeConfig: Sendable {
         }
 
         let defaultName: String = switch role {
-        case .webapp: "waweb"
-        case .master: "master"
-        case .coreapp: "wacore"
-        case .gateway: "gateway"
-        case .db: "db"
+        case .webapp: ClusterNodeNames.webappStem
+        case .master: ClusterNodeNames.masterStem
+        case .coreapp: ClusterNodeNames.coreappStem
+        case .gateway: ClusterNodeNames.gateway
+        case .db: ClusterNodeNames.database
         case .dbupgrade: "dbupgrade"
         }
         let hostname = (role == .webapp ? env["WEBAPP_HOSTNAME"] : env["COREAPP_HOSTNAME"]) ?? defaultName
