@@ -141,6 +141,6 @@ let package = Package(
         .testTarget(name: "ChaosScenarioTests", dependencies: ["ChaosScenario", "WACore"], swiftSettings: settings),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "WACore", .product(name: "NIOHTTP1", package: "swift-nio")] + nio,
                     swiftSettings: settings),
-        .testTarget(name: "WAChaosTests", dependencies: ["WAChaos", "ChaosCheckers", "WATestKit", "wachaos", "wacluster"], swiftSettings: settings),
+        .testTarget(name: "WAChaosTests", dependencies: ["WAChaos", "ChaosCheckers", "WACore", "WATestKit", "wachaos", "wacluster"], swiftSettings: settings),
     ]
 )

@@ -195,7 +195,7 @@ struct Shrink: AsyncParsableCommand {
 }
 
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Messages.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Messages.self, JSON.self])
 
     struct Messages: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -242,6 +242,41 @@ struct Bench: AsyncParsableCommand {
                 try enc.encode(r).write(to: URL(fileURLWithPath: json))
             }
             if r.lost > 0 || r.duplicated > 0 { throw ExitCode(1) }
+        }
+    }
+}
+
+extension Bench {
+    /// `wachaos bench json`: JSONCodec against Foundation's coders on the message path's documents.
+    struct JSON: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "json",
+            abstract: "Time the package's JSON codec against Foundation's on the documents every message crosses (build with -c release).")
+        @Option(help: "Round trips per document and contender in each round.") var iterations = 20_000
+        @Option(help: "Rounds (interleaved; the best round of each counts).") var rounds = 5
+        @Option(help: "Write the result as JSON to this file.") var json: String?
+
+        func validate() throws {
+            guard iterations > 0, rounds > 0 else { throw ValidationError("--iterations and --rounds must be positive") }
+        }
+
+        private func pad(_ s: String, _ width: Int) -> String { s + String(repeating: " ", count: max(1, width - s.count)) }
+
+        func run() throws {
+            let r = try JSONCodecBenchmark.run(iterations: iterations, rounds: rounds)
+            print("µs per parse+write round trip, best of \(rounds) rounds of \(iterations):")
+            for f in r.figures {
+                print("  " + pad(f.document, 36) + pad(f.contender.rawValue, 38)
+                      + String(format: "%8.2f µs  (%.2f× JSONCodec)", f.microsecondsPerRoundTrip, f.timesJSONCodec))
+            }
+            print("message path (every document once):")
+            for c in JSONCodecBenchmark.Contender.allCases {
+                print("  " + pad(c.rawValue, 38) + String(format: "%8.2f µs per message", r.messagePathMicroseconds[c.rawValue] ?? 0))
+            }
+            if let json {
+                let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try enc.encode(r).write(to: URL(fileURLWithPath: json))
+            }
         }
     }
 }
