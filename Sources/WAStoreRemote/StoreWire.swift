@@ -45,13 +45,13 @@ extension StoreRequest: JSONValueConvertible {
         case .renewShardLease(let shard, let epoch, let node, let ttl):
             return op("renewShard", ["shard": .int(shard), "epoch": .int(epoch), "node": .string(node), "ttl": .number(ttl)])
         default:
-            return .object(["codable": (try? JSONValue.parse(JSONEncoder().encode(self))) ?? .null])
+            return .object(["codable": (try? JSONCodec.encode(self)) ?? .null])
         }
     }
 
     public init(json: JSONValue) throws {
         if let codable = json["codable"] {
-            self = try JSONDecoder().decode(StoreRequest.self, from: JSONCodec.data(codable))
+            self = try JSONCodec.decode(StoreRequest.self, from: codable)
             return
         }
         let r = WireReader(json)
@@ -117,13 +117,13 @@ extension StoreResponse: JSONValueConvertible {
             return kind("token", t.map { .array([.string($0.tokenHash), .string($0.username), .number($0.expiresAt)]) } ?? .null)
         case .failure(let e): return kind("failure", .object(["code": .string(e.code.rawValue), "message": .string(e.message)]))
         default:
-            return .object(["codable": (try? JSONValue.parse(JSONEncoder().encode(self))) ?? .null])
+            return .object(["codable": (try? JSONCodec.encode(self)) ?? .null])
         }
     }
 
     public init(json: JSONValue) throws {
         if let codable = json["codable"] {
-            self = try JSONDecoder().decode(StoreResponse.self, from: JSONCodec.data(codable))
+            self = try JSONCodec.decode(StoreResponse.self, from: codable)
             return
         }
         let r = WireReader(json)

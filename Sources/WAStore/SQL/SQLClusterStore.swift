@@ -307,13 +307,13 @@ public final class SQLClusterStore: ClusterStore {
     // MARK: settings
 
     static func encode(_ s: ApplicationSettings) -> String {
-        String(decoding: (try? JSONEncoder().encode(s)) ?? Data("{}".utf8), as: UTF8.self)
+        String(decoding: (try? JSONCodec.encodedData(s)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
     public func settings() async throws -> SettingsRecord {
         try await look { c in
             guard let r = try c.query("SELECT version, body FROM settings WHERE id=1").first else { return SettingsRecord(version: 0, settings: SeedData.settings) }
-            let s = (try? JSONDecoder().decode(ApplicationSettings.self, from: Data((r[1].text ?? "{}").utf8))) ?? SeedData.settings
+            let s = (try? JSONCodec.decode(ApplicationSettings.self, from: Data((r[1].text ?? "{}").utf8))) ?? SeedData.settings
             return SettingsRecord(version: r[0].int ?? 0, settings: s)
         }
     }

@@ -14,8 +14,8 @@ public struct Empty: Codable, Sendable, Equatable, JSONValueConvertible {
     public var json: JSONValue { .object([:]) }
 }
 
-/// Types on the per-message path convert to and from `JSONValue` by hand, so RPC can skip
-/// Foundation's coders for them; other types go through Codable.
+/// Types on the per-message path convert to and from `JSONValue` by hand (no Codable machinery
+/// at all); other types go through Codable over the already parsed value (`JSONCodec.decode`).
 public protocol JSONValueConvertible {
     init(json: JSONValue) throws
     var json: JSONValue { get }
@@ -29,11 +29,11 @@ public struct JSONShapeError: Error, CustomStringConvertible {
 enum RPCCodec {
     static func encode<T: Encodable>(_ value: T) throws -> JSONValue {
         if let v = value as? JSONValueConvertible { return v.json }
-        return try JSONValue.parse(JSONEncoder().encode(value))
+        return try JSONCodec.encode(value)
     }
     static func decode<T: Decodable>(_ type: T.Type, _ json: JSONValue) throws -> T {
         if let t = type as? JSONValueConvertible.Type { return try t.init(json: json) as! T }
-        return try JSONDecoder().decode(T.self, from: JSONCodec.data(json))
+        return try JSONCodec.decode(T.self, from: json)
     }
     static func line(_ object: [String: JSONValue]) -> Data {
         var out: [UInt8] = []
