@@ -1,27 +1,29 @@
 import Foundation
+import Synchronization
 
 /// Suspended `waitForExit` callers of one child, resumed at exit, at their timeout, or on
 /// cancellation, whichever comes first. Timeouts use DispatchQueue.asyncAfter, not sleeping.
-final class ExitWaiters: @unchecked Sendable {
-    // @unchecked: `waiting`, `cancelledEarly`, `nextID` and `outcome` are guarded by `lock`.
-    private let lock = NSLock()
-    private var waiting: [UInt64: CheckedContinuation<ExitStatus?, Never>] = [:]
-    private var cancelledEarly = Set<UInt64>()
-    private var nextID: UInt64 = 0
-    private var outcome: ExitStatus?
+final class ExitWaiters: Sendable {
+    private struct State {
+        var waiting: [UInt64: CheckedContinuation<ExitStatus?, Never>] = [:]
+        var cancelledEarly = Set<UInt64>()
+        var nextID: UInt64 = 0
+        var outcome: ExitStatus?
+    }
+    private let state = Mutex(State())
 
     /// Waits for `finish(with:)`; nil if `timeout` passes first or the task is cancelled.
     func wait(timeout: Duration?) async -> ExitStatus? {
-        let id = lock.withLock { () -> UInt64 in
-            nextID += 1
-            return nextID
+        let id = state.withLock { s -> UInt64 in
+            s.nextID += 1
+            return s.nextID
         }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let immediate: ExitStatus?? = lock.withLock {
-                    if let outcome { return .some(outcome) }
-                    if cancelledEarly.remove(id) != nil { return .some(nil) }
-                    waiting[id] = continuation
+                let immediate: ExitStatus?? = state.withLock { s in
+                    if let outcome = s.outcome { return .some(outcome) }
+                    if s.cancelledEarly.remove(id) != nil { return .some(nil) }
+                    s.waiting[id] = continuation
                     return .none
                 }
                 if let immediate {
@@ -35,9 +37,9 @@ final class ExitWaiters: @unchecked Sendable {
                 }
             }
         } onCancel: {
-            let pending = lock.withLock { () -> Bool in
-                if waiting[id] == nil { cancelledEarly.insert(id) } // cancelled before it registered
-                return waiting[id] != nil
+            let pending = state.withLock { s -> Bool in
+                if s.waiting[id] == nil { s.cancelledEarly.insert(id) } // cancelled before it registered
+                return s.waiting[id] != nil
             }
             if pending { resume(id, with: nil) }
         }
@@ -45,16 +47,16 @@ final class ExitWaiters: @unchecked Sendable {
 
     /// Records the outcome and resumes every waiter with it; later waits return it at once.
     func finish(with value: ExitStatus) {
-        let all = lock.withLock { () -> [CheckedContinuation<ExitStatus?, Never>] in
-            outcome = value
-            defer { waiting.removeAll() }
-            return Array(waiting.values)
+        let all = state.withLock { s -> [CheckedContinuation<ExitStatus?, Never>] in
+            s.outcome = value
+            defer { s.waiting.removeAll() }
+            return Array(s.waiting.values)
         }
         all.forEach { $0.resume(returning: value) }
     }
 
     private func resume(_ id: UInt64, with value: ExitStatus?) {
-        lock.withLock { waiting.removeValue(forKey: id) }?.resume(returning: value)
+        state.withLock { $0.waiting.removeValue(forKey: id) }?.resume(returning: value)
     }
 }
 

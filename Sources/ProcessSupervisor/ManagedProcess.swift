@@ -1,9 +1,9 @@
 import CProcessShim
 import Foundation
+import Synchronization
 
 /// One incarnation of a node started by a `Supervisor`; `restart()` returns the next one.
-public final class ManagedProcess: ReapableChild, @unchecked Sendable, CustomStringConvertible {
-    // @unchecked: `currentState`, `reapedAt`, `keepSupervisorAlive` and `supervisor` are guarded by `lock`.
+public final class ManagedProcess: ReapableChild, Sendable, CustomStringConvertible {
     /// The spec's name, shared by every incarnation.
     public let name: String
     /// This incarnation's pid.
@@ -15,14 +15,16 @@ public final class ManagedProcess: ReapableChild, @unchecked Sendable, CustomStr
     /// Monotonic time of the spawn.
     public let spawnedAt: ContinuousClock.Instant
 
-    private let lock = NSLock()
-    private var currentState: ProcessState = .running
-    private var reapedAt: ContinuousClock.Instant?
+    private struct State {
+        var currentState: ProcessState = .running
+        var reapedAt: ContinuousClock.Instant?
+        // A running child keeps its supervisor, and with it the spawner thread whose exit would
+        // fire PDEATHSIG, alive. Dropped at reap so dead incarnations do not pin it forever.
+        var keepSupervisorAlive: Supervisor?
+        weak var supervisor: Supervisor?
+    }
+    private let locked: Mutex<State>
     private let waiters = ExitWaiters()
-    // A running child keeps its supervisor, and with it the spawner thread whose exit would
-    // fire PDEATHSIG, alive. Dropped at reap so dead incarnations do not pin it forever.
-    private var keepSupervisorAlive: Supervisor?
-    private weak var supervisor: Supervisor?
 
     init(spec: ProcessSpec, pid: pid_t, spawnedAt: ContinuousClock.Instant, supervisor: Supervisor) {
         self.name = spec.name
@@ -30,12 +32,11 @@ public final class ManagedProcess: ReapableChild, @unchecked Sendable, CustomStr
         self.pgid = pid
         self.spec = spec
         self.spawnedAt = spawnedAt
-        self.supervisor = supervisor
-        self.keepSupervisorAlive = supervisor
+        self.locked = Mutex(State(keepSupervisorAlive: supervisor, supervisor: supervisor))
     }
 
     /// running until reaped, then how it ended.
-    public var state: ProcessState { lock.withLock { currentState } }
+    public var state: ProcessState { locked.withLock { $0.currentState } }
 
     /// True until the reaper has collected its exit.
     public var isAlive: Bool { state == .running }
@@ -50,7 +51,7 @@ public final class ManagedProcess: ReapableChild, @unchecked Sendable, CustomStr
     }
 
     /// Monotonic time the exit was collected, once reaped.
-    public var exitedAt: ContinuousClock.Instant? { lock.withLock { reapedAt } }
+    public var exitedAt: ContinuousClock.Instant? { locked.withLock { $0.reapedAt } }
 
     /// "name[pid]", for logs.
     public var description: String { "\(name)[\(pid)]" }
@@ -73,8 +74,8 @@ public final class ManagedProcess: ReapableChild, @unchecked Sendable, CustomStr
     @discardableResult public func signal(_ signal: Int32) -> Bool {
         // Under the lock the reaper also takes to reap: while unreaped, the leader (alive or
         // zombie) holds the pgid, so the number cannot belong to anybody else's group.
-        lock.withLock {
-            guard currentState == .running else { return false }
+        locked.withLock { s in
+            guard s.currentState == .running else { return false }
             return signalProcessGroup(pgid, signal)
         }
     }
@@ -87,7 +88,7 @@ public final class ManagedProcess: ReapableChild, @unchecked Sendable, CustomStr
     /// Stops this incarnation if needed (SIGKILL, then waits up to `stopTimeout`) and spawns the
     /// same spec again: same name, arguments, environment and log file, new pid.
     public func restart(stopTimeout: Duration = .seconds(5)) async throws -> ManagedProcess {
-        guard let supervisor = lock.withLock({ supervisor }) else { throw SupervisorError.shutDown }
+        guard let supervisor = locked.withLock({ $0.supervisor }) else { throw SupervisorError.shutDown }
         if isAlive {
             kill()
             if await waitForExit(timeout: stopTimeout) == nil {
@@ -100,8 +101,8 @@ public final class ManagedProcess: ReapableChild, @unchecked Sendable, CustomStr
     // MARK: Reaping
 
     func reapIfExited() -> Bool {
-        let reaped: (status: ExitStatus, at: ContinuousClock.Instant, supervisor: Supervisor?)? = lock.withLock {
-            guard currentState == .running else { return nil }
+        let reaped: (status: ExitStatus, at: ContinuousClock.Instant, supervisor: Supervisor?)? = locked.withLock { s in
+            guard s.currentState == .running else { return nil }
             let exited = wa_child_has_exited(pid)
             guard exited != 0 else { return nil }
             if exited == 1 {
@@ -114,10 +115,10 @@ public final class ManagedProcess: ReapableChild, @unchecked Sendable, CustomStr
                 ? ExitStatus(waitStatus: waitStatus)
                 : .exited(-1) // someone else reaped it; see ExitStatus.exited
             let now = ContinuousClock.now
-            currentState = ProcessState(status)
-            reapedAt = now
-            defer { keepSupervisorAlive = nil }
-            return (status, now, keepSupervisorAlive)
+            s.currentState = ProcessState(status)
+            s.reapedAt = now
+            defer { s.keepSupervisorAlive = nil }
+            return (status, now, s.keepSupervisorAlive)
         }
         guard let reaped else { return !isAlive }
         ChildRegistry.shared.release(pid)

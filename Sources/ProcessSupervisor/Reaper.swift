@@ -1,22 +1,25 @@
 import CProcessShim
 import Foundation
+import Synchronization
 
 /// One background thread that collects the exits of a supervisor's children as they happen.
 ///
 /// It waits in poll(2) on a pidfd per child (readable when that child exits) plus a wake pipe,
 /// and reaps only the pids it watches: a `waitpid(-1)` would steal the exit statuses of
 /// children started elsewhere in the runner (Foundation.Process, test harnesses).
-final class Reaper: @unchecked Sendable {
-    // @unchecked: `watched`, `stopping` and `sweep` are guarded by `lock`.
+final class Reaper: Sendable {
     private struct Watched {
         let child: ReapableChild
         let pidfd: Int32 // -1 where pidfd_open is unavailable: checked on a short timer instead
     }
 
-    private let lock = NSLock()
-    private var watched: [pid_t: Watched] = [:]
-    private var stopping = false
-    private var sweep: (@Sendable () -> Void)?
+    private struct State {
+        var watched: [pid_t: Watched] = [:]
+        var stopping = false
+        var sweep: (@Sendable () -> Void)?
+    }
+
+    private let state = Mutex(State())
     private let wakeRead: Int32
     private let wakeWrite: Int32
 
@@ -38,19 +41,19 @@ final class Reaper: @unchecked Sendable {
     /// Starts watching `child`; its exit is collected even if it already happened.
     func watch(_ child: ReapableChild) {
         let pidfd = wa_pidfd_open(child.pid)
-        lock.withLock { watched[child.pid] = Watched(child: child, pidfd: max(pidfd, -1)) }
+        state.withLock { $0.watched[child.pid] = Watched(child: child, pidfd: max(pidfd, -1)) }
         wake()
     }
 
     /// Installs a periodic task (orphan adoption), also run right after every reap.
     func setSweep(_ task: @escaping @Sendable () -> Void) {
-        lock.withLock { sweep = task }
+        state.withLock { $0.sweep = task }
         wake()
     }
 
     /// Ends the thread; children still watched are abandoned.
     func stop() {
-        lock.withLock { stopping = true }
+        state.withLock { $0.stopping = true }
         wake()
     }
 
@@ -62,7 +65,7 @@ final class Reaper: @unchecked Sendable {
     private func run() {
         var lastSweep = ContinuousClock.now
         while true {
-            let (snapshot, sweep, stop) = lock.withLock { (Array(watched.values), self.sweep, stopping) }
+            let (snapshot, sweep, stop) = state.withLock { (Array($0.watched.values), $0.sweep, $0.stopping) }
             if stop { break }
 
             var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
@@ -86,9 +89,9 @@ final class Reaper: @unchecked Sendable {
                 sweep()
             }
         }
-        lock.withLock {
-            watched.values.forEach { if $0.pidfd >= 0 { close($0.pidfd) } }
-            watched.removeAll()
+        state.withLock { s in
+            s.watched.values.forEach { if $0.pidfd >= 0 { close($0.pidfd) } }
+            s.watched.removeAll()
         }
     }
 
@@ -99,7 +102,7 @@ final class Reaper: @unchecked Sendable {
     }
 
     private func forget(_ entry: Watched) {
-        lock.withLock { _ = watched.removeValue(forKey: entry.child.pid) }
+        state.withLock { _ = $0.watched.removeValue(forKey: entry.child.pid) }
         if entry.pidfd >= 0 { close(entry.pidfd) }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 extension Supervisor {
     /// On SIGINT, SIGTERM or SIGHUP to the runner: SIGKILL every managed group and adopted
@@ -10,21 +11,25 @@ extension Supervisor {
 
 /// The runner's reaction to being asked to stop: take every node down with it.
 /// (A SIGKILLed runner cannot react; PR_SET_PDEATHSIG covers that case.)
-final class SignalTeardown: @unchecked Sendable {
-    // @unchecked: `supervisors` and `sources` are guarded by `lock`.
+final class SignalTeardown: Sendable {
     static let shared = SignalTeardown()
 
     private struct WeakSupervisor { weak var supervisor: Supervisor? }
 
-    private let lock = NSLock()
-    private var supervisors: [WeakSupervisor] = []
-    private var sources: [DispatchSourceSignal] = []
-    private let queue = DispatchQueue(label: "ProcessSupervisor.signals")
+    private struct State {
+        var supervisors: [WeakSupervisor] = []
+        var sources: [DispatchSourceSignal] = []
+    }
+
+    // Taking it in `tearDown` is fine: Dispatch runs signal sources' handlers on `queue`, not
+    // in signal-handler context.
+    private let state = Mutex(State())
+    private let queue = DispatchQueue(label: "ProcessSupervisor.signals") // delivers the signals; not a lock
 
     func register(_ supervisor: Supervisor) {
-        lock.withLock {
-            supervisors.append(WeakSupervisor(supervisor: supervisor))
-            if sources.isEmpty { sources = [SIGINT, SIGTERM, SIGHUP].map(makeSource) }
+        state.withLock { s in
+            s.supervisors.append(WeakSupervisor(supervisor: supervisor))
+            if s.sources.isEmpty { s.sources = [SIGINT, SIGTERM, SIGHUP].map(makeSource) }
         }
     }
 
@@ -39,7 +44,7 @@ final class SignalTeardown: @unchecked Sendable {
     }
 
     private func tearDown(exitCode: Int32) {
-        let live = lock.withLock { supervisors.compactMap(\.supervisor) }
+        let live = state.withLock { $0.supervisors.compactMap(\.supervisor) }
         live.forEach { $0.killAll() }
         exit(exitCode)
     }

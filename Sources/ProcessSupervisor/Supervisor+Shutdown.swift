@@ -7,7 +7,7 @@ extension Supervisor {
     /// SIGTERM every live group and adopted orphan, wait up to `grace`, SIGKILL what is left,
     /// and wait for it to be reaped. Later spawns throw `.shutDown`. Safe to call again.
     public func shutdown(grace: Duration = .seconds(5)) async {
-        lock.withLock { isShutDown = true }
+        state.withLock { $0.isShutDown = true }
         let graceDeadline = ContinuousClock.now + grace
         signalEverything(SIGTERM)
         signalEverything(SIGCONT) // a paused node cannot act on SIGTERM until it runs again
@@ -30,7 +30,7 @@ extension Supervisor {
     }
 
     var adoptedOrphans: [AdoptedOrphan] {
-        lock.withLock { Array(adopted.values) }
+        state.withLock { Array($0.adopted.values) }
     }
 
     private func waitForEverything(until deadline: ContinuousClock.Instant) async {

@@ -12,13 +12,13 @@ extension Supervisor {
     public func enableSubreaper() throws {
         let result = wa_set_child_subreaper(1)
         if result < 0 { throw SupervisorError.subreaperUnavailable(errno: -result) }
-        lock.withLock { adoptionEnabled = true }
+        state.withLock { $0.adoptionEnabled = true }
         reaper.setSweep { [weak self] in self?.adoptOrphans() }
         adoptOrphans()
     }
 
     /// Whether `enableSubreaper()` has been called.
-    public var adoptsOrphans: Bool { lock.withLock { adoptionEnabled } }
+    public var adoptsOrphans: Bool { state.withLock { $0.adoptionEnabled } }
 
     /// Claims children of the runner that nobody owns and has the reaper watch them.
     func adoptOrphans() {
@@ -28,11 +28,11 @@ extension Supervisor {
         }
         for pid in claimed {
             let orphan = AdoptedOrphan(pid: pid) { [weak self] pid in
-                self?.lock.withLock { _ = self?.adopted.removeValue(forKey: pid) }
+                self?.state.withLock { _ = $0.adopted.removeValue(forKey: pid) }
             }
-            let shutDown = lock.withLock { () -> Bool in
-                adopted[pid] = orphan
-                return isShutDown
+            let shutDown = state.withLock { s -> Bool in
+                s.adopted[pid] = orphan
+                return s.isShutDown
             }
             if shutDown { orphan.signal(SIGKILL) } // nothing may outlive a shut-down supervisor
             reaper.watch(orphan)

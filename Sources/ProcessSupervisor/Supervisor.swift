@@ -1,23 +1,26 @@
 import Foundation
+import Synchronization
 
 /// Starts nodes as separate processes, each in its own process group, and watches them.
 ///
 /// Thread-safe. Every fork happens on one long-lived spawner thread (see `SpawnerThread`),
 /// every exit is collected by one reaper thread. Only processes this supervisor started, and
 /// orphans it adopted, are ever signalled; always by process group, never by name.
-public final class Supervisor: @unchecked Sendable {
-    // @unchecked: latestByName, startingNames, isShutDown, adopted, adoptionEnabled, exitHandlers, exitStreams: guarded by `lock`.
+public final class Supervisor: Sendable {
     let spawner: SpawnerThread
     let reaper: Reaper
 
-    let lock = NSLock()
-    private var latestByName: [String: ManagedProcess] = [:]
-    private var startingNames = Set<String>()
-    var isShutDown = false
-    var adopted: [pid_t: AdoptedOrphan] = [:]
-    var adoptionEnabled = false
-    private var exitHandlers: [@Sendable (ExitEvent) -> Void] = []
-    private var exitStreams: [UUID: AsyncStream<ExitEvent>.Continuation] = [:]
+    struct State {
+        fileprivate var latestByName: [String: ManagedProcess] = [:]
+        fileprivate var startingNames = Set<String>()
+        var isShutDown = false
+        var adopted: [pid_t: AdoptedOrphan] = [:]
+        var adoptionEnabled = false
+        fileprivate var exitHandlers: [@Sendable (ExitEvent) -> Void] = []
+        fileprivate var exitStreams: [UUID: AsyncStream<ExitEvent>.Continuation] = [:]
+    }
+
+    let state = Mutex(State())
 
     /// Creates a supervisor and its spawner and reaper threads.
     public init() {
@@ -38,7 +41,7 @@ public final class Supervisor: @unchecked Sendable {
     public func spawn(_ spec: ProcessSpec) throws -> ManagedProcess {
         try validate(spec)
         try reserveName(spec.name)
-        defer { lock.withLock { _ = startingNames.remove(spec.name) } }
+        defer { state.withLock { _ = $0.startingNames.remove(spec.name) } }
 
         let searchPath = spec.environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"]
         let executablePath = try ExecutableResolver.resolve(spec.executable, path: searchPath)
@@ -49,19 +52,19 @@ public final class Supervisor: @unchecked Sendable {
             (try ChildLauncher.launch(spec, executablePath: executablePath, logFD: logFD), ContinuousClock.now)
         }
         let process = ManagedProcess(spec: spec, pid: pid, spawnedAt: spawnedAt, supervisor: self)
-        lock.withLock { latestByName[spec.name] = process }
+        state.withLock { $0.latestByName[spec.name] = process }
         reaper.watch(process)
         return process
     }
 
     /// The latest incarnation started under `name`, alive or not.
     public func process(named name: String) -> ManagedProcess? {
-        lock.withLock { latestByName[name] }
+        state.withLock { $0.latestByName[name] }
     }
 
     /// The latest incarnation of every name, sorted by name.
     public var processes: [ManagedProcess] {
-        lock.withLock { latestByName.values.sorted { $0.name < $1.name } }
+        state.withLock { $0.latestByName.values.sorted { $0.name < $1.name } }
     }
 
     private func validate(_ spec: ProcessSpec) throws {
@@ -78,12 +81,12 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     private func reserveName(_ name: String) throws {
-        try lock.withLock {
-            if isShutDown { throw SupervisorError.shutDown }
-            if startingNames.contains(name) || latestByName[name]?.isAlive == true {
+        try state.withLock { s in
+            if s.isShutDown { throw SupervisorError.shutDown }
+            if s.startingNames.contains(name) || s.latestByName[name]?.isAlive == true {
                 throw SupervisorError.nameInUse(name: name)
             }
-            startingNames.insert(name)
+            s.startingNames.insert(name)
         }
     }
 
@@ -91,7 +94,7 @@ public final class Supervisor: @unchecked Sendable {
 
     /// Calls `handler` for every reaped managed process, on the reaper thread: keep it short.
     public func onExit(_ handler: @escaping @Sendable (ExitEvent) -> Void) {
-        lock.withLock { exitHandlers.append(handler) }
+        state.withLock { $0.exitHandlers.append(handler) }
     }
 
     /// A stream of every exit from now on; each call returns an independent stream.
@@ -99,9 +102,9 @@ public final class Supervisor: @unchecked Sendable {
         let id = UUID()
         let (stream, continuation) = AsyncStream<ExitEvent>.makeStream()
         continuation.onTermination = { [weak self] _ in
-            self?.lock.withLock { _ = self?.exitStreams.removeValue(forKey: id) }
+            self?.state.withLock { _ = $0.exitStreams.removeValue(forKey: id) }
         }
-        lock.withLock { exitStreams[id] = continuation }
+        state.withLock { $0.exitStreams[id] = continuation }
         return stream
     }
 
@@ -109,13 +112,13 @@ public final class Supervisor: @unchecked Sendable {
     func didReap(_ process: ManagedProcess, status: ExitStatus, at exitedAt: ContinuousClock.Instant) {
         let event = ExitEvent(name: process.name, pid: process.pid, status: status,
                               spawnedAt: process.spawnedAt, exitedAt: exitedAt)
-        let (handlers, streams) = lock.withLock { (exitHandlers, Array(exitStreams.values)) }
+        let (handlers, streams) = state.withLock { ($0.exitHandlers, Array($0.exitStreams.values)) }
         handlers.forEach { $0(event) }
         streams.forEach { $0.yield(event) }
     }
 
     /// Managed processes that have not been reaped yet.
     var liveProcesses: [ManagedProcess] {
-        lock.withLock { latestByName.values.filter(\.isAlive) }
+        state.withLock { $0.latestByName.values.filter(\.isAlive) }
     }
 }

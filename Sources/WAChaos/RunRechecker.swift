@@ -1,5 +1,6 @@
 import ChaosCheckers
 import Foundation
+import WACore
 
 /// Re-judges saved runs with this build's checkers, starting nothing.
 public enum RunRechecker {
@@ -30,7 +31,7 @@ public enum RunRechecker {
         try scenarioFolders(path).map { dir in
             let record = try RunRecord.load(directory: dir)
             var recorded: [String: Verdict] = [:]
-            if let data = FileManager.default.contents(atPath: "\(dir)/report.json"), let report = try? JSONDecoder().decode(ScenarioReport.self, from: data) {
+            if let data = FileManager.default.contents(atPath: "\(dir)/report.json"), let report = try? JSONCodec.decode(ScenarioReport.self, from: data) {
                 for c in report.checks { recorded[c.name] = c.verdict }
             }
             return Outcome(directory: dir, scenario: record.meta.scenario, results: Checker.judge(record), recorded: recorded)

@@ -33,7 +33,7 @@ public struct RunOptions: Sendable {
 
 /// Runs one scenario against a fresh cluster of real processes and checks it.
 final class ScenarioRunner: @unchecked Sendable {
-    // @unchecked: state is used only by the task running `run()`; `shards`, read by the workload too, is written under `lock`.
+    // @unchecked: state is used only by the task running `run()` (`shardCount`, read by the workload too, is `Locked`).
     let scenario: Scenario
     let options: RunOptions
     let supervisor: Supervisor
@@ -46,9 +46,9 @@ final class ScenarioRunner: @unchecked Sendable {
     var timeline: [TimelineEntry] = []
     var labels: [String: String] = [:]
     var deaths: [String: [Double]] = [:]
-    var shards: Int
-    let lock = NSLock()
-    var shardsNow: Int { lock.withLock { shards } }
+    /// The shard count now: set by `set_shards` steps, read by the workload too.
+    let shardCount: Locked<Int>
+    var shardsNow: Int { shardCount.value }
     /// Every fault injected so far, with what the runner saw when it went in.
     var faultLog: [InjectedFault] = []
     /// Faults not yet healed, by what heals them.
@@ -80,7 +80,7 @@ final class ScenarioRunner: @unchecked Sendable {
         self.seed = options.seed ?? scenario.seed ?? 1
         self.scale = options.timeScale ?? scenario.timeScale ?? 0.1
         self.rng = SplitMix64(seed: seed)
-        self.shards = scenario.shards
+        self.shardCount = Locked(scenario.shards)
         self.prefix = index
     }
     let prefix: String
@@ -162,7 +162,7 @@ final class ScenarioRunner: @unchecked Sendable {
         try await cluster.login(timeout: 30)
         let patch = scenario.settings.applicationSettings
         if !patch.isEmpty {
-            let json = try JSONValue.parse(try JSONEncoder().encode(patch))
+            let json = try JSONCodec.encode(patch)
             try await cluster.patchSettings(json)
         }
         if scenario.workload != nil {
@@ -371,10 +371,10 @@ final class ScenarioRunner: @unchecked Sendable {
         case .expectPrimaryMaster(let changes, let within, let line):
             try await expectPrimaryMaster(changes: changes, within: within, line: line)
         case .setShards(let n, let line):
-            note("step", "set shards \(shards) -> \(n)")
-            inject("set_shards", "set shards \(shards) -> \(n)", targets: [], healedBy: "set_shards", line: line, allShards: true) {}
+            note("step", "set shards \(shardsNow) -> \(n)")
+            inject("set_shards", "set shards \(shardsNow) -> \(n)", targets: [], healedBy: "set_shards", line: line, allShards: true) {}
             try await cluster.setShards(n)
-            lock.withLock { shards = n }
+            shardCount.withLock { $0 = n }
         case .sleep(let s, _):
             note("step", "sleep \(s) logical s")
             try await ScaledSystemClock(scale: try TimeScale(scale)).sleep(logicalSeconds: s)
@@ -404,8 +404,8 @@ final class ScenarioRunner: @unchecked Sendable {
         guard nodes.values.filter({ $0.role == "primary_master" }).count == 1 else { return false }
         let runningCoreapps = nodes.values.filter { $0.role == "coreapp" }.count
         let connected = nodes.values.filter { $0.role == "coreapp" && $0.status == "connected" }.count
-        guard connected == min(shards, runningCoreapps) else { return false }
-        if shards > 1 { return nodes.values.contains { $0.role == "primary_master" && $0.status == "connected" } }
+        guard connected == min(shardsNow, runningCoreapps) else { return false }
+        if shardsNow > 1 { return nodes.values.contains { $0.role == "primary_master" && $0.status == "connected" } }
         return true
     }
 

@@ -1,6 +1,7 @@
 import ChaosCheckers
 import ChaosScenario
 import Foundation
+import WACore
 import ProcessSupervisor
 
 /// Reduces a failing schedule to a smaller one that still fails the same check: first whole
@@ -89,7 +90,7 @@ public final class Shrinker {
         let file = FileManager.default.fileExists(atPath: "\(dir)/schedule.yml") ? "\(dir)/schedule.yml" : "\(dir)/scenario.yml"
         let scenario = try ScenarioLoader.load(path: file)
         guard let data = FileManager.default.contents(atPath: "\(dir)/report.json"),
-              let report = try? JSONDecoder().decode(ScenarioReport.self, from: data) else {
+              let report = try? JSONCodec.decode(ScenarioReport.self, from: data) else {
             throw RunnerError("\(dir) has no report.json: give the folder of one scenario of a finished run")
         }
         return (scenario, report)
@@ -104,7 +105,7 @@ public final class Shrinker {
         options.seed = report.seed
         options.timeScale = report.timeScale
         if let data = FileManager.default.contents(atPath: "\(runDirectory)/\(RunRecord.metaFile)"),
-           let meta = try? JSONDecoder().decode(RunMeta.self, from: data), let env = meta.nodeEnvironment, options.nodeEnvironment.isEmpty {
+           let meta = try? JSONCodec.decode(RunMeta.self, from: data), let env = meta.nodeEnvironment, options.nodeEnvironment.isEmpty {
             options.nodeEnvironment = env
         }
         progress("shrink: \(Self.units(original.steps).count) fault(s) in \(original.file); keeping schedules that fail \(target.sorted().joined(separator: ", ")); seed \(report.seed), budget \(Int(budget)) s")

@@ -8,24 +8,25 @@ import WAWire
 /// Everything the simulated WhatsApp server knows: registered numbers, pending codes, live
 /// sessions per (number, shard), bans after conflicts, and message ids seen. One lock guards
 /// it, so the conflict rule is decided atomically.
-public final class GatewayState: @unchecked Sendable {
-    // @unchecked: every var (sessions, bans, accounts, codes, message maps, delivered, ids, rng, misbehaviour) is guarded by `lock`.
+public final class GatewayState: Sendable {
     struct Key: Hashable { let phone: String; let shard: Int }
     struct Session { let id: Int; let node: String; let key: Key; let epoch: Int; let channel: Channel; let shards: Int }
-    public struct Account: Codable { var cc: String; var phoneNumber: String; var vname: String; var verified: Bool }
+    public struct Account: Codable, Sendable { var cc: String; var phoneNumber: String; var vname: String; var verified: Bool }
 
-    private let lock = NSLock()
-    private var sessions: [Key: Session] = [:]
-    private var bans: [Key: LogicalInstant] = [:]
-    private var accounts: [String: Account] = [:]
-    private var pendingCodes: [String: String] = [:]
-    private var messageCounts: [String: Int] = [:]
-    private var messageShard: [String: Key] = [:]
-    private var delivered: Set<String> = []
-    private var nextSessionID = 0
-    private var rng: SplitMix64
-    /// Misbehaviour the chaos runner asked for (see `GatewayFault`).
-    private var misbehaviour = Misbehaviour()
+    private struct State {
+        var sessions: [Key: Session] = [:]
+        var bans: [Key: LogicalInstant] = [:]
+        var accounts: [String: Account] = [:]
+        var pendingCodes: [String: String] = [:]
+        var messageCounts: [String: Int] = [:]
+        var messageShard: [String: Key] = [:]
+        var delivered: Set<String> = []
+        var nextSessionID = 0
+        var rng: SplitMix64
+        /// Misbehaviour the chaos runner asked for (see `GatewayFault`).
+        var misbehaviour = Misbehaviour()
+    }
+    private let state: Locked<State>
     struct Misbehaviour {
         var ackDelay = 0.0, statusDelay = 0.0
         var dropAcks: Set<Int> = [], dropAllAcks = false
@@ -44,13 +45,15 @@ public final class GatewayState: @unchecked Sendable {
     public init(clock: any ClusterClock, timings: ClusterTimings, journal: GatewayJournal, logger: Logger,
                 stateFile: String?, seed: UInt64) {
         self.clock = clock; self.timings = timings; self.journal = journal; self.logger = logger
-        self.stateFile = stateFile; self.rng = SplitMix64(seed: seed)
+        self.stateFile = stateFile
+        var initial = State(rng: SplitMix64(seed: seed))
         if let stateFile, let data = FileManager.default.contents(atPath: stateFile),
-           let saved = try? JSONDecoder().decode([String: Account].self, from: data) { accounts = saved }
+           let saved = try? JSONCodec.decode([String: Account].self, from: data) { initial.accounts = saved }
+        self.state = Locked(initial)
     }
 
-    private func persist() {
-        guard let stateFile, let data = try? JSONEncoder().encode(accounts) else { return }
+    private func persist(_ accounts: [String: Account]) {
+        guard let stateFile, let data = try? JSONCodec.encodedData(accounts) else { return }
         try? data.write(to: URL(fileURLWithPath: stateFile), options: .atomic)
     }
 
@@ -62,40 +65,41 @@ public final class GatewayState: @unchecked Sendable {
     /// its own event loop runs that channel's handlers inline, and they call back into this
     /// state (`closed`), so nothing may be closed or written while the lock is held.
     func hello(node: String, phone: String, shard: Int, epoch: Int, shards: Int, channel: Channel) -> HelloOutcome {
-        let (outcome, displaced) = lock.withLock { decideHello(node: node, phone: phone, shard: shard, epoch: epoch, shards: shards, channel: channel) }
+        let (outcome, displaced) = state.withLock { decideHello(&$0, node: node, phone: phone, shard: shard, epoch: epoch, shards: shards, channel: channel) }
         displaced?.close(promise: nil)
         return outcome
     }
 
-    private func decideHello(node: String, phone: String, shard: Int, epoch: Int, shards: Int, channel: Channel) -> (HelloOutcome, Channel?) {
+    private func decideHello(_ s: inout State, node: String, phone: String, shard: Int, epoch: Int, shards: Int,
+                             channel: Channel) -> (HelloOutcome, Channel?) {
         let key = Key(phone: phone, shard: shard)
         let now = clock.now
-        guard accounts[phone]?.verified == true else {
+        guard s.accounts[phone]?.verified == true else {
             journal.record("refused", ["node": node, "phone": phone, "shard": shard, "reason": "number not registered"])
             return (.refused("number \(phone) is not registered"), nil)
         }
-        if misbehaviour.refusing {
+        if s.misbehaviour.refusing {
             journal.record("refused", ["node": node, "phone": phone, "shard": shard, "reason": "refusing connections (fault)"])
             return (.refused("the WhatsApp server refuses connections right now; retry"), nil)
         }
-        if let until = misbehaviour.bannedUntil, now < until {
+        if let until = s.misbehaviour.bannedUntil, now < until {
             journal.record("refused", ["node": node, "phone": phone, "shard": shard, "reason": "account banned (fault)", "until": until.seconds])
             return (.refused(String(format: "the account is banned for %.0fs more", until - now)), nil)
         }
-        if let until = bans[key], now < until {
+        if let until = s.bans[key], now < until {
             journal.record("refused", ["node": node, "phone": phone, "shard": shard, "reason": "banned", "until": until.seconds])
             return (.refused(String(format: "shard %d of %@ is banned for %.0fs after a conflict", shard, phone, until - now)), nil)
         }
         var displaced: Channel?
-        if let existing = sessions[key] {
-            sessions[key] = nil
+        if let existing = s.sessions[key] {
+            s.sessions[key] = nil
             displaced = existing.channel
             if existing.node == node {
                 journal.record("disconnect", ["node": node, "phone": phone, "shard": shard, "session": existing.id,
                                               "reason": "replaced by a new connection from the same node"])
             } else {
                 // Two nodes serving one number and shard: what the real service bans for.
-                bans[key] = now + timings.gatewayConflictBan
+                s.bans[key] = now + timings.gatewayConflictBan
                 journal.record("conflict", ["phone": phone, "shard": shard, "live_node": existing.node, "live_session": existing.id,
                                             "live_epoch": existing.epoch, "new_node": node, "new_epoch": epoch,
                                             "ban_seconds": timings.gatewayConflictBan])
@@ -105,30 +109,31 @@ public final class GatewayState: @unchecked Sendable {
                 return (.refused("conflict: \(existing.node) already holds shard \(shard); both dropped and the shard is banned"), displaced)
             }
         }
-        nextSessionID += 1
-        sessions[key] = Session(id: nextSessionID, node: node, key: key, epoch: epoch, channel: channel, shards: max(1, shards))
-        journal.record("connect", ["node": node, "phone": phone, "shard": shard, "epoch": epoch, "session": nextSessionID])
+        s.nextSessionID += 1
+        s.sessions[key] = Session(id: s.nextSessionID, node: node, key: key, epoch: epoch, channel: channel, shards: max(1, shards))
+        journal.record("connect", ["node": node, "phone": phone, "shard": shard, "epoch": epoch, "session": s.nextSessionID])
         logger.event("gateway_connect", "\(node) connected for shard \(shard)", ["node": node, "shard": "\(shard)", "epoch": "\(epoch)"])
-        return (.welcome(sessionID: nextSessionID), displaced)
+        return (.welcome(sessionID: s.nextSessionID), displaced)
     }
 
     func closed(sessionID: Int, reason: String) {
-        lock.lock(); defer { lock.unlock() }
-        guard let (key, s) = sessions.first(where: { $0.value.id == sessionID }) else { return }
-        sessions[key] = nil
-        journal.record("disconnect", ["node": s.node, "phone": key.phone, "shard": key.shard, "session": sessionID, "reason": reason])
-        logger.event("gateway_disconnect", "\(s.node) disconnected from shard \(key.shard): \(reason)",
-                     ["node": s.node, "shard": "\(key.shard)", "reason": reason])
+        state.withLock { state in
+            guard let (key, s) = state.sessions.first(where: { $0.value.id == sessionID }) else { return }
+            state.sessions[key] = nil
+            journal.record("disconnect", ["node": s.node, "phone": key.phone, "shard": key.shard, "session": sessionID, "reason": reason])
+            logger.event("gateway_disconnect", "\(s.node) disconnected from shard \(key.shard): \(reason)",
+                         ["node": s.node, "shard": "\(key.shard)", "reason": reason])
+        }
     }
 
-    func isLive(sessionID: Int) -> Bool { lock.withLock { sessions.values.contains { $0.id == sessionID } } }
+    func isLive(sessionID: Int) -> Bool { state.withLock { $0.sessions.values.contains { $0.id == sessionID } } }
 
     /// Records a message; returns how many times this id has now been seen (1 = first).
     func message(id: String, to: String, node: String, shard: Int, sessionID: Int) -> Int {
-        lock.withLock {
-            let n = (messageCounts[id] ?? 0) + 1
-            messageCounts[id] = n
-            if let s = sessions.values.first(where: { $0.id == sessionID }) { messageShard[id] = s.key }
+        state.withLock { state in
+            let n = (state.messageCounts[id] ?? 0) + 1
+            state.messageCounts[id] = n
+            if let s = state.sessions.values.first(where: { $0.id == sessionID }) { state.messageShard[id] = s.key }
             journal.record("message", ["id": id, "to": to, "node": node, "shard": shard, "session": sessionID, "count": n])
             return n
         }
@@ -136,34 +141,34 @@ public final class GatewayState: @unchecked Sendable {
 
     /// The ack of a message on `shard`, as the current misbehaviour has it.
     func ackPlan(shard: Int) -> AckPlan {
-        lock.withLock {
-            if misbehaviour.dropAllAcks || misbehaviour.dropAcks.contains(shard) { return .drop }
-            return misbehaviour.ackDelay > 0 ? .after(misbehaviour.ackDelay) : .now
+        state.withLock { s in
+            if s.misbehaviour.dropAllAcks || s.misbehaviour.dropAcks.contains(shard) { return .drop }
+            return s.misbehaviour.ackDelay > 0 ? .after(s.misbehaviour.ackDelay) : .now
         }
     }
 
     /// Extra logical seconds before a `delivered` status goes out.
-    var statusDelay: Double { lock.withLock { misbehaviour.statusDelay } }
+    var statusDelay: Double { state.withLock { $0.misbehaviour.statusDelay } }
 
     /// Applies a fault; returns the channels to close, which the caller closes after the unlock.
     func apply(_ fault: GatewayFault) -> [Channel] {
-        lock.withLock {
+        state.withLock { s in
             var close: [Channel] = []
             switch fault {
-            case .delayAcks(let ms): misbehaviour.ackDelay = Double(ms) / 1000
-            case .delayStatuses(let ms): misbehaviour.statusDelay = Double(ms) / 1000
+            case .delayAcks(let ms): s.misbehaviour.ackDelay = Double(ms) / 1000
+            case .delayStatuses(let ms): s.misbehaviour.statusDelay = Double(ms) / 1000
             case .dropAcks(let shard):
-                if let shard { misbehaviour.dropAcks.insert(shard) } else { misbehaviour.dropAllAcks = true }
-            case .refuseConnections: misbehaviour.refusing = true
+                if let shard { s.misbehaviour.dropAcks.insert(shard) } else { s.misbehaviour.dropAllAcks = true }
+            case .refuseConnections: s.misbehaviour.refusing = true
             case .dropSession(let shard):
-                close = sessions.values.filter { shard == nil || $0.key.shard == shard }.map(\.channel)
+                close = s.sessions.values.filter { shard == nil || $0.key.shard == shard }.map(\.channel)
             case .ban(let seconds):
-                misbehaviour.bannedUntil = clock.now + seconds
-                close = sessions.values.map(\.channel)
+                s.misbehaviour.bannedUntil = clock.now + seconds
+                close = s.sessions.values.map(\.channel)
             case .heal:
-                let ban = misbehaviour.bannedUntil
-                misbehaviour = Misbehaviour()
-                misbehaviour.bannedUntil = ban
+                let ban = s.misbehaviour.bannedUntil
+                s.misbehaviour = Misbehaviour()
+                s.misbehaviour.bannedUntil = ban
             }
             journal.record("fault", ["fault": fault.description])
             logger.event("gateway_fault", "fault: \(fault)", ["fault": fault.kind.rawValue])
@@ -172,14 +177,14 @@ public final class GatewayState: @unchecked Sendable {
     }
 
     /// Records that `delivered` goes out for `id`; false when it already went (never twice).
-    func markDelivered(_ id: String) -> Bool { lock.withLock { delivered.insert(id).inserted } }
+    func markDelivered(_ id: String) -> Bool { state.withLock { $0.delivered.insert(id).inserted } }
 
     /// The subset of `ids` this server has received.
-    func known(_ ids: [String]) -> [String] { lock.withLock { ids.filter { messageCounts[$0] != nil } } }
+    func known(_ ids: [String]) -> [String] { state.withLock { s in ids.filter { s.messageCounts[$0] != nil } } }
 
     /// Live sessions, for the gateway's status answer and tests.
     public func liveSessions() -> [(node: String, phone: String, shard: Int)] {
-        lock.withLock { sessions.values.map { ($0.node, $0.key.phone, $0.key.shard) }.sorted { ($0.phone, $0.shard) < ($1.phone, $1.shard) } }
+        state.withLock { $0.sessions.values.map { ($0.node, $0.key.phone, $0.key.shard) }.sorted { ($0.phone, $0.shard) < ($1.phone, $1.shard) } }
     }
 
     // MARK: registration
@@ -220,34 +225,36 @@ public final class GatewayState: @unchecked Sendable {
             }
             out.ok = true; out.vname = cert.vname
             guard f.op == "request_code" else { return out }
-            lock.lock(); defer { lock.unlock() }
-            if accounts[phone]?.verified == true { out.verified = true; return out }
-            let code = String(format: "%06d", rng.next() % 1_000_000)
-            pendingCodes[phone] = code
-            accounts[phone] = Account(cc: cc, phoneNumber: pn, vname: cert.vname, verified: false)
-            journal.record("verification_code", ["phone": phone, "code": code, "method": f.method ?? "sms"])
-            out.verified = false
-            return out
+            return state.withLock { s in
+                if s.accounts[phone]?.verified == true { out.verified = true; return out }
+                let code = String(format: "%06d", s.rng.next() % 1_000_000)
+                s.pendingCodes[phone] = code
+                s.accounts[phone] = Account(cc: cc, phoneNumber: pn, vname: cert.vname, verified: false)
+                journal.record("verification_code", ["phone": phone, "code": code, "method": f.method ?? "sms"])
+                out.verified = false
+                return out
+            }
         case "verify_code":
-            lock.lock(); defer { lock.unlock() }
-            guard let expected = pendingCodes[phone] else { out.ok = false; out.reason = "no verification code was requested for +\(phone)"; return out }
-            guard expected == f.code else { out.ok = false; out.reason = "wrong verification code"; return out }
-            pendingCodes[phone] = nil
-            accounts[phone]?.verified = true
-            persist()
-            journal.record("registered", ["phone": phone])
-            out.ok = true; out.vname = accounts[phone]?.vname
-            return out
+            return state.withLock { s in
+                guard let expected = s.pendingCodes[phone] else { out.ok = false; out.reason = "no verification code was requested for +\(phone)"; return out }
+                guard expected == f.code else { out.ok = false; out.reason = "wrong verification code"; return out }
+                s.pendingCodes[phone] = nil
+                s.accounts[phone]?.verified = true
+                persist(s.accounts)
+                journal.record("registered", ["phone": phone])
+                out.ok = true; out.vname = s.accounts[phone]?.vname
+                return out
+            }
         case "inject_inbound":
             guard let from = f.from, !from.isEmpty else { out.ok = false; out.reason = "inject_inbound needs from"; return out }
-            let target: Channel? = lock.withLock {
-                let shards = sessions.values.first { $0.key.phone == phone && $0.key.shard >= 0 }?.shards ?? 1
+            let target: Channel? = state.withLock { state in
+                let shards = state.sessions.values.first { $0.key.phone == phone && $0.key.shard >= 0 }?.shards ?? 1
                 let shard = ShardRouter.shard(for: from, shards: shards)
-                guard let s = sessions[Key(phone: phone, shard: shard)] else {
+                guard let s = state.sessions[Key(phone: phone, shard: shard)] else {
                     out.ok = false; out.reason = "shard \(shard) of +\(phone) has no live connection"; return nil
                 }
                 var frame = GatewayFrame(.inbound)
-                frame.id = "ABGG" + String(rng.next() % 1_000_000_000_000, radix: 16)
+                frame.id = "ABGG" + String(state.rng.next() % 1_000_000_000_000, radix: 16)
                 frame.from = from; frame.body = f.body ?? ""
                 journal.record("inbound", ["id": frame.id!, "from": from, "shard": shard, "session": s.id])
                 out.ok = true; out.id = frame.id; out.shard = shard
@@ -257,12 +264,12 @@ public final class GatewayState: @unchecked Sendable {
             if let target { Self.write(writes, to: target) }
             return out
         case "mark_read":
-            let target: Channel? = lock.withLock {
-                guard let id = f.id, let key = messageShard[id], let s = sessions[key] else {
+            let target: Channel? = state.withLock { state in
+                guard let id = f.id, let key = state.messageShard[id], let s = state.sessions[key] else {
                     out.ok = false; out.reason = "message \(f.id ?? "?") is unknown or its shard has no live connection"; return nil
                 }
                 // A message is delivered before it is read: report delivery first if it has not gone out.
-                if delivered.insert(id).inserted {
+                if state.delivered.insert(id).inserted {
                     var d = GatewayFrame(.status); d.id = id; d.status = "delivered"
                     writes.append(d)
                     journal.record("status", ["id": id, "status": "delivered", "session": s.id])
@@ -276,7 +283,7 @@ public final class GatewayState: @unchecked Sendable {
             if let target { Self.write(writes, to: target) }
             return out
         case "message_count":
-            out.count = lock.withLock { messageCounts[f.id ?? ""] ?? 0 }
+            out.count = state.withLock { $0.messageCounts[f.id ?? ""] ?? 0 }
             out.ok = true
             return out
         case "fault":
@@ -289,7 +296,7 @@ public final class GatewayState: @unchecked Sendable {
             }
             return out
         case "get_code":
-            out.code = lock.withLock { pendingCodes[phone] }
+            out.code = state.withLock { $0.pendingCodes[phone] }
             out.ok = out.code != nil
             if out.code == nil { out.reason = "no pending code for +\(phone)" }
             return out

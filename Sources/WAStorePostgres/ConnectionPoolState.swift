@@ -59,3 +59,7 @@ struct ConnectionPoolState<Connection: AnyObject> {
         return .none
     }
 }
+
+extension ConnectionPoolState: Sendable where Connection: Sendable {}
+extension ConnectionPoolState.Acquire: Sendable where Connection: Sendable {}
+extension ConnectionPoolState.Release: Sendable where Connection: Sendable {}

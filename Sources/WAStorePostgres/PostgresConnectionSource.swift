@@ -7,8 +7,7 @@ import WAStore
 /// source's own, one thread per connection at most, never on an event loop or Swift's
 /// cooperative threads. A broken or timed-out connection is closed, not reused; after a failed
 /// connect, new connects wait a capped, growing backoff and requests meanwhile fail at once.
-public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sendable {
-    // @unchecked: `state`, `waiting` and `backoff` are guarded by `lock`; connections are used by one operation at a time.
+public final class PostgresConnectionSource: SQLConnectionSource, Sendable {
     public let dialect = SQLDialect.postgres
     public let engine = DatabaseEngine.pgsql
     public let location: String
@@ -18,11 +17,13 @@ public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sen
     let resolve: @Sendable (HostPort) -> HostPort
     let clock: (any ClusterClock)?
     private let threads: NIOThreadPool
-    private let lock = NSLock()
-    private var state: ConnectionPoolState<PostgresConnection>
-    private var waiting: [Int: CheckedContinuation<PostgresConnection?, Error>] = [:]
-    private var backoff = ReconnectBackoff()
-    private var databaseCreated = false
+    private struct State {
+        var pool: ConnectionPoolState<PostgresConnection>
+        var waiting: [Int: CheckedContinuation<PostgresConnection?, Error>] = [:]
+        var backoff = ReconnectBackoff()
+        var databaseCreated = false
+    }
+    private let state: Locked<State>
 
     /// `timeout` (real seconds) bounds every connect and every statement; `resolve` maps the
     /// server's address to the one to dial (the chaos runner's link proxy). Leases are judged by
@@ -35,7 +36,7 @@ public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sen
         self.scale = scale
         self.resolve = resolve
         self.location = "\(config.hostname ?? "?"):\(config.port ?? 0)/\(config.databaseName)"
-        self.state = ConnectionPoolState(limit: maxConnections)
+        self.state = Locked(State(pool: ConnectionPoolState(limit: maxConnections)))
         self.threads = NIOThreadPool(numberOfThreads: maxConnections)
         threads.start()
     }
@@ -43,7 +44,7 @@ public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sen
     deinit { threads.shutdownGracefully { _ in } }
 
     /// Connections this node holds open right now (for the report on connection counts).
-    public var openConnections: Int { lock.withLock { state.opened } }
+    public var openConnections: Int { state.withLock { $0.pool.opened } }
 
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         let reserved = try await acquire()
@@ -72,15 +73,15 @@ public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sen
     /// and parking in line happen under one lock, so a release never misses a waiter.
     private func acquire() async throws -> PostgresConnection? {
         try await withCheckedThrowingContinuation { (cont: CheckedContinuation<PostgresConnection?, Error>) in
-            let immediate: Result<PostgresConnection?, Error>? = lock.withLock {
-                if let wait = backoff.wait(), state.idle.isEmpty {
+            let immediate: Result<PostgresConnection?, Error>? = state.withLock { s in
+                if let wait = s.backoff.wait(), s.pool.idle.isEmpty {
                     return .failure(StoreError(.unavailable, "the database at \(location) is unreachable; reconnecting in \(String(format: "%.2f", wait))s"))
                 }
-                switch state.acquire() {
+                switch s.pool.acquire() {
                 case (.use(let c), _): return .success(c)
                 case (.open, _): return .success(nil)
                 case (.wait, let id?):
-                    waiting[id] = cont
+                    s.waiting[id] = cont
                     // Waiting in line is not the database being gone: twice an operation's deadline.
                     DispatchQueue.global().asyncAfter(deadline: .now() + 2 * timeout) { [weak self] in self?.giveUp(waiter: id) }
                     return nil
@@ -92,19 +93,19 @@ public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sen
     }
 
     private func giveUp(waiter id: Int) {
-        let cont = lock.withLock { state.cancel(waiter: id) ? waiting.removeValue(forKey: id) : nil }
+        let cont = state.withLock { s in s.pool.cancel(waiter: id) ? s.waiting.removeValue(forKey: id) : nil }
         cont?.resume(throwing: StoreError(.unavailable, "every connection to \(location) stayed busy for \(String(format: "%.2f", 2 * timeout))s"))
     }
 
     private func release(_ c: PostgresConnection?, healthy: Bool, opened: Bool) {
         var stale: [PostgresConnection] = []
-        let (decision, cont): (ConnectionPoolState<PostgresConnection>.Release, CheckedContinuation<PostgresConnection?, Error>?) = lock.withLock {
-            let d = c.map { state.release($0, healthy: healthy) } ?? state.openFailed()
+        let (decision, cont): (ConnectionPoolState<PostgresConnection>.Release, CheckedContinuation<PostgresConnection?, Error>?) = state.withLock { s in
+            let d = c.map { s.pool.release($0, healthy: healthy) } ?? s.pool.openFailed()
             // One broken connection usually means the server went away: the idle ones are
             // likely dead too, so they are closed rather than tried one failure at a time.
-            if !healthy { stale = state.drainIdle() }
+            if !healthy { stale = s.pool.drainIdle() }
             switch d {
-            case .handTo(let w, _), .openFor(let w): return (d, waiting.removeValue(forKey: w))
+            case .handTo(let w, _), .openFor(let w): return (d, s.waiting.removeValue(forKey: w))
             case .idle, .none: return (d, nil)
             }
         }
@@ -122,13 +123,13 @@ public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sen
         let endpoint = self.endpoint(database: config.databaseName)
         do {
             let c = try PostgresConnection(endpoint, timeout: timeout, scale: scale, clock: clock)
-            lock.withLock { backoff.succeeded() }
+            state.withLock { $0.backoff.succeeded() }
             return c
-        } catch let e as PostgresError where e.isMissingDatabase && !lock.withLock({ databaseCreated }) {
+        } catch let e as PostgresError where e.isMissingDatabase && !state.withLock({ $0.databaseCreated }) {
             try createDatabase()
             return try open()
         } catch {
-            lock.withLock { backoff.failed() }
+            state.withLock { $0.backoff.failed() }
             throw error
         }
     }
@@ -136,7 +137,7 @@ public final class PostgresConnectionSource: SQLConnectionSource, @unchecked Sen
     /// `CREATE DATABASE <prefix>_cluster` through the server's maintenance database; another
     /// node creating it at the same moment is not an error.
     private func createDatabase() throws {
-        lock.withLock { databaseCreated = true }
+        state.withLock { $0.databaseCreated = true }
         let admin = try PostgresConnection(endpoint(database: "postgres"), timeout: timeout, scale: scale, clock: clock)
         defer { admin.close() }
         do { try admin.execute("CREATE DATABASE \"\(config.databaseName)\"") }

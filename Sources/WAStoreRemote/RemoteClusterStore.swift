@@ -8,14 +8,12 @@ import WAWire
 /// The storage contract, served by the db node (`wacluster db`) over node RPC: what every node
 /// of the embedded engine uses. Each call has a deadline; a db node that cannot be reached is
 /// re-dialled with a capped, growing backoff, during which calls fail at once.
-public final class RemoteClusterStore: ClusterStore, @unchecked Sendable {
-    // @unchecked: `backoff` is guarded by `lock`.
+public final class RemoteClusterStore: ClusterStore, Sendable {
     public let engine = DatabaseEngine.sqlite
     public let location: String
     let client: RPCClient
     let timeout: Double
-    private let lock = NSLock()
-    private var backoff = ReconnectBackoff()
+    private let backoff = Locked(ReconnectBackoff())
 
     /// `timeout` is in real seconds and covers connecting and the answer.
     public init(address: HostPort, addressBook: PeerAddressBook, keyring: ClusterKeyring, group: EventLoopGroup, timeout: Double) {
@@ -25,22 +23,22 @@ public final class RemoteClusterStore: ClusterStore, @unchecked Sendable {
     }
 
     func call(_ request: StoreRequest) async throws -> StoreResponse {
-        if let wait = lock.withLock({ backoff.wait() }) {
+        if let wait = backoff.withLock({ $0.wait() }) {
             throw StoreError(.unavailable, "the \(location) is unreachable; reconnecting in \(String(format: "%.2f", wait))s")
         }
         let response: StoreResponse
         do {
             response = try await client.call(StoreCall.self, request, timeout: timeout)
-            lock.withLock { backoff.succeeded() }
+            backoff.withLock { $0.succeeded() }
         } catch let e as RPCError {
             switch e.kind {
             case .unreachable:
-                lock.withLock { backoff.failed() }
+                backoff.withLock { $0.failed() }
                 throw StoreError(.unavailable, "cannot reach the \(location): \(e.detail); \(request.name) was not carried out")
             case .timeout, .closed:
                 throw StoreError(.timeout, "the \(location) gave no answer to \(request.name) (\(e.kind.rawValue)); it may or may not have been carried out")
             case .refused:
-                lock.withLock { backoff.failed() }
+                backoff.withLock { $0.failed() }
                 throw StoreError(.unavailable, "the \(location) refused this node: \(e.detail); check that both have the same WA_DB_PASSWORD / \(ClusterSecret.variable)")
             case .malformed:
                 throw StoreError(.failed, "the \(location) answered \(request.name) with something unreadable: \(e.detail)")

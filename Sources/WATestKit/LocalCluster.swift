@@ -58,7 +58,7 @@ public struct ClusterNode: Sendable {
 
 /// A cluster of real `wacluster` processes under a supervisor, with the client calls tests
 /// and the chaos runner need (login, health, registration, shards, settings, events).
-public final class LocalCluster: @unchecked Sendable {
+public final class LocalCluster: Sendable {
     public static let cc = "1"
     public static let phoneNumber = "6505551234"
     public static let password = "Replica-Pass-1"
@@ -69,15 +69,17 @@ public final class LocalCluster: @unchecked Sendable {
     public let supervisor: Supervisor
     public let group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     /// The nodes by name (defined at init; their environment may change between starts).
-    public var nodes: [String: ClusterNode] { lock.withLock { definedNodes } }
-    private var definedNodes: [String: ClusterNode] = [:]
-    private var processes: [String: ManagedProcess] = [:]
-    /// Where the next readiness scan of a log starts: a restart must not match the old line.
-    private var readyScanFrom: [String: Int] = [:]
-    private let lock = NSLock()
+    public var nodes: [String: ClusterNode] { state.withLock { $0.definedNodes } }
+    private struct State {
+        var definedNodes: [String: ClusterNode] = [:]
+        var processes: [String: ManagedProcess] = [:]
+        /// Where the next readiness scan of a log starts: a restart must not match the old line.
+        var readyScanFrom: [String: Int] = [:]
+        var adminToken: String?
+    }
+    private let state = Locked(State())
     /// The admin's bearer token from the last `login`.
-    public var token: String? { lock.withLock { adminToken } }
-    private var adminToken: String?
+    public var token: String? { state.withLock { $0.adminToken } }
 
     public var clock: ScaledSystemClock { ScaledSystemClock(scale: (try? TimeScale(layout.timeScale)) ?? .realTime) }
     public var gateway: ClusterNode { nodes[ClusterNodeNames.gateway]! }
@@ -87,7 +89,7 @@ public final class LocalCluster: @unchecked Sendable {
     /// The SQLite file of the embedded engine's db node.
     public var dbPath: String { runDirectory + "/wa.db" }
     /// How nodes reach the database (what their `db.env` would say).
-    public private(set) var databaseConfig: DatabaseConfig
+    public let databaseConfig: DatabaseConfig
     /// Every node's `WA_CLUSTER_SECRET` (generated per cluster unless the layout sets one; set
     /// it to "" to leave nodes to the secret kept in the database). Gateway admin requests prove it.
     public let clusterSecretText: String
@@ -119,7 +121,7 @@ public final class LocalCluster: @unchecked Sendable {
         switch layout.database {
         case .sqlite:
             define(name: ClusterNodeNames.database, role: .db, ports: [databaseConfig.port!], arguments: ["db"])
-            definedNodes[ClusterNodeNames.database]?.environment["WA_DB_PATH"] = dbPath
+            state.withLock { $0.definedNodes[ClusterNodeNames.database]?.environment["WA_DB_PATH"] = dbPath }
         case .postgres(let template):
             let dataDirectory = "\(self.runDirectory)/\(ClusterNodeNames.database)/pgdata"
             try FileManager.default.createDirectory(atPath: "\(self.runDirectory)/\(ClusterNodeNames.database)", withIntermediateDirectories: true)
@@ -130,10 +132,12 @@ public final class LocalCluster: @unchecked Sendable {
             try template.copy(to: dataDirectory)
             define(name: ClusterNodeNames.database, role: .db, ports: [databaseConfig.port!],
                    arguments: template.serverArguments(dataDirectory: dataDirectory, port: databaseConfig.port!))
-            definedNodes[ClusterNodeNames.database]?.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C"]
-            definedNodes[ClusterNodeNames.database]?.executable = template.installation.postgres
-            definedNodes[ClusterNodeNames.database]?.user = template.user
-            definedNodes[ClusterNodeNames.database]?.dataDirectory = dataDirectory
+            state.withLock { s in
+                s.definedNodes[ClusterNodeNames.database]?.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C"]
+                s.definedNodes[ClusterNodeNames.database]?.executable = template.installation.postgres
+                s.definedNodes[ClusterNodeNames.database]?.user = template.user
+                s.definedNodes[ClusterNodeNames.database]?.dataDirectory = dataDirectory
+            }
         case .external:
             break
         }
@@ -176,26 +180,27 @@ public final class LocalCluster: @unchecked Sendable {
             env["COREAPP_EXTERNAL_PORTS"] = ports.map(String.init).joined(separator: ",")
         default: break
         }
-        definedNodes[name] = ClusterNode(name: name, role: role, ports: ports, dataDirectory: dir, logFile: "\(runDirectory)/\(name).log",
-                                  arguments: arguments, environment: env.compactMapValues { $0 })
+        let node = ClusterNode(name: name, role: role, ports: ports, dataDirectory: dir, logFile: "\(runDirectory)/\(name).log",
+                               arguments: arguments, environment: env.compactMapValues { $0 })
+        state.withLock { $0.definedNodes[name] = node }
     }
 
     /// Sets an environment variable of one node for its next start (e.g. WA_PEER_OVERRIDES).
     public func setEnvironment(_ name: String, _ key: String, _ value: String?) {
-        lock.withLock { definedNodes[name]?.environment[key] = value }
+        state.withLock { $0.definedNodes[name]?.environment[key] = value }
     }
 
     // MARK: processes
 
     public func start(_ name: String) throws {
-        guard let node = lock.withLock({ definedNodes[name] }) else { throw ClusterError("no node named \(name)") }
+        guard let node = state.withLock({ $0.definedNodes[name] }) else { throw ClusterError("no node named \(name)") }
         var env = node.environment
         if node.role != .gateway && node.role != .db { env["WA_GATEWAY_ADDRESS"] = gatewayAddress.description }
         let spec = ProcessSpec(name: name, executable: node.executable ?? binary, arguments: node.arguments, environment: env,
                                workingDirectory: node.dataDirectory, logFile: node.logFile, user: node.user)
         let logSize = (try? FileManager.default.attributesOfItem(atPath: node.logFile)[.size] as? Int) ?? 0
         let p = try supervisor.spawn(spec)
-        lock.withLock { processes[name] = p; readyScanFrom[name] = logSize }
+        state.withLock { s in s.processes[name] = p; s.readyScanFrom[name] = logSize }
     }
 
     /// Gateway, masters, the boot coreapps, then webapps. The first master is given the
@@ -221,7 +226,7 @@ public final class LocalCluster: @unchecked Sendable {
     /// that it accepts connections (after crash recovery, on a restart).
     public func waitForDatabase(timeout: Double) async throws {
         guard let node = nodes[ClusterNodeNames.database] else { return }
-        let from = lock.withLock { readyScanFrom[node.name] ?? 0 }
+        let from = state.withLock { $0.readyScanFrom[node.name] ?? 0 }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let data = FileManager.default.contents(atPath: node.logFile), data.count > from {
@@ -236,8 +241,8 @@ public final class LocalCluster: @unchecked Sendable {
         throw ClusterError("the database node was not ready within \(timeout)s; see \(node.logFile)")
     }
 
-    public func process(_ name: String) -> ManagedProcess? { lock.withLock { processes[name] } }
-    public var runningNames: [String] { lock.withLock { processes.filter { $0.value.isAlive }.map(\.key).sorted() } }
+    public func process(_ name: String) -> ManagedProcess? { state.withLock { $0.processes[name] } }
+    public var runningNames: [String] { state.withLock { $0.processes.filter { $0.value.isAlive }.map(\.key).sorted() } }
 
     public func kill(_ name: String) { process(name)?.kill() }
     public func terminate(_ name: String) { process(name)?.terminate() }
@@ -261,7 +266,7 @@ public final class LocalCluster: @unchecked Sendable {
     /// Stops only this cluster's processes (the runner shares one supervisor across scenarios):
     /// SIGTERM, then SIGKILL whatever is still there after `grace` seconds.
     public func stopAll(grace: Double) async {
-        let live = lock.withLock { processes.values.filter(\.isAlive) }
+        let live = state.withLock { $0.processes.values.filter(\.isAlive) }
         for p in live { p.resume(); p.terminate() }
         for p in live where await p.waitForExit(timeout: .milliseconds(Int(grace * 1000))) == nil {
             p.kill()
@@ -303,7 +308,7 @@ public final class LocalCluster: @unchecked Sendable {
                 if let r = try? await SimpleHTTPClient.json("POST", webappAddress, path: "/v1/users/login", authorization: auth,
                                                             body: body, group: group, timeout: 5) {
                     if r.status == 200, case .array(let users)? = r.json?["users"], let t = users.first?["token"]?.stringValue {
-                        lock.withLock { adminToken = t }
+                        state.withLock { $0.adminToken = t }
                         return t
                     }
                     last = "\(r.status) \(r.text)"

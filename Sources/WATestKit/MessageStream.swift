@@ -10,20 +10,21 @@ import WAWire
 /// (an answer that says the message was not accepted) or `info` (no answer, a 504, or an
 /// answer saying it may or may not have been accepted). Every send carries an Idempotency-Key; after an `info` the sender retries under
 /// the same key, up to three times with growing pauses, as a careful client would.
-public final class MessageStream: @unchecked Sendable {
-    // @unchecked: `sent`, `refusedByStatus`, `errorCount` and `stopped` are guarded by `lock`.
+public final class MessageStream: Sendable {
     public struct Accepted: Sendable { public var id: String; public var to: String; public var at: Double }
-    private let lock = NSLock()
-    private var sent: [Accepted] = []
-    private var refusedByStatus: [Int: Int] = [:]
-    private var errorCount = 0
+    private struct State {
+        var sent: [Accepted] = []
+        var refusedByStatus: [Int: Int] = [:]
+        var errorCount = 0
+        var stopped = false
+    }
+    private let state = Locked(State())
     /// Sends answered 201, in order.
-    public var accepted: [Accepted] { lock.withLock { sent } }
+    public var accepted: [Accepted] { state.withLock { $0.sent } }
     /// Sends refused, by HTTP status.
-    public var refused: [Int: Int] { lock.withLock { refusedByStatus } }
+    public var refused: [Int: Int] { state.withLock { $0.refusedByStatus } }
     /// Sends with no answer at all.
-    public var errors: Int { lock.withLock { errorCount } }
-    private var stopped = false
+    public var errors: Int { state.withLock { $0.errorCount } }
     let history: HistoryRecorder?
     let shards: @Sendable () -> Int
 
@@ -35,8 +36,8 @@ public final class MessageStream: @unchecked Sendable {
         self.shards = shards
     }
 
-    public func stop() { lock.withLock { stopped = true } }
-    var isStopped: Bool { lock.withLock { stopped } }
+    public func stop() { state.withLock { $0.stopped = true } }
+    var isStopped: Bool { state.withLock { $0.stopped } }
 
     /// The default recipients: `count` numbers spread over every shard.
     public static func recipients(_ count: Int = 200) -> [String] { (0..<count).map { "1555\(String(format: "%07d", $0))" } }
@@ -75,7 +76,7 @@ public final class MessageStream: @unchecked Sendable {
             let now = Date().timeIntervalSince1970
             if r.status == 201, case .array(let m)? = r.json?["messages"], let id = m.first?["id"]?.stringValue {
                 history?.record(process, .ok, "send", at: now) { $0.shard = shard; $0.recipient = to; $0.key = key; $0.status = 201; $0.id = id }
-                lock.withLock { sent.append(Accepted(id: id, to: to, at: now)) }
+                state.withLock { $0.sent.append(Accepted(id: id, to: to, at: now)) }
                 return .ok
             }
             let error = r.json?["errors"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }
@@ -88,11 +89,11 @@ public final class MessageStream: @unchecked Sendable {
                 $0.shard = shard; $0.recipient = to; $0.key = key; $0.status = r.status
                 $0.error = "\(code): \(error?["details"]?.stringValue ?? error?["title"]?.stringValue ?? r.text.prefix(120).description)"
             }
-            lock.withLock { refusedByStatus[r.status, default: 0] += 1 }
+            state.withLock { $0.refusedByStatus[r.status, default: 0] += 1 }
             return kind
         } catch {
             history?.record(process, .info, "send") { $0.shard = shard; $0.recipient = to; $0.key = key; $0.error = "\(error)" }
-            lock.withLock { errorCount += 1 }
+            state.withLock { $0.errorCount += 1 }
             return .info
         }
     }

@@ -1,23 +1,26 @@
 import Foundation
+import WACore
 
 /// Hands out free loopback ports for nodes. They come from below the kernel's ephemeral range
 /// (which starts at 32768), so a port handed out here is never taken meanwhile by an
 /// ephemeral bind such as a link proxy's listener or an outgoing connection. Each process
 /// starts at a pid-derived offset so parallel runs rarely probe the same ports.
 public enum PortAllocator {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var handedOut = Set<Int>()
+    private struct State {
+        var handedOut = Set<Int>()
+        var cursor = range.lowerBound + Int(getpid() * 977) % range.count
+    }
+    private static let state = Locked(State())
     static let range = 20_000..<32_000
-    nonisolated(unsafe) private static var cursor = range.lowerBound + Int(getpid() * 977) % range.count
 
     public static func freePorts(_ count: Int) -> [Int] {
-        lock.withLock {
+        state.withLock { s in
             var out: [Int] = []
             var tried = 0
             while out.count < count, tried < range.count {
                 tried += 1
-                cursor = cursor + 1 >= range.upperBound ? range.lowerBound : cursor + 1
-                if !handedOut.contains(cursor), isFree(cursor) { handedOut.insert(cursor); out.append(cursor) }
+                s.cursor = s.cursor + 1 >= range.upperBound ? range.lowerBound : s.cursor + 1
+                if !s.handedOut.contains(s.cursor), isFree(s.cursor) { s.handedOut.insert(s.cursor); out.append(s.cursor) }
             }
             return out
         }

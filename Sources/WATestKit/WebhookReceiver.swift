@@ -7,19 +7,20 @@ import WACore
 
 /// A webhook endpoint for tests and benchmarks: records every POST body, and answers 500 to
 /// the first `failFirst` requests (to prove retries), 200 after that.
-public final class WebhookReceiver: @unchecked Sendable {
-    // @unchecked: `bodies`, `arrivals`, `requests`, `failuresLeft` and `channel` are guarded by `lock`.
-    private let lock = NSLock()
-    private var bodies: [Data] = []
-    private var arrivals: [Double] = []
-    private var requests = 0
-    private var failuresLeft: Int
-    private var channel: Channel?
+public final class WebhookReceiver: Sendable {
+    private struct State {
+        var bodies: [Data] = []
+        var arrivals: [Double] = []
+        var requests = 0
+        var failuresLeft: Int
+        var channel: Channel?
+    }
+    private let state: Locked<State>
 
-    public var port: Int { lock.withLock { channel }?.localAddress?.port ?? 0 }
+    public var port: Int { state.withLock { $0.channel }?.localAddress?.port ?? 0 }
     public var url: String { "http://127.0.0.1:\(port)/webhook" }
 
-    public init(failFirst: Int = 0) { failuresLeft = failFirst }
+    public init(failFirst: Int = 0) { state = Locked(State(failuresLeft: failFirst)) }
 
     public func start(group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
         let bound = try await ServerBootstrap(group: group)
@@ -28,31 +29,31 @@ public final class WebhookReceiver: @unchecked Sendable {
                 ch.pipeline.configureHTTPServerPipeline().flatMap { ch.pipeline.addHandler(Handler(receiver: self)) }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        lock.withLock { channel = bound }
+        state.withLock { $0.channel = bound }
     }
 
-    public func close() async { try? await lock.withLock({ channel })?.close() }
+    public func close() async { try? await state.withLock({ $0.channel })?.close() }
 
     /// Decides the answer for one request and records it.
     func received(_ body: Data) -> HTTPResponseStatus {
-        lock.withLock {
-            requests += 1
-            if failuresLeft > 0 { failuresLeft -= 1; return .internalServerError }
-            bodies.append(body)
-            arrivals.append(Date().timeIntervalSince1970)
+        state.withLock { s in
+            s.requests += 1
+            if s.failuresLeft > 0 { s.failuresLeft -= 1; return .internalServerError }
+            s.bodies.append(body)
+            s.arrivals.append(Date().timeIntervalSince1970)
             return .ok
         }
     }
 
-    public var requestCount: Int { lock.withLock { requests } }
+    public var requestCount: Int { state.withLock { $0.requests } }
 
     /// Every accepted POST with when it arrived, for `webhook.jsonl`.
     public var receipts: [WebhookReceipt] {
-        lock.withLock { zip(arrivals, bodies).map { WebhookReceipt(ts: $0, body: $1) } }
+        state.withLock { s in zip(s.arrivals, s.bodies).map { WebhookReceipt(ts: $0, body: $1) } }
     }
 
     /// Every accepted POST body as it came.
-    public var rawBodies: [String] { lock.withLock { bodies.map { String(decoding: $0, as: UTF8.self) } } }
+    public var rawBodies: [String] { state.withLock { $0.bodies.map { String(decoding: $0, as: UTF8.self) } } }
 
     /// Writes the receipts as JSON lines.
     public func writeReceipts(to path: String) throws {
@@ -65,7 +66,7 @@ public final class WebhookReceiver: @unchecked Sendable {
     /// Every status seen in accepted deliveries: message id → statuses.
     public var statuses: [String: Set<String>] {
         var out: [String: Set<String>] = [:]
-        for b in lock.withLock({ bodies }) {
+        for b in state.withLock({ $0.bodies }) {
             guard let obj = try? JSONSerialization.jsonObject(with: b) as? [String: Any], let list = obj["statuses"] as? [[String: Any]] else { continue }
             for s in list { if let id = s["id"] as? String, let st = s["status"] as? String { out[id, default: []].insert(st) } }
         }
@@ -74,7 +75,7 @@ public final class WebhookReceiver: @unchecked Sendable {
 
     /// Inbound message ids seen in accepted deliveries.
     public var inboundIDs: [String] {
-        lock.withLock { bodies }.flatMap { b -> [String] in
+        state.withLock { $0.bodies }.flatMap { b -> [String] in
             guard let obj = try? JSONSerialization.jsonObject(with: b) as? [String: Any], let list = obj["messages"] as? [[String: Any]] else { return [] }
             return list.compactMap { $0["id"] as? String }
         }

@@ -8,7 +8,7 @@ import WAStore
 import WAWire
 
 /// The REST API of the webapp node.
-final class WebappAPI: @unchecked Sendable {
+final class WebappAPI: Sendable {
     let rt: NodeRuntime
     let shardRoutes: ShardRoutes
     let tokenCache = TokenCache()
@@ -263,24 +263,22 @@ final class WebappAPI: @unchecked Sendable {
 /// Valid tokens seen recently (keyed by the token, in this process's memory only), so the hot
 /// path (POST /v1/messages) neither hashes nor reads the DB for every request. Entries live
 /// 5 s: a deleted user's token stops working within that.
-final class TokenCache: @unchecked Sendable {
-    // @unchecked: `entries` is guarded by `lock`.
-    private let lock = NSLock()
-    private var entries: [String: (user: String, expires: Double, until: Double)] = [:]
+final class TokenCache: Sendable {
+    private let entries = Locked<[String: (user: String, expires: Double, until: Double)]>([:])
     /// The user a bearer token (the raw token, not its hash) belongs to, if seen within 5 s.
     func user(forToken token: String, now: Double) -> String? {
-        lock.withLock {
+        entries.withLock { entries in
             guard let e = entries[token], now < e.until, now < e.expires else { entries[token] = nil; return nil }
             return e.user
         }
     }
     func remember(token: String, user: String, expires: Double, now: Double) {
-        lock.withLock {
+        entries.withLock { entries in
             if entries.count > 10_000 { entries.removeAll() }
             entries[token] = (user, expires, now + 5)
         }
     }
-    func drop(user: String) { lock.withLock { entries = entries.filter { $0.value.user != user } } }
+    func drop(user: String) { entries.withLock { entries in entries = entries.filter { $0.value.user != user } } }
 }
 
 /// Password hashing off the request threads: one thread of its own, so a burst of logins

@@ -10,16 +10,15 @@ import WAWire
 
 /// Where each shard is served: the shard map and node addresses, cached for a fraction of a
 /// tick so routing does not cost a DB read per message, refreshed at once after a miss.
-final class ShardRoutes: @unchecked Sendable {
+final class ShardRoutes: Sendable {
     struct Snapshot { var shardCount: Int; var owners: [Int: NodeRecord]; var at: LogicalInstant }
-    private let lock = NSLock()
-    private var snapshot: Snapshot?
+    private let snapshot = Locked<Snapshot?>(nil)
     let rt: NodeRuntime
     init(runtime: NodeRuntime) { rt = runtime }
 
     func current() async throws -> Snapshot {
         let now = rt.clock.now
-        if let s = lock.withLock({ snapshot }), now - s.at < 0.5 { return s }
+        if let s = snapshot.value, now - s.at < 0.5 { return s }
         return try await refresh()
     }
 
@@ -32,11 +31,11 @@ final class ShardRoutes: @unchecked Sendable {
             if let o = row.owner, let n = nodes[o] { owners[row.shard] = n }
         }
         let s = Snapshot(shardCount: map.shardCount, owners: owners, at: rt.clock.now)
-        lock.withLock { snapshot = s }
+        snapshot.withLock { $0 = s }
         return s
     }
 
-    func invalidate() { lock.withLock { snapshot = nil } }
+    func invalidate() { snapshot.withLock { $0 = nil } }
 }
 
 extension WebappAPI {
@@ -139,7 +138,7 @@ extension WebappAPI {
     func support(_ request: Request) async throws -> Response {
         _ = try await authenticate(request)
         try requireSchema()
-        let entries = try await askEveryNode(NodeRPC.Support.self) { try JSONValue.parse(try JSONEncoder().encode($0)) }
+        let entries = try await askEveryNode(NodeRPC.Support.self) { try JSONCodec.encode($0) }
         return APIResponse.json(JSONValue.object(["support": .object(["nodes": .object(entries)])]))
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import WACore
 
 /// One line of `history.jsonl`: an operation of a client or of the nemesis, Jepsen style.
 /// A client send is an `invoke` followed by one completion: `ok` (accepted, with its id),
@@ -53,13 +54,14 @@ public struct HistoryOp: Codable, Equatable, Sendable {
 }
 
 /// Appends operations to `history.jsonl` as they happen, one line each, from any thread.
-public final class HistoryRecorder: @unchecked Sendable {
-    // @unchecked: `next`, `ops` and every use of `handle` and `encoder` are guarded by `lock`.
-    private let lock = NSLock()
+public final class HistoryRecorder: Sendable {
+    private struct State {
+        var next = 0
+        var ops: [HistoryOp] = []
+    }
+    /// Also guards every use of `handle` and `encoder`.
+    private let state = Locked(State())
     private let handle: FileHandle?
-    private var next = 0
-    private var ops: [HistoryOp] = []
-    private let encoder: JSONEncoder = { let e = JSONEncoder(); e.outputFormatting = [.sortedKeys]; return e }()
     public let scale: Double
     public let path: String
 
@@ -77,26 +79,26 @@ public final class HistoryRecorder: @unchecked Sendable {
         let ts = at ?? Date().timeIntervalSince1970
         var op = HistoryOp(process: process, type: type, f: f, ts: ts, logical: ts / scale)
         fill(&op)
-        return lock.withLock {
-            op.index = next
-            next += 1
-            ops.append(op)
-            if var line = try? encoder.encode(op) { line.append(0x0A); handle?.write(line) }
+        return state.withLock { s in
+            op.index = s.next
+            s.next += 1
+            s.ops.append(op)
+            if var line = try? JSONCodec.encodedData(op) { line.append(0x0A); handle?.write(line) }
             return op
         }
     }
 
     /// Every operation so far, in order.
-    public var operations: [HistoryOp] { lock.withLock { ops } }
+    public var operations: [HistoryOp] { state.withLock { $0.ops } }
 
-    public func close() { lock.withLock { try? handle?.close() } }
+    public func close() { state.withLock { _ in try? handle?.close() } }
 
     /// Reads a saved history; the error names the line that is not an operation.
     public static func read(path: String) throws -> [HistoryOp] {
         guard let data = FileManager.default.contents(atPath: path) else { return [] }
         var out: [HistoryOp] = []
         for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
-            do { out.append(try JSONDecoder().decode(HistoryOp.self, from: Data(line.utf8))) }
+            do { out.append(try JSONCodec.decode(HistoryOp.self, from: Data(line.utf8))) }
             catch { throw RunRecordError("\(path):\(n + 1): not a history operation (\(error))") }
         }
         return out

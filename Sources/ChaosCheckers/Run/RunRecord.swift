@@ -119,12 +119,12 @@ public struct RunRecord: Sendable {
             throw RunRecordError("\(directory) has no \(metaFile): not a scenario run folder written by this wachaos (or the run did not get past boot)")
         }
         let meta: RunMeta
-        do { meta = try JSONDecoder().decode(RunMeta.self, from: metaData) }
+        do { meta = try JSONCodec.decode(RunMeta.self, from: metaData) }
         catch { throw RunRecordError("\(directory)/\(metaFile) is not readable: \(error)") }
         let history = try HistoryRecorder.read(path: "\(directory)/\(historyFile)")
         let journal = jsonLines(atPath: "\(directory)/\(journalFile)")
         let webhook = (fm.contents(atPath: "\(directory)/\(webhookFile)").map { String(decoding: $0, as: UTF8.self) } ?? "")
-            .split(separator: "\n").compactMap { try? JSONDecoder().decode(WebhookReceipt.self, from: Data($0.utf8)) }
+            .split(separator: "\n").compactMap { try? JSONCodec.decode(WebhookReceipt.self, from: Data($0.utf8)) }
         var events: [NodeEvent] = []
         for file in ((try? fm.contentsOfDirectory(atPath: directory)) ?? []).sorted() where file.hasSuffix(".log") {
             events += NodeEvent.read(file: "\(directory)/\(file)")

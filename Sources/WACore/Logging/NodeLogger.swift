@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// Writes one JSON object per line: `{"ts":…,"logical":…,"node":…,"level":…,"event":…,"msg":…, …}`.
 /// Every node has one logger labelled with its name; the chaos runner reads these lines to
@@ -47,29 +48,33 @@ public struct JSONLineLogHandler: LogHandler {
 /// A thread-safe line writer. Unbuffered sinks write each line at once, so a SIGKILL loses
 /// nothing written (node logs). A buffered sink (the gateway's journal, several lines per
 /// message) gathers lines and writes them every `flushInterval` seconds or 64 KiB.
-public final class LineSink: @unchecked Sendable {
-    // @unchecked: `buffer`, `timer` and writes to `handle` are guarded by `lock`.
-    private let lock = NSLock()
+public final class LineSink: Sendable {
+    private struct State {
+        var buffer = Data()
+        var timer: DispatchSourceTimer?
+    }
+    // Guards writes to `handle` too. Mutex, not Locked: DispatchSourceTimer is not Sendable.
+    private let state = Mutex(State())
     private let handle: FileHandle
-    private var buffer = Data()
-    private var timer: DispatchSourceTimer?
     public init(handle: FileHandle) { self.handle = handle }
 
     /// Makes this sink buffered, flushing at least every `flushInterval` real seconds.
     public func buffered(flushInterval: Double) -> LineSink {
-        let t = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "linesink.flush"))
-        t.schedule(deadline: .now() + flushInterval, repeating: flushInterval)
-        t.setEventHandler { [weak self] in self?.flush() }
-        lock.withLock { timer = t }
-        t.resume()
+        state.withLock { s in // made inside the closure so that it may belong to the state; nothing blocks here
+            let t = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "linesink.flush"))
+            t.schedule(deadline: .now() + flushInterval, repeating: flushInterval)
+            t.setEventHandler { [weak self] in self?.flush() }
+            s.timer = t
+            t.resume()
+        }
         return self
     }
 
     public func flush() {
-        lock.withLock {
-            guard !buffer.isEmpty else { return }
-            handle.write(buffer)
-            buffer.removeAll(keepingCapacity: true)
+        state.withLock { s in
+            guard !s.buffer.isEmpty else { return }
+            handle.write(s.buffer)
+            s.buffer.removeAll(keepingCapacity: true)
         }
     }
     public static let standardOutput = LineSink(handle: .standardOutput)
@@ -82,17 +87,17 @@ public final class LineSink: @unchecked Sendable {
         return LineSink(handle: h)
     }
     public func write(line: Data) {
-        lock.withLock {
-            if timer == nil {
+        state.withLock { s in
+            if s.timer == nil {
                 var d = line; d.append(0x0A)
                 handle.write(d)
                 return
             }
-            buffer.append(line)
-            buffer.append(0x0A)
-            if buffer.count >= 64 * 1024 {
-                handle.write(buffer)
-                buffer.removeAll(keepingCapacity: true)
+            s.buffer.append(line)
+            s.buffer.append(0x0A)
+            if s.buffer.count >= 64 * 1024 {
+                handle.write(s.buffer)
+                s.buffer.removeAll(keepingCapacity: true)
             }
         }
     }

@@ -51,11 +51,9 @@ public struct ClusterSecret: Sendable, Equatable {
 /// The cluster secret as a node knows it: from `WA_CLUSTER_SECRET` at start, or later from the
 /// database (where the first node to start put a generated one). Until then connections are
 /// refused, never let through.
-public final class ClusterKeyring: @unchecked Sendable {
-    // @unchecked: `secret` is guarded by `lock`.
-    private let lock = NSLock()
-    private var secret: ClusterSecret?
-    public init(_ secret: ClusterSecret? = nil) { self.secret = secret }
-    public var current: ClusterSecret? { lock.withLock { secret } }
-    public func install(_ s: ClusterSecret) { lock.withLock { secret = s } }
+public final class ClusterKeyring: Sendable {
+    private let secret: Locked<ClusterSecret?>
+    public init(_ secret: ClusterSecret? = nil) { self.secret = Locked(secret) }
+    public var current: ClusterSecret? { secret.value }
+    public func install(_ s: ClusterSecret) { secret.withLock { $0 = s } }
 }

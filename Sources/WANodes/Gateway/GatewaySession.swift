@@ -6,22 +6,33 @@ import WAWire
 
 /// A node's connection to the gateway for one shard: hello, answer pings, report state.
 /// It never reconnects by itself: whether to connect again is the owner machine's call.
-public final class GatewaySession: @unchecked Sendable {
+public final class GatewaySession: Sendable {
     public enum State: Equatable, Sendable { case connecting, connected, closed(String) }
 
     public let shard: Int
     public let epoch: Int
-    private let lock = NSLock()
-    private var connection: LineConnection?
-    private var _state: State = .connecting
-    private var stopped = false
-    public var onFrame: (@Sendable (GatewayFrame) -> Void)?
+    private struct Guarded {
+        var connection: LineConnection?
+        var state: State = .connecting
+        var stopped = false
+        var onFrame: (@Sendable (GatewayFrame) -> Void)?
+        var onConnected: (@Sendable () -> Void)?
+    }
+    private let guarded = Locked(Guarded())
+
+    public var onFrame: (@Sendable (GatewayFrame) -> Void)? {
+        get { guarded.withLock { $0.onFrame } }
+        set { guarded.withLock { $0.onFrame = newValue } }
+    }
     /// Called once, when the gateway welcomes the session.
-    public var onConnected: (@Sendable () -> Void)?
+    public var onConnected: (@Sendable () -> Void)? {
+        get { guarded.withLock { $0.onConnected } }
+        set { guarded.withLock { $0.onConnected = newValue } }
+    }
 
     public init(shard: Int, epoch: Int) { self.shard = shard; self.epoch = epoch }
 
-    public var state: State { lock.withLock { _state } }
+    public var state: State { guarded.withLock { $0.state } }
 
     /// Connects and serves the session until it ends; returns why it ended.
     public func run(gateway: HostPort, runtime: NodeRuntime, phone: String, shards: Int = 1) async -> String {
@@ -32,9 +43,9 @@ public final class GatewaySession: @unchecked Sendable {
         } catch {
             return finish("cannot reach the gateway at \(gateway): \(error)")
         }
-        let cancelled = lock.withLock { () -> Bool in
-            if stopped { return true }
-            connection = conn
+        let cancelled = guarded.withLock { g -> Bool in
+            if g.stopped { return true }
+            g.connection = conn
             return false
         }
         if cancelled { conn.close(); return finish("stopped before the connection was up") }
@@ -48,9 +59,9 @@ public final class GatewaySession: @unchecked Sendable {
             switch frame.type {
             case .welcome:
                 welcomeTimer.cancel()
-                let first = lock.withLock { () -> Bool in
-                    guard case .connecting = _state else { return false }
-                    _state = .connected
+                let first = guarded.withLock { g -> Bool in
+                    guard case .connecting = g.state else { return false }
+                    g.state = .connected
                     return true
                 }
                 if first { onConnected?() }
@@ -67,23 +78,23 @@ public final class GatewaySession: @unchecked Sendable {
         welcomeTimer.cancel()
         // The loop also ends when the node's task is cancelled: never leave the socket open behind.
         conn.close()
-        return finish(lock.withLock { stopped } ? "closed by this node" : reason)
+        return finish(guarded.withLock { $0.stopped } ? "closed by this node" : reason)
     }
 
     private func finish(_ reason: String) -> String {
-        lock.withLock { _state = .closed(reason); connection = nil }
+        guarded.withLock { g in g.state = .closed(reason); g.connection = nil }
         return reason
     }
 
     public func send(_ frame: GatewayFrame) -> Bool {
-        guard let c = lock.withLock({ connection }), c.isActive else { return false }
+        guard let c = guarded.withLock({ $0.connection }), c.isActive else { return false }
         c.send(frame.encodedLine())
         return true
     }
 
     /// Says goodbye and closes. Idempotent.
     public func stop(reason: String) {
-        let c = lock.withLock { () -> LineConnection? in stopped = true; return connection }
+        let c = guarded.withLock { g -> LineConnection? in g.stopped = true; return g.connection }
         guard let c else { return }
         var bye = GatewayFrame(.bye); bye.reason = reason
         c.send(bye.encodedLine())

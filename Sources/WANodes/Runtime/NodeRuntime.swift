@@ -8,8 +8,7 @@ import WAWire
 
 /// What every node process shares: identity, clock, logger, store, event loops, peers. All of
 /// it is handed in, so a shell can be driven in-process by a `ManualClock` and a test store.
-public final class NodeRuntime: @unchecked Sendable {
-    // @unchecked: the mutable caches below are guarded by `lock`.
+public final class NodeRuntime: Sendable {
     public let config: NodeConfig
     public let nodeID: String
     public let clock: any ClusterClock
@@ -28,10 +27,13 @@ public final class NodeRuntime: @unchecked Sendable {
     public let keyring: ClusterKeyring
     public static let version = "2.53.2-replica"
 
-    private let lock = NSLock()
-    private var cachedSettings = SettingsRecord(version: 0, settings: ApplicationSettings())
-    private var schemaReady = false
-    private var databaseProblem: String?
+    private struct State {
+        var cachedSettings = SettingsRecord(version: 0, settings: ApplicationSettings())
+        var schemaReady = false
+        var databaseProblem: String?
+        var lastDBHeartbeat: LogicalInstant?
+    }
+    private let state = Locked(State())
 
     public init(config: NodeConfig, nodeID: String, clock: any ClusterClock, store: any ClusterStore, logger: Logger,
                 addressBook: PeerAddressBook, timings: ClusterTimings = .standard,
@@ -76,32 +78,32 @@ public final class NodeRuntime: @unchecked Sendable {
     /// Real seconds for a logical duration, never below a floor (timeouts need some room).
     public func real(_ logical: Double, floor: Double = 0.05) -> Double { max(floor, clock.scale.real(logical)) }
 
-    public var settings: ApplicationSettings { lock.withLock { cachedSettings.settings } }
-    public var settingsVersion: Int { lock.withLock { cachedSettings.version } }
+    public var settings: ApplicationSettings { state.withLock { $0.cachedSettings.settings } }
+    public var settingsVersion: Int { state.withLock { $0.cachedSettings.version } }
 
     /// Re-reads the settings; returns true when the version changed.
     @discardableResult
     public func refreshSettings() async throws -> Bool {
         let fresh = try await store.settings()
-        return lock.withLock {
-            let changed = fresh.version != cachedSettings.version
-            if changed { cachedSettings = fresh }
+        return state.withLock { s in
+            let changed = fresh.version != s.cachedSettings.version
+            if changed { s.cachedSettings = fresh }
             return changed
         }
     }
 
-    public var isSchemaReady: Bool { lock.withLock { schemaReady } }
+    public var isSchemaReady: Bool { state.withLock { $0.schemaReady } }
 
     /// Why the database cannot be used right now, or nil.
-    public var databaseUnavailable: String? { lock.withLock { databaseProblem } }
+    public var databaseUnavailable: String? { state.withLock { $0.databaseProblem } }
 
     /// Records whether the last database call worked, logging only the changes: one line when
     /// the database goes away (with the reason), one when it is back.
     public func noteDatabase(_ error: Error?) {
         let problem = error.map { "\($0)" }
-        let (was, now) = lock.withLock { () -> (String?, String?) in
-            let was = databaseProblem
-            databaseProblem = problem
+        let (was, now) = state.withLock { s -> (String?, String?) in
+            let was = s.databaseProblem
+            s.databaseProblem = problem
             return (was, problem)
         }
         switch (was, now) {
@@ -121,7 +123,7 @@ public final class NodeRuntime: @unchecked Sendable {
                 let v = try await store.schemaVersion()
                 noteDatabase(nil)
                 if v >= ClusterSchema.version {
-                    lock.withLock { schemaReady = true }
+                    state.withLock { $0.schemaReady = true }
                     return
                 }
                 if !announced {
@@ -135,7 +137,7 @@ public final class NodeRuntime: @unchecked Sendable {
         }
     }
 
-    public func markSchemaReady() { lock.withLock { schemaReady = true } }
+    public func markSchemaReady() { state.withLock { $0.schemaReady = true } }
 
     /// Without `WA_CLUSTER_SECRET`, the nodes share a secret kept in the database: the first
     /// node to ask stores a generated one, every node reads the same. Retries until it has it.
@@ -154,14 +156,12 @@ public final class NodeRuntime: @unchecked Sendable {
         }
     }
 
-    private var lastDBHeartbeat: LogicalInstant?
-
     /// The part of every master's and coreapp's pass that is the same: the DB heartbeat (every
     /// `dbHeartbeatPeriod`) and applying changed settings. Logs, never throws.
     public func upkeep(role: NodeRole) async {
         let now = clock.now
-        if lock.withLock({ lastDBHeartbeat.map { now - $0 < timings.dbHeartbeatPeriod } ?? false }) == false {
-            do { try await registerSelf(role: role); lock.withLock { lastDBHeartbeat = now } }
+        if state.withLock({ $0.lastDBHeartbeat.map { now - $0 < timings.dbHeartbeatPeriod } ?? false }) == false {
+            do { try await registerSelf(role: role); state.withLock { $0.lastDBHeartbeat = now } }
             catch { logger.event("db_error", "DB heartbeat failed: \(error)", level: .warning) }
         }
         do {

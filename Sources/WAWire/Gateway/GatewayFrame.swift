@@ -108,10 +108,10 @@ public struct SimulatedCert: Codable, Sendable, Equatable {
         self.cc = cc; self.phoneNumber = phoneNumber; self.vname = vname; self.expires = expires
     }
 
-    public var base64: String { ((try? JSONEncoder().encode(self)) ?? Data()).base64EncodedString() }
+    public var base64: String { ((try? JSONCodec.encodedData(self)) ?? Data()).base64EncodedString() }
 
     public static func decode(_ base64: String) -> SimulatedCert? {
         guard let data = Data(base64Encoded: base64) else { return nil }
-        return try? JSONDecoder().decode(SimulatedCert.self, from: data)
+        return try? JSONCodec.decode(SimulatedCert.self, from: data)
     }
 }

@@ -59,7 +59,7 @@ public enum SimpleHTTPClient {
         headers["Content-Type"] = "application/json"
         if let token { headers["Authorization"] = "Bearer \(token)" }
         if let authorization { headers["Authorization"] = authorization }
-        let data = try body.map { try JSONEncoder().encode($0) }
+        let data = try body.map { try JSONCodec.encodedData($0) }
         return try await request(method, target, path: path, headers: headers, body: data, group: group, timeout: timeout)
     }
 }

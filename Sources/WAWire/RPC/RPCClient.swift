@@ -7,17 +7,18 @@ import WACore
 /// Calls one peer's RPC over a single multiplexed connection, opened on first use and again
 /// after it breaks. Every call has a deadline, so a hung link (a partition) costs a timeout,
 /// never a hang.
-public final class RPCClient: @unchecked Sendable {
-    // @unchecked: `channel`, `connecting`, `pending` and `nextID` are guarded by `lock`.
+public final class RPCClient: Sendable {
     public let peer: HostPort
     private let addressBook: PeerAddressBook
     private let group: EventLoopGroup
     private let keyring: ClusterKeyring
-    private let lock = NSLock()
-    private var channel: Channel?
-    private var connecting: EventLoopFuture<Channel>?
-    private var pending: [UInt64: EventLoopPromise<JSONValue>] = [:]
-    private var nextID: UInt64 = 0
+    private struct State {
+        var channel: Channel?
+        var connecting: EventLoopFuture<Channel>?
+        var pending: [UInt64: EventLoopPromise<JSONValue>] = [:]
+        var nextID: UInt64 = 0
+    }
+    private let state = Locked(State())
 
     public init(peer: HostPort, addressBook: PeerAddressBook = .direct, keyring: ClusterKeyring, group: EventLoopGroup) {
         self.peer = peer; self.addressBook = addressBook; self.keyring = keyring; self.group = group
@@ -27,11 +28,11 @@ public final class RPCClient: @unchecked Sendable {
     public func call<M: RPCMethod>(_ method: M.Type, _ params: M.Params, timeout: Double) async throws -> M.Result {
         let deadline = NIODeadline.now() + .nanoseconds(Int64(max(timeout, 0.001) * 1e9))
         let ch = try await connection(deadline: deadline)
-        let (id, promise) = lock.withLock { () -> (UInt64, EventLoopPromise<JSONValue>) in
-            nextID += 1
+        let (id, promise) = state.withLock { s -> (UInt64, EventLoopPromise<JSONValue>) in
+            s.nextID += 1
             let p = ch.eventLoop.makePromise(of: JSONValue.self)
-            pending[nextID] = p
-            return (nextID, p)
+            s.pending[s.nextID] = p
+            return (s.nextID, p)
         }
         let body = RPCCodec.line(["id": .number(Double(id)), "method": .string(M.name), "params": try RPCCodec.encode(params)])
         let timer = ch.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
@@ -56,21 +57,21 @@ public final class RPCClient: @unchecked Sendable {
 
     /// Drops the connection (after a peer restarts on another address, for example).
     public func reset() {
-        let ch = lock.withLock { () -> Channel? in let c = channel; channel = nil; return c }
+        let ch = state.withLock { s -> Channel? in let c = s.channel; s.channel = nil; return c }
         ch?.close(promise: nil)
     }
 
     private func drop(_ ch: Channel) {
-        let mine = lock.withLock { () -> Bool in
-            guard channel === ch else { return false }
-            channel = nil
+        let mine = state.withLock { s -> Bool in
+            guard s.channel === ch else { return false }
+            s.channel = nil
             return true
         }
         if mine { ch.close(promise: nil) }
     }
 
     private func fail(_ id: UInt64, _ error: Error) {
-        let p = lock.withLock { pending.removeValue(forKey: id) }
+        let p = state.withLock { $0.pending.removeValue(forKey: id) }
         p?.fail(error)
     }
 
@@ -79,25 +80,25 @@ public final class RPCClient: @unchecked Sendable {
     private func deliver(_ line: ByteBuffer) {
         let answer: JSONValue? = line.withUnsafeReadableBytes { raw in try? JSONCodec.parse(raw.bindMemory(to: UInt8.self)) }
         guard let answer, let n = answer["id"]?.intValue, n >= 0 else { return }
-        let p = lock.withLock { pending.removeValue(forKey: UInt64(n)) }
+        let p = state.withLock { $0.pending.removeValue(forKey: UInt64(n)) }
         p?.succeed(answer)
     }
 
     private func closed(_ ch: Channel) {
-        let orphans: [EventLoopPromise<JSONValue>] = lock.withLock {
-            guard channel === ch else { return [] }
-            channel = nil
-            let all = Array(pending.values)
-            pending.removeAll()
+        let orphans: [EventLoopPromise<JSONValue>] = state.withLock { s in
+            guard s.channel === ch else { return [] }
+            s.channel = nil
+            let all = Array(s.pending.values)
+            s.pending.removeAll()
             return all
         }
         for p in orphans { p.fail(RPCError(kind: .closed, peer: peer.description, detail: "connection closed")) }
     }
 
     private func connection(deadline: NIODeadline) async throws -> Channel {
-        let future: EventLoopFuture<Channel> = try lock.withLock {
-            if let c = channel, c.isActive { return c.eventLoop.makeSucceededFuture(c) }
-            if let f = connecting { return f }
+        let future: EventLoopFuture<Channel> = try state.withLock { s in
+            if let c = s.channel, c.isActive { return c.eventLoop.makeSucceededFuture(c) }
+            if let f = s.connecting { return f }
             guard let secret = keyring.current else {
                 throw RPCError(kind: .unreachable, peer: peer.description, detail: "this node does not know the cluster secret yet; it cannot call other nodes")
             }
@@ -120,18 +121,18 @@ public final class RPCClient: @unchecked Sendable {
                     ch.pipeline.handler(type: RPCClientHandler.self).flatMap { $0.ready.futureResult }.map { ch }
                         .flatMapErrorThrowing { error in ch.close(promise: nil); throw error }
                 }
-            connecting = f
+            s.connecting = f
             return f
         }
         do {
             let ch = try await future.get()
-            lock.withLock { if connecting === future { connecting = nil; channel = ch } }
+            state.withLock { s in if s.connecting === future { s.connecting = nil; s.channel = ch } }
             return ch
         } catch let e as RPCError {
-            lock.withLock { if connecting === future { connecting = nil } }
+            state.withLock { s in if s.connecting === future { s.connecting = nil } }
             throw e
         } catch {
-            lock.withLock { if connecting === future { connecting = nil } }
+            state.withLock { s in if s.connecting === future { s.connecting = nil } }
             throw RPCError(kind: .unreachable, peer: peer.description, detail: "\(error)")
         }
     }
@@ -232,10 +233,8 @@ final class ClientLineHandler: ChannelInboundHandler, @unchecked Sendable {
 }
 
 /// One client per peer address, shared by a node's loops.
-public final class RPCClientPool: @unchecked Sendable {
-    // @unchecked: `clients` is guarded by `lock`.
-    private let lock = NSLock()
-    private var clients: [HostPort: RPCClient] = [:]
+public final class RPCClientPool: Sendable {
+    private let clients = Locked<[HostPort: RPCClient]>([:])
     public let addressBook: PeerAddressBook
     public let group: EventLoopGroup
     public let keyring: ClusterKeyring
@@ -243,7 +242,7 @@ public final class RPCClientPool: @unchecked Sendable {
         self.addressBook = addressBook; self.keyring = keyring; self.group = group
     }
     public func client(for peer: HostPort) -> RPCClient {
-        lock.withLock {
+        clients.withLock { clients in
             if let c = clients[peer] { return c }
             let c = RPCClient(peer: peer, addressBook: addressBook, keyring: keyring, group: group)
             clients[peer] = c
