@@ -18,12 +18,22 @@ public struct NodeEvent: Sendable, Equatable {
     /// Parses the JSON lines of a node log; non-JSON lines (a crash trace) are skipped.
     public static func parse(log text: String) -> [NodeEvent] {
         text.split(separator: "\n").compactMap { line in
-            guard line.first == "{", let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let event = obj["event"] as? String else { return nil }
+            guard line.first == "{", let obj = (try? JSONCodec.parse(Data(line.utf8)))?.objectValue,
+                  let event = obj["event"]?.stringValue else { return nil }
             var fields: [String: String] = [:]
-            for (k, v) in obj where k != "ts" && k != "logical" && k != "event" && k != "node" { fields[k] = "\(v)" }
-            return NodeEvent(ts: obj["ts"] as? Double ?? 0, logical: obj["logical"] as? Double ?? 0,
-                             node: obj["node"] as? String ?? "", event: event, fields: fields)
+            for (k, v) in obj where k != "ts" && k != "logical" && k != "event" && k != "node" { fields[k] = fieldText(v) }
+            return NodeEvent(ts: obj["ts"]?.numberValue ?? 0, logical: obj["logical"]?.numberValue ?? 0,
+                             node: obj["node"]?.stringValue ?? "", event: event, fields: fields)
+        }
+    }
+
+    /// A field as text: strings as they are, numbers as written (`3`, `0.5`), anything else as JSON.
+    private static func fieldText(_ v: JSONValue) -> String {
+        switch v {
+        case .string(let s): s
+        case .number(let n): n.rounded() == n && abs(n) < 1e15 ? String(Int64(n)) : "\(n)"
+        case .bool(let b): b ? "true" : "false"
+        default: String(decoding: JSONCodec.data(v), as: UTF8.self)
         }
     }
 

@@ -21,26 +21,25 @@ public struct JSONLineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields: [String: Any] = [:]
+        var fields: [String: JSONValue] = [:]
         for (k, v) in metadata { fields[k] = Self.plain(v) }
         for (k, v) in event.metadata ?? [:] { fields[k] = Self.plain(v) }
         var ts = timespec(); clock_gettime(CLOCK_REALTIME, &ts)
-        fields["ts"] = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-        fields["logical"] = (clock.now.seconds * 1000).rounded() / 1000
-        fields["node"] = node
-        fields["level"] = event.level.rawValue
-        fields["msg"] = event.message.description
-        if fields["event"] == nil { fields["event"] = "log" }
-        guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
-        sink.write(line: data)
+        fields["ts"] = .number(Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9)
+        fields["logical"] = .number((clock.now.seconds * 1000).rounded() / 1000)
+        fields["node"] = .string(node)
+        fields["level"] = .string(event.level.rawValue)
+        fields["msg"] = .string(event.message.description)
+        if fields["event"] == nil { fields["event"] = .string("log") }
+        sink.write(line: JSONCodec.data(.object(fields)))
     }
 
-    static func plain(_ v: Logger.MetadataValue) -> Any {
+    static func plain(_ v: Logger.MetadataValue) -> JSONValue {
         switch v {
-        case .string(let s): return s
-        case .stringConvertible(let c): return c.description
-        case .array(let a): return a.map(plain)
-        case .dictionary(let d): return d.mapValues(plain)
+        case .string(let s): .string(s)
+        case .stringConvertible(let c): .string(c.description)
+        case .array(let a): .array(a.map(plain))
+        case .dictionary(let d): .object(d.mapValues(plain))
         }
     }
 }
