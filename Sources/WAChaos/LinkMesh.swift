@@ -52,7 +52,7 @@ public final class LinkMesh: Sendable {
         }
         for (node, map) in perNode {
             let path = "\(cluster.runDirectory)/\(node)/peers.json"
-            let data = try JSONSerialization.data(withJSONObject: map, options: [.sortedKeys, .prettyPrinted])
+            let data = JSONCodec.prettyData(try JSONCodec.encode(map))
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
             cluster.setEnvironment(node, "WA_PEER_OVERRIDES", path)
         }

@@ -128,8 +128,7 @@ final class ScenarioRunner: @unchecked Sendable {
         let report = ScenarioReport(scenario: scenario.name, file: scenario.file, seed: seed, timeScale: scale,
                                     verdict: failed ? .fail : (unknown ? .unknown : .pass), realSeconds: now() - started,
                                     checks: checks, error: failure, runDirectory: directory)
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try? enc.encode(report).write(to: URL(fileURLWithPath: "\(directory)/report.json"))
+        try? JSONCodec.prettyData(JSONCodec.encode(report)).write(to: URL(fileURLWithPath: "\(directory)/report.json"))
         return report
     }
 
@@ -230,8 +229,7 @@ final class ScenarioRunner: @unchecked Sendable {
         try? webhook?.writeReceipts(to: "\(cluster.runDirectory)/\(RunRecord.webhookFile)")
         history?.close()
         let meta = runMeta()
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try? enc.encode(meta).write(to: URL(fileURLWithPath: "\(cluster.runDirectory)/\(RunRecord.metaFile)"))
+        try? JSONCodec.prettyData(JSONCodec.encode(meta)).write(to: URL(fileURLWithPath: "\(cluster.runDirectory)/\(RunRecord.metaFile)"))
         var run: RunRecord?
         do {
             let saved = try RunRecord.load(directory: cluster.runDirectory)
@@ -413,12 +411,11 @@ final class ScenarioRunner: @unchecked Sendable {
 
     func checkHealth(golden: String, within: Double?, line: Int) async throws {
         let path = "\(options.fixturesDirectory)/health/\(golden)"
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         if options.record {
             // Let the cluster settle on the state the timeline implies before recording.
             let h = try await settledHealth(seconds: within.map(real) ?? 0)
             try FileManager.default.createDirectory(atPath: "\(options.fixturesDirectory)/health", withIntermediateDirectories: true)
-            var data = try enc.encode(h.normalized()); data.append(0x0A)
+            var data = JSONCodec.prettyData(h.normalized()); data.append(0x0A)
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
             record(CheckResult(name: "check_health \(golden)", line: line, verdict: .pass, reason: "golden recorded to \(path) (--record)"))
             return
@@ -440,7 +437,7 @@ final class ScenarioRunner: @unchecked Sendable {
             }
             try await Polling.pause(seconds: 0.05)
         } while now() < deadline
-        let got = last.flatMap { try? String(decoding: enc.encode($0), as: UTF8.self) } ?? "no answer"
+        let got = last.map { String(decoding: JSONCodec.prettyData($0), as: UTF8.self) } ?? "no answer"
         record(CheckResult(name: "check_health \(golden)", line: line, verdict: .fail,
                            reason: "health differs from \(golden); got: \(got.replacingOccurrences(of: "\n", with: " "))"))
     }

@@ -50,10 +50,8 @@ public final class SuiteRunner {
     }
 
     func write(reports: [ScenarioReport], timeline: [TimelineEntry]) throws {
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try enc.encode(reports).write(to: URL(fileURLWithPath: "\(runDirectory)/report.json"))
-        let lineEnc = JSONEncoder(); lineEnc.outputFormatting = [.sortedKeys]
-        let lines = try timeline.map { String(decoding: try lineEnc.encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n"
+        try JSONCodec.prettyData(JSONCodec.encode(reports)).write(to: URL(fileURLWithPath: "\(runDirectory)/report.json"))
+        let lines = try timeline.map { String(decoding: try JSONCodec.encodedData($0), as: UTF8.self) }.joined(separator: "\n") + "\n"
         try lines.write(toFile: "\(runDirectory)/timeline.jsonl", atomically: true, encoding: .utf8)
         try JUnitReport.xml(reports).write(toFile: "\(runDirectory)/junit.xml", atomically: true, encoding: .utf8)
         try SummaryTable.render(reports).write(toFile: "\(runDirectory)/summary.txt", atomically: true, encoding: .utf8)

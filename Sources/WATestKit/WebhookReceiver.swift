@@ -57,9 +57,8 @@ public final class WebhookReceiver: Sendable {
 
     /// Writes the receipts as JSON lines.
     public func writeReceipts(to path: String) throws {
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
         var out = Data()
-        for r in receipts { out.append(try enc.encode(r)); out.append(0x0A) }
+        for r in receipts { out.append(try JSONCodec.encodedData(r)); out.append(0x0A) }
         try out.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
@@ -67,8 +66,8 @@ public final class WebhookReceiver: Sendable {
     public var statuses: [String: Set<String>] {
         var out: [String: Set<String>] = [:]
         for b in state.withLock({ $0.bodies }) {
-            guard let obj = try? JSONSerialization.jsonObject(with: b) as? [String: Any], let list = obj["statuses"] as? [[String: Any]] else { continue }
-            for s in list { if let id = s["id"] as? String, let st = s["status"] as? String { out[id, default: []].insert(st) } }
+            guard let list = (try? JSONCodec.parse(b))?["statuses"]?.arrayValue else { continue }
+            for s in list { if let id = s["id"]?.stringValue, let st = s["status"]?.stringValue { out[id, default: []].insert(st) } }
         }
         return out
     }
@@ -76,8 +75,8 @@ public final class WebhookReceiver: Sendable {
     /// Inbound message ids seen in accepted deliveries.
     public var inboundIDs: [String] {
         state.withLock { $0.bodies }.flatMap { b -> [String] in
-            guard let obj = try? JSONSerialization.jsonObject(with: b) as? [String: Any], let list = obj["messages"] as? [[String: Any]] else { return [] }
-            return list.compactMap { $0["id"] as? String }
+            guard let list = (try? JSONCodec.parse(b))?["messages"]?.arrayValue else { return [] }
+            return list.compactMap { $0["id"]?.stringValue }
         }
     }
 

@@ -238,8 +238,7 @@ struct Bench: AsyncParsableCommand {
                 r.baselineRoutePerSecond, r.baselineSQLiteCommitsPerSecond, connections, r.baselineSQLiteRowsPerSecond,
                 r.routeRatio * 100, r.sqliteCommitRatio))
             if let json {
-                let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try enc.encode(r).write(to: URL(fileURLWithPath: json))
+                try JSONCodec.prettyData(JSONCodec.encode(r)).write(to: URL(fileURLWithPath: json))
             }
             if r.lost > 0 || r.duplicated > 0 { throw ExitCode(1) }
         }
@@ -274,8 +273,7 @@ extension Bench {
                 print("  " + pad(c.rawValue, 38) + String(format: "%8.2f µs per message", r.messagePathMicroseconds[c.rawValue] ?? 0))
             }
             if let json {
-                let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try enc.encode(r).write(to: URL(fileURLWithPath: json))
+                try JSONCodec.prettyData(JSONCodec.encode(r)).write(to: URL(fileURLWithPath: json))
             }
         }
     }

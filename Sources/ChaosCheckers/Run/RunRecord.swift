@@ -80,12 +80,12 @@ public struct WebhookReceipt: Codable, Equatable, Sendable {
     /// Reads the webhook's JSON body (the On-Premises callback shape).
     public init(ts: Double, body: Data) {
         self.ts = ts
-        let obj = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
-        statuses = ((obj?["statuses"] as? [[String: Any]]) ?? []).compactMap { s in
-            guard let id = s["id"] as? String, let st = s["status"] as? String else { return nil }
+        let obj = try? JSONCodec.parse(body)
+        statuses = (obj?["statuses"]?.arrayValue ?? []).compactMap { s in
+            guard let id = s["id"]?.stringValue, let st = s["status"]?.stringValue else { return nil }
             return Status(id: id, status: st)
         }
-        messages = ((obj?["messages"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }
+        messages = (obj?["messages"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue }
     }
 }
 

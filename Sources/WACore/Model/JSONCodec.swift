@@ -220,6 +220,45 @@ public enum JSONCodec {
         out.append(0x22)
     }
 
+    /// Indented JSON with sorted keys, laid out as Foundation's `.prettyPrinted` lays it out
+    /// (two spaces, `"key" : value`), for files people read: reports, goldens, bench results.
+    public static func prettyData(_ v: JSONValue) -> Data {
+        var out: [UInt8] = []
+        writePretty(v, indent: 0, into: &out)
+        return Data(out)
+    }
+
+    private static func writePretty(_ v: JSONValue, indent: Int, into out: inout [UInt8]) {
+        func newline(_ depth: Int) {
+            out.append(0x0A)
+            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: depth * 2))
+        }
+        switch v {
+        case .array(let a) where !a.isEmpty:
+            out.append(UInt8(ascii: "["))
+            for (k, e) in a.enumerated() {
+                if k > 0 { out.append(UInt8(ascii: ",")) }
+                newline(indent + 1)
+                writePretty(e, indent: indent + 1, into: &out)
+            }
+            newline(indent)
+            out.append(UInt8(ascii: "]"))
+        case .object(let o) where !o.isEmpty:
+            out.append(UInt8(ascii: "{"))
+            for (k, key) in o.keys.sorted().enumerated() {
+                if k > 0 { out.append(UInt8(ascii: ",")) }
+                newline(indent + 1)
+                writeString(key, into: &out)
+                out.append(contentsOf: Array(" : ".utf8))
+                writePretty(o[key]!, indent: indent + 1, into: &out)
+            }
+            newline(indent)
+            out.append(UInt8(ascii: "}"))
+        default:
+            write(v, into: &out)
+        }
+    }
+
     public static func data(_ v: JSONValue) -> Data {
         var out: [UInt8] = []
         out.reserveCapacity(128)

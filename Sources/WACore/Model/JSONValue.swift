@@ -37,6 +37,7 @@ public enum JSONValue: Codable, Sendable, Equatable, CustomStringConvertible {
 
     public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
     public var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
+    public var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
     /// An integral number, or nil (2.5 and "2" are not integers).
     public var intValue: Int? {
         if case .number(let n) = self, n.rounded() == n, abs(n) < 1e15 { return Int(n) }
@@ -48,8 +49,7 @@ public enum JSONValue: Codable, Sendable, Equatable, CustomStringConvertible {
     public subscript(key: String) -> JSONValue? { objectValue?[key] }
 
     public var description: String {
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-        return (try? String(decoding: enc.encode(self), as: UTF8.self)) ?? "?"
+        String(decoding: JSONCodec.data(self), as: UTF8.self)
     }
 
     /// Parses a JSON document; throws a `JSONValue.ParseError` naming what went wrong.

@@ -62,3 +62,36 @@ struct JSONValueCodingTests {
         #expect(throws: EncodingError.self) { try JSONCodec.encode(Double.nan) }
     }
 }
+
+@Suite("Pretty JSON")
+struct PrettyJSONTests {
+    /// The goldens were written by Foundation's pretty printer: re-recording them with the
+    /// package's codec must not change a byte (the file's own trailing newline aside).
+    @Test func theRecordedHealthGoldensAreWrittenByteForByteAsTheyStand() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../fixtures/health").standardized.path
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".json") }
+        #expect(files.count > 3)
+        for file in files {
+            let bytes = try #require(FileManager.default.contents(atPath: folder + "/" + file))
+            var rewritten = JSONCodec.prettyData(try JSONCodec.parse(bytes))
+            rewritten.append(0x0A)
+            #expect(String(decoding: rewritten, as: UTF8.self) == String(decoding: bytes, as: UTF8.self), "\(file)")
+        }
+    }
+
+    @Test func emptyContainersAndNestingAreLaidOutAsFoundationLaysThemOut() {
+        let value = JSONValue.object(["a": .array([]), "b": .object([:]), "c": .array([.number(1), .object(["d": .string("x/y")])])])
+        #expect(String(decoding: JSONCodec.prettyData(value), as: UTF8.self) == """
+            {
+              "a" : [],
+              "b" : {},
+              "c" : [
+                1,
+                {
+                  "d" : "x/y"
+                }
+              ]
+            }
+            """)
+    }
+}
