@@ -278,7 +278,8 @@ final class TokenCache: Sendable {
             entries[token] = (user, expires, now + 5)
         }
     }
-    func drop(user: String) { entries.withLock { entries in entries = entries.filter { $0.value.user != user } } }
+    /// Every token of `user`, whatever the case it is written in (usernames are unique regardless of case).
+    func drop(user: String) { entries.withLock { entries in entries = entries.filter { $0.value.user.lowercased() != user.lowercased() } } }
 }
 
 /// Password hashing off the request threads: one thread of its own, so a burst of logins

@@ -127,7 +127,8 @@ extension WebappAPI {
 
     func deleteUser(_ request: Request, name: String) async throws -> Response {
         let me = try await requireAdmin(request)
-        guard name != me else { throw APIError.invalid("username", "you cannot delete the user you are logged in as") }
+        // Usernames are unique regardless of case: "ADMIN" is the admin too.
+        guard name.lowercased() != me.lowercased() else { throw APIError.invalid("username", "you cannot delete the user you are logged in as") }
         guard try await rt.store.deleteUser(name) else { throw APIError(.notFound, "no user named \(name)", status: 404) }
         tokenCache.drop(user: name)
         return APIResponse.empty(.ok)

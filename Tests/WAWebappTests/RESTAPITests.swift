@@ -23,15 +23,7 @@ struct RESTAPITests {
     }
 
     /// Logs in as admin the first time (setting the password) and answers the bearer token.
-    func adminToken(_ client: some TestClientProtocol) async throws -> String {
-        let response = try await client.execute(uri: "/v1/users/login", method: .post, headers: [.authorization: basic("admin", "secret")],
-                                                body: ByteBuffer(string: #"{"new_password":"\#(Self.password)"}"#))
-        #expect(response.status == .ok)
-        guard case .array(let users)? = json(response)?["users"], let token = users.first?["token"]?.stringValue else {
-            throw FixtureError("login answered \(response.status): \(String(buffer: response.body))")
-        }
-        return token
-    }
+    func adminToken(_ client: some TestClientProtocol) async throws -> String { try await loginAsAdmin(client) }
 
     @Test func everyRefusalHasTheProductsErrorShape() async throws {
         let (_, rt) = try await webapp()
@@ -139,24 +131,4 @@ struct RESTAPITests {
             #expect(json(r)?["openapi"]?.stringValue?.hasPrefix("3.") == true)
         }
     }
-}
-
-func basic(_ user: String, _ password: String) -> String { "Basic " + Data("\(user):\(password)".utf8).base64EncodedString() }
-
-func json(_ r: TestResponse) -> JSONValue? { try? JSONValue.parse(Data(buffer: r.body)) }
-
-/// Sends one request and checks the product's error shape: `{"errors":[{"code","title","details"}]}`.
-@discardableResult
-func expectError(_ client: some TestClientProtocol, _ method: HTTPRequest.Method, _ uri: String, headers: HTTPFields = [:], body: String? = nil,
-                 status: Int, code: Int, sourceLocation: SourceLocation = #_sourceLocation) async throws -> TestResponse {
-    let r = try await client.execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
-    #expect(Int(r.status.code) == status, "\(method) \(uri): \(String(buffer: r.body))", sourceLocation: sourceLocation)
-    guard case .array(let errors)? = json(r)?["errors"], let first = errors.first else {
-        Issue.record("\(method) \(uri): no errors array in \(String(buffer: r.body))", sourceLocation: sourceLocation)
-        return r
-    }
-    #expect(first["code"] == .number(Double(code)), "\(method) \(uri): \(first)", sourceLocation: sourceLocation)
-    #expect(first["title"]?.stringValue?.isEmpty == false, sourceLocation: sourceLocation)
-    #expect(first["details"]?.stringValue?.isEmpty == false, sourceLocation: sourceLocation)
-    return r
 }
