@@ -126,3 +126,17 @@ public actor FakeWebhook: WebhookPoster {
         return answers.isEmpty ? 200 : answers.removeFirst()
     }
 }
+
+/// A gateway session that is up and keeps every frame the node sends, in order.
+public final class FakeGatewayLink: GatewayLink {
+    private let sent = Locked<[GatewayFrame]>([])
+    public init() {}
+    public var state: GatewaySession.State { .connected }
+    public func send(_ frame: GatewayFrame) -> Bool {
+        sent.withLock { $0.append(frame) }
+        return true
+    }
+    public var frames: [GatewayFrame] { sent.value }
+    /// How many times message `id` went out on this session.
+    public func sends(of id: String) -> Int { sent.value.filter { $0.type == .message && $0.id == id }.count }
+}

@@ -81,6 +81,37 @@ struct MessagePipelineTests {
         #expect(await pipeline.memoryCallbacks.isEmpty)
     }
 
+    /// Found by the suite's nemesis replay on a loaded machine: a group commit slower than the
+    /// reconcile horizon left a fresh accept in the pending page, the sync for it went out, then
+    /// the fast path sent it; the gateway's "not known" (true when it answered) made reconcile
+    /// send it a second time on the same session.
+    @Test func aMessageSentWhileASyncIsOutIsNotSentAgainWhenTheAnswerPredatesIt() async throws {
+        let f = try await ShellFixture()
+        let (rt, pipeline) = try await owner(f) { _ in }
+        let message = MessageRecord(id: "gBEGslowcommit", shard: 0, recipient: "15550002222", body: "hi", idempotencyKey: nil,
+                                    state: .accepted, acceptedBy: "c1", acceptedAt: f.clock.now)
+        _ = try await f.store.acceptMessages([message])
+        f.clock.advance(by: 1)  // the commit took longer than the reconcile horizon
+        let link = FakeGatewayLink()
+
+        try await withSideWork(rt) {
+            let reconcile = Task { await pipeline.sessionUp(link) }
+            #expect(await settles { link.frames.contains { $0.type == .sync } }, "reconcile asks the gateway first")
+            guard let sync = link.frames.first(where: { $0.type == .sync }) else { return }
+            #expect(sync.ids == [message.id])
+
+            await pipeline.send(message, validated: true)  // the commit returns: the fast path sends
+            var ack = GatewayFrame(.ack)
+            ack.id = message.id; ack.status = "sent"
+            await pipeline.receive(ack)
+            var answer = GatewayFrame(.syncResult)
+            answer.seq = sync.seq; answer.ids = []  // the gateway had not seen it when it answered
+            await pipeline.receive(answer)
+            await reconcile.value
+        }
+        #expect(link.sends(of: message.id) == 1, "sent \(link.sends(of: message.id)) times on one session")
+    }
+
     @Test func noMoreThanMaxConcurrentRequestsPostsAreInFlight() async throws {
         let webhook = GatedWebhook()
         let f = try await ShellFixture(webhooks: webhook)

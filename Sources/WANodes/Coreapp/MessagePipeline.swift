@@ -16,7 +16,7 @@ public actor MessagePipeline {
 
     let rt: NodeRuntime
     var ownership: Ownership?
-    var session: GatewaySession?
+    var session: (any GatewayLink)?
     var accepting: [(MessageRecord, CheckedContinuation<String, Error>)] = []
     var flushing = false
     /// Sent on the current session and not yet acknowledged.
@@ -28,6 +28,9 @@ public actor MessagePipeline {
     var statusBuffer: [StatusUpdate] = []
     var statusFlushing = false
     var reconciling = false
+    /// Ids the fast path sent while a `sync` was out: the gateway's answer predates them (frames
+    /// on one session arrive in order), so "not known" does not mean "never got" for these.
+    var sentSinceSync: Set<String> = []
     var syncWaiters: [Int: CheckedContinuation<[String]?, Never>] = [:]
     var syncSeq = 0
     var memoryCallbacks: [CallbackRecord] = []
@@ -54,13 +57,13 @@ public actor MessagePipeline {
         sentOnSession = [:]
     }
 
-    func sessionUp(_ s: GatewaySession) async {
+    func sessionUp(_ s: any GatewayLink) async {
         session = s
         sentOnSession = [:]
         await reconcile()
     }
 
-    func sessionDown(_ s: GatewaySession) {
+    func sessionDown(_ s: any GatewayLink) {
         guard session === s else { return }
         session = nil
         sentOnSession = [:]
@@ -138,7 +141,10 @@ public actor MessagePipeline {
         if !validated, let problem = Self.unsendable(m) { fail(m, problem); return }
         var f = GatewayFrame(.message)
         f.id = m.id; f.to = m.recipient; f.body = m.body
-        if s.send(f) { sentOnSession[m.id] = rt.clock.monotonicNow }
+        if s.send(f) {
+            sentOnSession[m.id] = rt.clock.monotonicNow
+            if reconciling { sentSinceSync.insert(m.id) }
+        }
     }
 
     /// Why a stored message can never be sent (it breaks a rule or the gateway's frame limit),
@@ -178,7 +184,7 @@ public actor MessagePipeline {
     public func reconcile() async {
         guard !reconciling, let o = ownership, let s = session, s.state == .connected else { return }
         reconciling = true
-        defer { reconciling = false }
+        defer { reconciling = false; sentSinceSync = [] }
         var rounds = 0
         while rounds < 50, session === s, ownership?.shard == o.shard {
             rounds += 1
@@ -191,6 +197,7 @@ public actor MessagePipeline {
                 return m.acceptedBy != rt.nodeID || m.acceptedAt < horizon
             }
             if candidates.isEmpty { return }
+            sentSinceSync = []
             guard let known = await syncWithGateway(candidates.map(\.id), session: s) else { return }
             let knownSet = Set(known)
             if !known.isEmpty {
@@ -199,7 +206,7 @@ public actor MessagePipeline {
                 scheduleStatusFlush()
             }
             var resent = 0
-            for m in candidates where !knownSet.contains(m.id) {
+            for m in candidates where !knownSet.contains(m.id) && !sentSinceSync.contains(m.id) {
                 sentOnSession[m.id] = nil
                 let before = sentOnSession.count
                 send(m)
@@ -212,7 +219,7 @@ public actor MessagePipeline {
         }
     }
 
-    func syncWithGateway(_ ids: [String], session s: GatewaySession) async -> [String]? {
+    func syncWithGateway(_ ids: [String], session s: any GatewayLink) async -> [String]? {
         syncSeq += 1
         let seq = syncSeq
         var f = GatewayFrame(.sync)

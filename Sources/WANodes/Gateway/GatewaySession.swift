@@ -4,9 +4,16 @@ import NIOCore
 import WACore
 import WAWire
 
+/// What the message pipeline needs of a live gateway session: its state and an ordered send
+/// (frames reach the gateway in the order they were sent). Tests stand in for the gateway here.
+public protocol GatewayLink: AnyObject, Sendable {
+    var state: GatewaySession.State { get }
+    func send(_ frame: GatewayFrame) -> Bool
+}
+
 /// A node's connection to the gateway for one shard: hello, answer pings, report state.
 /// It never reconnects by itself: whether to connect again is the owner machine's call.
-public final class GatewaySession: Sendable {
+public final class GatewaySession: GatewayLink {
     public enum State: Equatable, Sendable { case connecting, connected, closed(String) }
 
     public let shard: Int
