@@ -11,12 +11,13 @@ import WAStoreSQLite
 enum BenchBaselines {
     /// The same load generator against the webapp's cheapest answer: an unknown path (routing,
     /// the middlewares, a 404 error body; no token check, no database, no RPC). Answers/s.
-    static func cheapestRoute(port: Int, connections: Int, pipelineDepth: Int, duration: Double, warmup: Double) async throws -> Double {
+    static func cheapestRoute(port: Int, connections: Int, pipelineDepth: Int, duration: Double, warmup: Double) async throws -> (perSecond: Double, answers: Int) {
         let plan = LoadPlan(host: "127.0.0.1", port: port, connections: connections, pipelineDepth: pipelineDepth,
                             duration: .milliseconds(Int(duration * 1000)), warmup: .milliseconds(Int(warmup * 1000)),
                             maxRequests: nil, targetRate: nil)
         let template = RequestTemplate(method: "GET", path: "/v1/bench-baseline-unknown-route", headers: []) { _ in [] }
-        return try await LoadRunner.run(plan, template, group: MultiThreadedEventLoopGroup.singleton).answerRate
+        let r = try await LoadRunner.run(plan, template, group: MultiThreadedEventLoopGroup.singleton)
+        return (r.answerRate, r.completed)
     }
 
     /// One writer committing `batch` rows per transaction to a scratch SQLite file in `directory`

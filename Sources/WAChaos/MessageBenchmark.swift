@@ -50,6 +50,10 @@ public struct MessageBenchmark {
         /// Same run, same disk: one SQLite writer committing `connections` rows per transaction.
         public var baselineSQLiteCommitsPerSecond: Double
         public var baselineSQLiteRowsPerSecond: Double
+        /// CPU µs each process spent per accepted message over the load (warm-up included), and
+        /// per answer of the cheapest route: where the message path's cycles go.
+        public var cpuMicrosPerMessage: [String: Double] = [:]
+        public var cpuMicrosPerRouteAnswer: [String: Double] = [:]
         /// accepted/s ÷ the cheapest route's answers/s: the share of the webapp's own speed the message path keeps.
         public var routeRatio: Double { baselineRoutePerSecond > 0 ? acceptedPerSecond / baselineRoutePerSecond : 0 }
         /// accepted/s ÷ the SQLite loop's commits/s: messages per bare group commit of this disk.
@@ -58,6 +62,7 @@ public struct MessageBenchmark {
             case accepted, refused, errors, measuredSeconds, acceptedPerSecond, deliveredPerSecond, drainSeconds, p50ms, p99ms, maxms
             case lost, duplicated, webhookRequests, bootSeconds, databaseConnections
             case baselineRoutePerSecond, baselineSQLiteCommitsPerSecond, baselineSQLiteRowsPerSecond, routeRatio, sqliteCommitRatio
+            case cpuMicrosPerMessage, cpuMicrosPerRouteAnswer
         }
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -71,6 +76,7 @@ public struct MessageBenchmark {
             try c.encode(baselineSQLiteCommitsPerSecond, forKey: .baselineSQLiteCommitsPerSecond)
             try c.encode(baselineSQLiteRowsPerSecond, forKey: .baselineSQLiteRowsPerSecond)
             try c.encode(routeRatio, forKey: .routeRatio); try c.encode(sqliteCommitRatio, forKey: .sqliteCommitRatio)
+            try c.encode(cpuMicrosPerMessage, forKey: .cpuMicrosPerMessage); try c.encode(cpuMicrosPerRouteAnswer, forKey: .cpuMicrosPerRouteAnswer)
         }
     }
 
@@ -119,7 +125,9 @@ public struct MessageBenchmark {
                                        headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")]) { n in
             Array("{\"to\":\"1555\(String(format: "%07d", n % 1_000_000))\",\"type\":\"text\",\"text\":{\"body\":\"bench \(n)\"}}".utf8)
         }
+        let pids = Dictionary(uniqueKeysWithValues: c.runningNames.compactMap { n in c.process(n).map { (n, $0.pid) } })
         let started = Date()
+        let cpuBefore = CPUProfile.sample(pids)
         // PostgreSQL: sample the server's client connections while the load runs.
         let sampler: Task<Int, Never>? = c.databaseConfig.engine == .pgsql ? Task {
             var most = 0
@@ -131,6 +139,7 @@ public struct MessageBenchmark {
         } : nil
         let load = try await LoadRunner.run(plan, template, group: MultiThreadedEventLoopGroup.singleton)
         let loadEnded = Date()
+        let cpuAfter = CPUProfile.sample(pids)
         sampler?.cancel()
         let connections = await sampler?.value
         var ids: [String] = []
@@ -141,6 +150,8 @@ public struct MessageBenchmark {
             }
         }
         log("load done: \(load.completed) answers, \(ids.count) accepted (all phases); draining")
+        let messageCPU = CPUProfile(from: cpuBefore, to: cpuAfter, wallSeconds: loadEnded.timeIntervalSince(started))
+        log("message path: " + messageCPU.perUnitDescription(units: ids.count, unitName: "accepted message"))
 
         // Drain: every accepted message acknowledged by the gateway and every callback delivered.
         let drainStart = Date()
@@ -159,8 +170,12 @@ public struct MessageBenchmark {
         // The baselines, on the same machine in the same minute: the cluster is idle again (drained).
         let baselineSeconds = min(options.duration, 10)
         log("baselines: the cheapest route for \(baselineSeconds)s, then a bare SQLite group-commit loop for \(baselineSeconds)s")
+        let routeStarted = Date()
+        let routeCPUBefore = CPUProfile.sample(pids)
         let route = try await BenchBaselines.cheapestRoute(port: c.webappAddress.port, connections: options.connections,
                                                            pipelineDepth: options.pipelineDepth, duration: baselineSeconds, warmup: 1)
+        let routeCPU = CPUProfile(from: routeCPUBefore, to: CPUProfile.sample(pids), wallSeconds: Date().timeIntervalSince(routeStarted))
+        log("cheapest route: " + routeCPU.perUnitDescription(units: route.answers, unitName: "answer"))
         let sqlite = try await BenchBaselines.sqliteGroupCommit(directory: c.runDirectory, batch: options.connections, duration: baselineSeconds)
         let measured = Double(load.elapsed.components.seconds) + Double(load.elapsed.components.attoseconds) / 1e18
         let refused = load.byStatus.filter { $0.key != 201 }.values.reduce(0, +)
@@ -170,8 +185,9 @@ public struct MessageBenchmark {
                       drainSeconds: drained.timeIntervalSince(loadEnded),
                       p50ms: ms(load.latency.percentile(50)), p99ms: ms(load.latency.percentile(99)), maxms: ms(load.latency.max),
                       lost: lost, duplicated: duplicated, webhookRequests: webhook.requestCount, bootSeconds: bootSeconds,
-                      databaseConnections: connections, baselineRoutePerSecond: route,
-                      baselineSQLiteCommitsPerSecond: sqlite.commitsPerSecond, baselineSQLiteRowsPerSecond: sqlite.rowsPerSecond)
+                      databaseConnections: connections, baselineRoutePerSecond: route.perSecond,
+                      baselineSQLiteCommitsPerSecond: sqlite.commitsPerSecond, baselineSQLiteRowsPerSecond: sqlite.rowsPerSecond,
+                      cpuMicrosPerMessage: messageCPU.perUnit(ids.count), cpuMicrosPerRouteAnswer: routeCPU.perUnit(route.answers))
     }
 
     func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }

@@ -11,21 +11,38 @@ public final class GatewayJournal: Sendable {
     private let clock: any ClusterClock
     public init(sink: LineSink, clock: any ClusterClock) { self.sink = sink; self.clock = clock }
 
-    public func record(_ event: String, _ fields: [String: Any]) {
-        var obj: [String: JSONValue] = [:]
-        for (k, v) in fields {
-            switch v {
-            case let s as String: obj[k] = .string(s)
-            case let i as Int: obj[k] = .number(Double(i))
-            case let d as Double: obj[k] = .number(d)
-            case let b as Bool: obj[k] = .bool(b)
-            default: obj[k] = .string("\(v)")
-            }
-        }
+    /// One line, keys sorted (as `JSONCodec` writes objects). Written straight from the
+    /// pairs: the dictionary of `Any` it used to build was a fifth of the gateway's CPU under
+    /// the message benchmark (perf).
+    public func record(_ event: String, _ fields: KeyValuePairs<String, Any>) {
         var ts = timespec(); clock_gettime(CLOCK_REALTIME, &ts)
-        obj["ts"] = .number(Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9)
-        obj["logical"] = .number((clock.now.seconds * 1000).rounded() / 1000)
-        obj["event"] = .string(event)
-        sink.write(line: JSONCodec.data(.object(obj)))
+        var members: [(key: String, value: JSONValue)] = []
+        members.reserveCapacity(fields.count + 3)
+        for (k, v) in fields { members.append((k, Self.value(v))) }
+        members.append(("ts", .number(Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9)))
+        members.append(("logical", .number((clock.now.seconds * 1000).rounded() / 1000)))
+        members.append(("event", .string(event)))
+        members.sort { $0.key < $1.key }
+        var line: [UInt8] = []
+        line.reserveCapacity(192)
+        line.append(UInt8(ascii: "{"))
+        for (i, m) in members.enumerated() {
+            if i > 0 { line.append(UInt8(ascii: ",")) }
+            JSONCodec.writeString(m.key, into: &line)
+            line.append(UInt8(ascii: ":"))
+            JSONCodec.write(m.value, into: &line)
+        }
+        line.append(UInt8(ascii: "}"))
+        sink.write(line: Data(line))
+    }
+
+    static func value(_ v: Any) -> JSONValue {
+        switch v {
+        case let s as String: .string(s)
+        case let i as Int: .number(Double(i))
+        case let d as Double: .number(d)
+        case let b as Bool: .bool(b)
+        default: .string("\(v)")
+        }
     }
 }

@@ -156,3 +156,20 @@ actor GatedWebhook: WebhookPoster {
         return all.count
     }
 }
+
+@Suite("Message ids")
+struct MessageIDTests {
+    @Test func idsAreTheRandomBitsInUnpaddedBase64URL() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let (a, b) = (rng.next() as UInt64, rng.next() as UInt64)
+            var words = (a, b)
+            let expected = "gBEG" + withUnsafeBytes(of: &words) { Data($0) }.base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            #expect(MessageID.make(a, b) == expected)
+        }
+        #expect(MessageID.make(0, 0) == "gBEGAAAAAAAAAAAAAAAAAAAAAA")
+        #expect(MessageID.make(.max, .max) == "gBEG_____________________w")
+        #expect(MessageID.make().utf8.count == 26)
+    }
+}

@@ -181,11 +181,11 @@ public enum JSONCodec {
     /// Writes a value as compact JSON with sorted keys (stable output for goldens and logs).
     public static func write(_ v: JSONValue, into out: inout [UInt8]) {
         switch v {
-        case .null: out.append(contentsOf: Array("null".utf8))
-        case .bool(let b): out.append(contentsOf: Array((b ? "true" : "false").utf8))
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case .number(let n):
-            if n.rounded() == n, abs(n) < 1e15 { out.append(contentsOf: Array(String(Int64(n)).utf8)) }
-            else { out.append(contentsOf: Array("\(n)".utf8)) }
+            if n.rounded() == n, abs(n) < 1e15 { writeInteger(Int64(n), into: &out) }
+            else { out.append(contentsOf: "\(n)".utf8) }
         case .string(let s): writeString(s, into: &out)
         case .array(let a):
             out.append(UInt8(ascii: "["))
@@ -193,18 +193,39 @@ public enum JSONCodec {
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
-            for (k, key) in o.keys.sorted().enumerated() {
+            // Sorted pairs, not sorted keys looked up again: one hash lookup fewer per member.
+            for (k, member) in o.sorted(by: { $0.key < $1.key }).enumerated() {
                 if k > 0 { out.append(UInt8(ascii: ",")) }
-                writeString(key, into: &out)
+                writeString(member.key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                write(o[key]!, into: &out)
+                write(member.value, into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
     }
 
+    /// Decimal digits straight into `out`, without a `String` in between (ids, counts and
+    /// millisecond times are most of the numbers on the wire).
+    static func writeInteger(_ value: Int64, into out: inout [UInt8]) {
+        if value == 0 { out.append(UInt8(ascii: "0")); return }
+        var magnitude = value.magnitude
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        let start = out.count
+        while magnitude > 0 {
+            out.append(UInt8(ascii: "0") &+ UInt8(magnitude % 10))
+            magnitude /= 10
+        }
+        out[start...].reverse()
+    }
+
     public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(0x22)
+        // Most strings need no escape: copy them whole.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out.append(contentsOf: s.utf8)
+            out.append(0x22)
+            return
+        }
         for c in s.utf8 {
             switch c {
             case 0x22: out.append(0x5C); out.append(0x22)

@@ -30,6 +30,19 @@ struct JSONValueTests {
         #expect(JSONValue.object(["b": .number(1), "a": .null]).description == #"{"a":null,"b":1}"#)
     }
 
+    @Test func integersAndStringsAreWrittenAsBefore() throws {
+        for n in [0, 7, -1, 10, -10, 42, 1_796_206_448, -999_999_999_999_999, 999_999_999_999_999] {
+            #expect(JSONValue.number(Double(n)).description == String(n))
+        }
+        #expect(JSONValue.number(1e15).description == "\(1e15)")
+        #expect(JSONValue.number(-0.0).description == "0")
+        #expect(JSONValue.string("plain gBEG-_ text ünï").description == #""plain gBEG-_ text ünï""#)
+        #expect(JSONValue.string("q\"b\\n\nt\tr\r\u{1}").description == #""q\"b\\n\nt\tr\r\u0001""#)
+        let nested: JSONValue = .object(["z": .array([.number(-3), .string("a\"")]), "a": .object(["y": .bool(true), "b": .null])])
+        #expect(nested.description == #"{"a":{"b":null,"y":true},"z":[-3,"a\""]}"#)
+        #expect(try JSONValue.parse(Data(nested.description.utf8)) == nested)
+    }
+
     @Test func malformedJSONIsAParseError() {
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(Data("{\"a\":".utf8)) }
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(Data("".utf8)) }
