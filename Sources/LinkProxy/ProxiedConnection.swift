@@ -4,8 +4,8 @@ import WACore
 /// One accepted client socket and, once dialled, its upstream socket, with the two relays
 /// between them. The upstream is dialled on the client's event loop, so the whole connection
 /// lives on one loop and needs no locking; every method must be called on `eventLoop`.
+// @unchecked: `upstream`, the relays, `pending`, `openSockets` and `finished` are confined to `eventLoop` (the client's); every method runs there.
 final class ProxiedConnection: @unchecked Sendable {
-    // @unchecked: `upstream`, the relays, `pending`, `openSockets` and `finished` are confined to `eventLoop` (the client's).
     /// Accept order, starting at 1; also picks this connection's jitter stream.
     let number: UInt64
     let client: Channel

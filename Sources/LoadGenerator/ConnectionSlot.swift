@@ -4,8 +4,8 @@ import NIOPosix
 /// One keep-alive connection of the run, re-opened whenever it is lost. It issues sequence numbers
 /// `index, index + connections, index + 2 * connections, ...`, so the whole run needs no shared
 /// counter. Confined to its event loop: every method runs there.
+// @unchecked: every var (state, channel, handler, parser, pending, counters, tasks) is confined to `eventLoop`: after init, every method runs there.
 final class ConnectionSlot: @unchecked Sendable {
-    // @unchecked: every var (state, channel, handler, parser, pending, counters, tasks) is confined to `eventLoop`.
     private enum State {
         case idle
         case connecting

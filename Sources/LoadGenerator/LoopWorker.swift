@@ -26,8 +26,8 @@ struct RunContext: Sendable {
 
 /// Counters and samples of the connections on one event loop; touched only on that loop, so the
 /// hot path takes no lock. Merged once at the end.
+// @unchecked: every var (`totals`, `slots`, tasks, tick state) is confined to `eventLoop`; `add` runs before `start` is submitted there.
 final class LoopWorker: @unchecked Sendable {
-    // @unchecked: every var (`totals`, `slots`, tasks, tick state) is confined to `eventLoop`; `add` runs before `start`.
     let eventLoop: EventLoop
     private let run: RunContext
 

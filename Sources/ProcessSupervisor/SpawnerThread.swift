@@ -5,8 +5,8 @@ import Foundation
 /// Linux fires PR_SET_PDEATHSIG when the *thread* that forked the child exits, not the process.
 /// Swift concurrency and Dispatch retire idle threads, so forking from them would kill nodes at
 /// random moments. This thread lives as long as the supervisor that owns it.
+// @unchecked: `jobs` and `stopping` are guarded by `condition` (an NSCondition, since the thread waits on it; `Mutex` cannot); a job's non-Sendable closure runs on the spawner thread while `perform`'s caller blocks.
 final class SpawnerThread: @unchecked Sendable {
-    // @unchecked: `jobs` and `stopping` are guarded by `condition`.
     private let condition = NSCondition()
     private var jobs: [() -> Void] = []
     private var stopping = false

@@ -8,9 +8,9 @@ import WATestKit
 /// Gives each scenario its database, as the `db` node of its topology: a `wacluster db` process
 /// for SQLite; for PostgreSQL a throwaway server of the scenario's own, on a copy of one data
 /// folder that `initdb` made once per run (in the run folder); or, with `--db-env`, a database
-/// of the scenario's own on the user's server, dropped when the scenario ends.
-final class DatabaseProvider: @unchecked Sendable {
-    // @unchecked: used by one scenario at a time (the suite runs them in sequence).
+/// of the scenario's own on the user's server, dropped when the scenario ends. Not Sendable:
+/// the suite's task uses it, one scenario at a time.
+final class DatabaseProvider {
     let runDirectory: String
     let supervisor: Supervisor
     let external: DatabaseConfig?

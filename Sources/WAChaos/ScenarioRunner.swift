@@ -31,9 +31,10 @@ public struct RunOptions: Sendable {
     public init() {}
 }
 
-/// Runs one scenario against a fresh cluster of real processes and checks it.
-final class ScenarioRunner: @unchecked Sendable {
-    // @unchecked: state is used only by the task running `run()` (`shardCount`, read by the workload too, is `Locked`).
+/// Runs one scenario against a fresh cluster of real processes and checks it. Not Sendable:
+/// used only by the task running `run()`; the workload reads the shard count through the
+/// `Locked` `shardCount` alone.
+final class ScenarioRunner {
     let scenario: Scenario
     let options: RunOptions
     let supervisor: Supervisor
@@ -176,7 +177,7 @@ final class ScenarioRunner: @unchecked Sendable {
         }
         if let w = scenario.workload {
             try await cluster.waitForHealth(timeout: 30) { self.isHealthy($0) }
-            let s = MessageStream(history: history, shards: { [weak self] in self?.shardsNow ?? 1 })
+            let s = MessageStream(history: history, shards: { [shardCount] in shardCount.value })
             stream = s
             let c = cluster!
             let interval = Double(w.senders) / w.messagesPerSecond

@@ -43,8 +43,9 @@ public final class GatewayServer: Sendable {
 }
 
 /// One client connection: either a session (hello, pings, messages) or one admin request.
-final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked: `mode`, `adminChallenge`, `pingTask`, the ping counters and `closeReason` are confined to the channel's event loop.
+/// Not Sendable: it lives on its channel's event loop (the ping task reaches it through a
+/// `NIOLoopBound`).
+final class GatewayConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     enum Mode { case fresh, session(id: Int, node: String, shard: Int), admin }
@@ -169,20 +170,22 @@ final class GatewayConnectionHandler: ChannelInboundHandler, @unchecked Sendable
         let period = TimeAmount.nanoseconds(Int64(state.clock.scale.real(state.timings.gatewayPingPeriod) * 1e9))
         let maxMissed = state.timings.gatewayMissedPings
         let channel = context.channel
-        pingTask = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in
-            guard let self else { return }
-            if self.missedPings >= maxMissed {
-                self.closeReason = "ping_timeout: \(maxMissed) pings missed"
-                if case .session(let id, let node, let shard) = self.mode {
-                    self.state.journal.record("ping_timeout", ["session": id, "node": node, "shard": shard])
+        // The task runs on this loop; `channelInactive` cancels it, which lets go of the handler.
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        pingTask = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+            let h = handler.value
+            if h.missedPings >= maxMissed {
+                h.closeReason = "ping_timeout: \(maxMissed) pings missed"
+                if case .session(let id, let node, let shard) = h.mode {
+                    h.state.journal.record("ping_timeout", ["session": id, "node": node, "shard": shard])
                 }
-                self.pingTask?.cancel()
+                h.pingTask?.cancel()
                 channel.close(promise: nil)
                 return
             }
-            self.missedPings += 1
-            self.pingSeq += 1
-            var p = GatewayFrame(.ping); p.seq = self.pingSeq
+            h.missedPings += 1
+            h.pingSeq += 1
+            var p = GatewayFrame(.ping); p.seq = h.pingSeq
             channel.writeAndFlush(ByteBuffer(data: p.encodedLine()), promise: nil)
         }
     }

@@ -30,8 +30,8 @@ struct PostgresEndpoint: Sendable {
 /// One libpq connection, used by one operation at a time on a thread of the pool's own. Every
 /// wait (connecting, each statement) is bounded by `timeout`: libpq's non-blocking calls and
 /// `poll`, so a paused or cut-off server costs a timeout, never a hang.
+// @unchecked: `conn`, `prepared` and `isBroken` have one owner at a time: the operation holding it (awaited to completion on a pool thread), handed on under the source's lock; idle ones are only closed.
 final class PostgresConnection: SQLConnection, @unchecked Sendable {
-    // @unchecked: one owner at a time; the pool hands a connection from one operation to the next under its lock.
     private var conn: OpaquePointer?
     private var prepared: [String: String] = [:]
     private let timeout: Double

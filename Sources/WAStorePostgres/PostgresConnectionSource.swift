@@ -48,25 +48,21 @@ public final class PostgresConnectionSource: SQLConnectionSource, Sendable {
 
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         let reserved = try await acquire()
-        let box = ConnectionBox(reserved)
+        // The connection as opened on the pool thread, read back here once that work is done.
+        let box = Locked<PostgresConnection?>(reserved)
         let outcome: Result<T, Error> = await Result(catching: {
             try await threads.runIfActive { [self] in
-                let c = try box.connection ?? self.open()
-                box.connection = c
+                let c = try box.value ?? self.open()
+                box.withLock { $0 = c }
                 return try body(c)
             }
         })
-        release(box.connection, healthy: box.connection.map { !$0.isBroken } ?? false, opened: reserved == nil)
+        let connection = box.value
+        release(connection, healthy: connection.map { !$0.isBroken } ?? false, opened: reserved == nil)
         switch outcome {
         case .success(let v): return v
         case .failure(let e): throw Self.storeError(e, location: location)
         }
-    }
-
-    final class ConnectionBox: @unchecked Sendable {
-        // @unchecked: written and read by the one operation that owns the box, in sequence.
-        var connection: PostgresConnection?
-        init(_ c: PostgresConnection?) { connection = c }
     }
 
     /// An idle connection, or nil meaning "open one" (a slot is reserved for it). The decision

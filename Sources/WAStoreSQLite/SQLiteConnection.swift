@@ -141,8 +141,8 @@ final class SQLiteConnection: SQLConnection {
 
 /// The db node's access to its SQLite file: one connection on one serial queue, so blocking
 /// SQLite calls never tie up Swift's cooperative threads and operations never interleave.
+// @unchecked: the non-Sendable `connection` is only touched on the serial `queue` after init; everything else is an immutable `let`.
 public final class SQLiteConnectionSource: SQLConnectionSource, @unchecked Sendable {
-    // @unchecked: `connection` is only touched on `queue`.
     private let queue: DispatchQueue
     private let connection: SQLiteConnection
     public let path: String

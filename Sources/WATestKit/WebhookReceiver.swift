@@ -26,7 +26,10 @@ public final class WebhookReceiver: Sendable {
         let bound = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { ch in
-                ch.pipeline.configureHTTPServerPipeline().flatMap { ch.pipeline.addHandler(Handler(receiver: self)) }
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try ch.pipeline.syncOperations.addHandler(Handler(receiver: self))
+                }
             }
             .bind(host: "127.0.0.1", port: 0).get()
         state.withLock { $0.channel = bound }
@@ -80,8 +83,8 @@ public final class WebhookReceiver: Sendable {
         }
     }
 
-    final class Handler: ChannelInboundHandler, @unchecked Sendable {
-        // @unchecked: `body` is only touched in `channelRead`, on the channel's event loop.
+    /// Not Sendable: made and used on its channel's event loop.
+    final class Handler: ChannelInboundHandler {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
         let receiver: WebhookReceiver

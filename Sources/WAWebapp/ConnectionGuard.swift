@@ -20,7 +20,9 @@ public struct HTTPConnectionLimits: Sendable {
 /// Sits after the HTTP codec: closes a connection that does not complete a request in time,
 /// and answers 503 on a connection over the cap. Hummingbird's own idle timeout only notices
 /// silence, so a client trickling a byte at a time would hold a connection forever.
-final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
+/// Not Sendable: Hummingbird makes one per connection in its channel initializer and adds it
+/// with the pipeline's synchronous operations, so it lives on that channel's event loop.
+final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart

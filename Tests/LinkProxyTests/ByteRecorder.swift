@@ -3,7 +3,7 @@ import NIOCore
 
 /// Collects every byte an echo server received, from any connection and any event loop, and
 /// lets a test wait for a given count with a timeout.
-final class ByteRecorder: @unchecked Sendable {
+final class ByteRecorder: Sendable {
     private struct Waiter {
         let count: Int
         let promise: EventLoopPromise<Bool>

@@ -4,14 +4,17 @@ import NIOPosix
 /// A loopback client that collects what it receives and can wait for it with a timeout.
 struct TestClient {
     let channel: Channel
-    private let inbox: Inbox
+    /// The inbox, reachable only on the channel's loop.
+    private let inbox: NIOLoopBoundBox<Inbox>
 
     static func connect(to port: Int) async throws -> TestClient {
-        let inbox = Inbox()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        // The loop is picked first so the inbox can be bound to it before the channel exists.
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let inbox = NIOLoopBoundBox.makeBoxSendingValue(Inbox(), eventLoop: loop)
+        let channel = try await ClientBootstrap(group: loop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(inbox)
+                    try channel.pipeline.syncOperations.addHandler(inbox.value)
                 }
             }
             .connect(host: "127.0.0.1", port: port)
@@ -30,7 +33,7 @@ struct TestClient {
     /// The next `count` bytes, or nil if they did not all arrive within `timeout` (or the socket closed).
     func receive(_ count: Int, within timeout: TimeAmount) async throws -> [UInt8]? {
         try await channel.eventLoop.flatSubmit { [inbox] in
-            inbox.expect(count, within: timeout, on: channel.eventLoop)
+            inbox.value.expect(count, within: timeout, on: channel.eventLoop)
         }.get()
     }
 
@@ -63,7 +66,7 @@ struct TestClient {
 
     /// The error that ended the connection, if any (a reset shows up as ECONNRESET).
     func closingError() async throws -> Error? {
-        try await channel.eventLoop.submit { [inbox] in inbox.closingError }.get()
+        try await channel.eventLoop.submit { [inbox] in inbox.value.closingError }.get()
     }
 
     /// Half-closes: the peer sees end of stream, but this side can still receive.
@@ -76,8 +79,8 @@ struct TestClient {
     }
 }
 
-/// Collects received bytes; lives on the client's event loop only.
-private final class Inbox: ChannelInboundHandler, @unchecked Sendable {
+/// Collects received bytes; lives on the client's event loop only (not Sendable).
+private final class Inbox: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     private struct Waiter {
@@ -102,7 +105,7 @@ private final class Inbox: ChannelInboundHandler, @unchecked Sendable {
         nextID += 1
         let waiter = Waiter(id: nextID, count: count, promise: loop.makePromise())
         self.waiter = waiter
-        let timer = loop.scheduleTask(in: timeout) { [self] in
+        let timer = loop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             guard self.waiter?.id == waiter.id else { return }
             self.waiter = nil
             waiter.promise.succeed(nil)

@@ -9,25 +9,32 @@ import WAWire
 
 /// A gateway on one event-loop thread (so every connection shares a loop, the case that
 /// deadlocked), with a registered number, and clients on another group.
-final class GatewayRig: @unchecked Sendable {
-    let serverGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+final class GatewayRig: Sendable {
+    let serverGroup: MultiThreadedEventLoopGroup
     let clientGroup = MultiThreadedEventLoopGroup.singleton
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString)").path
-    var server: GatewayServer!
-    let secret = try! ClusterSecret(ClusterSecret.generateText())
+    let directory: String
+    let server: GatewayServer
+    let secret: ClusterSecret
     var address: HostPort { HostPort(host: "127.0.0.1", port: server.port) }
     let cc = "1", number = "6505550101"
     var phone: String { cc + number }
 
+    private init(serverGroup: MultiThreadedEventLoopGroup, directory: String, server: GatewayServer, secret: ClusterSecret) {
+        self.serverGroup = serverGroup; self.directory = directory; self.server = server; self.secret = secret
+    }
+
     static func start(maxConnections: Int = WireLimits.rpcConnectionsPerListener) async throws -> GatewayRig {
-        let rig = GatewayRig()
-        try FileManager.default.createDirectory(atPath: rig.directory, withIntermediateDirectories: true)
+        let serverGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString)").path
+        let secret = try ClusterSecret(ClusterSecret.generateText())
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let clock = ScaledSystemClock(scale: .realTime)
-        let journal = GatewayJournal(sink: try LineSink.file(atPath: rig.directory + "/gateway.jsonl"), clock: clock)
+        let journal = GatewayJournal(sink: try LineSink.file(atPath: directory + "/gateway.jsonl"), clock: clock)
         let state = GatewayState(clock: clock, timings: .standard, journal: journal, logger: Logger(label: "test"),
                                  stateFile: nil, seed: 7)
-        rig.server = try await GatewayServer.start(host: "127.0.0.1", port: 0, state: state, adminSecret: rig.secret,
-                                                   maxConnections: maxConnections, group: rig.serverGroup)
+        let server = try await GatewayServer.start(host: "127.0.0.1", port: 0, state: state, adminSecret: secret,
+                                                   maxConnections: maxConnections, group: serverGroup)
+        let rig = GatewayRig(serverGroup: serverGroup, directory: directory, server: server, secret: secret)
         try await rig.register()
         return rig
     }

@@ -18,7 +18,7 @@ import WACore
     }
 
     /// Counts handlers running at once; each waits until released.
-    final class Gate: @unchecked Sendable {
+    final class Gate: Sendable {
         let running = Locked(0)
         let peak = Locked(0)
         let total = Locked(0)
@@ -40,7 +40,7 @@ import WACore
     }
 
     /// A raw TCP client that collects every line it is sent.
-    final class RawClient: @unchecked Sendable {
+    final class RawClient: Sendable {
         let channel: Channel
         let lines = Locked<[String]>([])
         init(port: Int, autoRead: Bool = true) async throws {
@@ -66,7 +66,7 @@ import WACore
             while channel.isActive, Date() < end { try? await Task.sleep(nanoseconds: 10_000_000) }
             return !channel.isActive
         }
-        final class Collector: ChannelInboundHandler, @unchecked Sendable {
+        final class Collector: ChannelInboundHandler {
             typealias InboundIn = ByteBuffer
             let lines: Locked<[String]>
             init(lines: Locked<[String]>) { self.lines = lines }
@@ -111,7 +111,7 @@ import WACore
     /// A peer that accepts and never sends its challenge (what a partition looks like) costs the
     /// caller its deadline, and the half-open connection is hung up on then, not kept.
     @Test func aClientHangsUpOnASilentPeerAtTheDeadline() async throws {
-        final class Silent: ChannelInboundHandler, @unchecked Sendable {
+        final class Silent: ChannelInboundHandler {
             typealias InboundIn = ByteBuffer
             let closed: Locked<Int>
             init(closed: Locked<Int>) { self.closed = closed }

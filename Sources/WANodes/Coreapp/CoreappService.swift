@@ -5,7 +5,7 @@ import WAWire
 /// The `wacoreN` process: standby until promoted for a shard, then the shard's gateway
 /// connection holder. `start` does everything that can fail at start (the port); `run`
 /// serves until SIGTERM, then leaves the gateway and frees its shard.
-public final class CoreappService: Service, @unchecked Sendable {
+public final class CoreappService: Service, Sendable {
     let rt: NodeRuntime
     let controller: CoreappController
     let server: RPCServer

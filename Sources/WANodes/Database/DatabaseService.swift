@@ -8,8 +8,7 @@ import WAWire
 /// The `db` process of the embedded engine (the seeds' `db` service): it alone owns the SQLite
 /// file and carries out each storage request of the other nodes as one transaction, so no
 /// client ever holds a lock between requests, and a paused or killed client blocks nobody.
-public final class DatabaseService: Service, @unchecked Sendable {
-    // @unchecked: immutable after start.
+public final class DatabaseService: Service, Sendable {
     let rt: NodeRuntime
     let server: RPCServer
 

@@ -5,7 +5,7 @@ import WAWire
 
 /// The `masterN` process. Masters create or upgrade the schema if needed (the primary's job
 /// in the product; any master may do it here because migrations are transactional).
-public final class MasterService: Service, @unchecked Sendable {
+public final class MasterService: Service, Sendable {
     let rt: NodeRuntime
     let controller: MasterController
     let server: RPCServer

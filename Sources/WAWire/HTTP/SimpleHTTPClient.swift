@@ -27,7 +27,10 @@ public enum SimpleHTTPClient {
             channel = try await ClientBootstrap(group: group)
                 .connectTimeout(.nanoseconds(Int64(timeout * 1e9)))
                 .channelInitializer { ch in
-                    ch.pipeline.addHTTPClientHandlers().flatMap { ch.pipeline.addHandler(ResponseCollector(promise: promise)) }
+                    ch.eventLoop.makeCompletedFuture {
+                        try ch.pipeline.syncOperations.addHTTPClientHandlers()
+                        try ch.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+                    }
                 }
                 .connect(host: target.host, port: target.port).get()
         } catch {
@@ -64,8 +67,8 @@ public enum SimpleHTTPClient {
     }
 }
 
-final class ResponseCollector: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked: `result` is only touched in `channelRead`, on the channel's event loop.
+/// Not Sendable: made and used on its channel's event loop.
+final class ResponseCollector: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
     let promise: EventLoopPromise<HTTPResult>
     var result = HTTPResult(status: 0, headers: [], body: Data())

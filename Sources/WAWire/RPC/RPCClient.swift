@@ -140,8 +140,8 @@ public final class RPCClient: Sendable {
 }
 
 /// The client side of the RPC handshake (see `RPCServer.serve`), then every answer line.
-final class RPCClientHandler: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked: `phase`, `handshakeTimer` and the non-Sendable callbacks are confined to the channel's event loop.
+/// Not Sendable: made in the channel initializer and used on the channel's event loop only.
+final class RPCClientHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     enum Phase { case awaitingChallenge, awaitingWelcome(challenge: String, nonce: String), ready }
     let secret: ClusterSecret
@@ -162,11 +162,10 @@ final class RPCClientHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func handlerAdded(context: ChannelHandlerContext) {
         let peer = peer
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        handshakeTimer = context.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
+        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
             guard let self else { return }
             if case .ready = self.phase { return }
-            self.fail(bound.value, RPCError(kind: .unreachable, peer: peer, detail: "no connection and handshake within the deadline"))
+            self.fail(context, RPCError(kind: .unreachable, peer: peer, detail: "no connection and handshake within the deadline"))
         }
     }
 
@@ -221,8 +220,8 @@ final class RPCClientHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 }
 
-final class ClientLineHandler: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked: no vars; the non-Sendable `onLine` and `onClose` are only called on the channel's event loop.
+/// Not Sendable: made in the channel initializer and used on the channel's event loop only.
+final class ClientLineHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     let onLine: (ByteBuffer) -> Void
     let onClose: () -> Void
