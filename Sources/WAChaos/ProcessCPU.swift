@@ -4,18 +4,23 @@ import Foundation
 /// go, per node, without a profiler. A process's figure includes its live descendants (the
 /// PostgreSQL server's backends are children of the postmaster).
 enum ProcessCPU {
-    /// Seconds of user + system time of `pid` and its live descendants; nil when it is gone.
-    static func seconds(pid: Int32) -> Double? {
+    /// Seconds of user + system time of each of `pids` with its live descendants, from one
+    /// read of `/proc`; a pid that is gone is left out.
+    static func seconds(of pids: [Int32]) -> [Int32: Double] {
         let table = processTable()
-        guard table[pid] != nil else { return nil }
-        var total = 0.0
-        var stack = [pid]
-        while let p = stack.popLast() {
-            guard let entry = table[p] else { continue }
-            total += entry.cpu
-            stack.append(contentsOf: table.filter { $0.value.parent == p }.map(\.key))
+        var children: [Int32: [Int32]] = [:]
+        for (pid, entry) in table { children[entry.parent, default: []].append(pid) }
+        var out: [Int32: Double] = [:]
+        for pid in pids where table[pid] != nil {
+            var total = 0.0
+            var stack = [pid]
+            while let p = stack.popLast() {
+                total += table[p]?.cpu ?? 0
+                stack.append(contentsOf: children[p] ?? [])
+            }
+            out[pid] = total
         }
-        return total
+        return out
     }
 
     /// User + system seconds of this process (all its threads), from `getrusage`.
@@ -48,8 +53,8 @@ struct CPUProfile: Sendable {
     var wallSeconds: Double
 
     static func sample(_ pids: [String: Int32]) -> [String: Double] {
-        var out: [String: Double] = [:]
-        for (name, pid) in pids { if let s = ProcessCPU.seconds(pid: pid) { out[name] = s } }
+        let byPid = ProcessCPU.seconds(of: Array(pids.values))
+        var out = pids.compactMapValues { byPid[$0] }
         out[CPUProfile.runnerName] = ProcessCPU.ownSeconds()
         return out
     }

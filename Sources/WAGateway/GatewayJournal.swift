@@ -25,14 +25,7 @@ public final class GatewayJournal: Sendable {
         members.sort { $0.key < $1.key }
         var line: [UInt8] = []
         line.reserveCapacity(192)
-        line.append(UInt8(ascii: "{"))
-        for (i, m) in members.enumerated() {
-            if i > 0 { line.append(UInt8(ascii: ",")) }
-            JSONCodec.writeString(m.key, into: &line)
-            line.append(UInt8(ascii: ":"))
-            JSONCodec.write(m.value, into: &line)
-        }
-        line.append(UInt8(ascii: "}"))
+        JSONCodec.writeObject(members, into: &line)
         sink.write(line: Data(line))
     }
 

@@ -192,16 +192,22 @@ public enum JSONCodec {
             for (k, e) in a.enumerated() { if k > 0 { out.append(UInt8(ascii: ",")) }; write(e, into: &out) }
             out.append(UInt8(ascii: "]"))
         case .object(let o):
-            out.append(UInt8(ascii: "{"))
             // Sorted pairs, not sorted keys looked up again: one hash lookup fewer per member.
-            for (k, member) in o.sorted(by: { $0.key < $1.key }).enumerated() {
-                if k > 0 { out.append(UInt8(ascii: ",")) }
-                writeString(member.key, into: &out)
-                out.append(UInt8(ascii: ":"))
-                write(member.value, into: &out)
-            }
-            out.append(UInt8(ascii: "}"))
+            writeObject(o.sorted(by: { $0.key < $1.key }), into: &out)
         }
+    }
+
+    /// An object from its members in the order given (callers sort them, as `write` does), for
+    /// writers that have pairs rather than a dictionary, such as the gateway's journal.
+    public static func writeObject(_ members: [(key: String, value: JSONValue)], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        for (k, member) in members.enumerated() {
+            if k > 0 { out.append(UInt8(ascii: ",")) }
+            writeString(member.key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            write(member.value, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
     }
 
     /// Decimal digits straight into `out`, without a `String` in between (ids, counts and
@@ -217,6 +223,8 @@ public enum JSONCodec {
         }
         out[start...].reverse()
     }
+
+    private static let hex = Array("0123456789abcdef".utf8)
 
     public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(0x22)
@@ -235,7 +243,6 @@ public enum JSONCodec {
                 case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
                 case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
                 default:
-                    let hex = Array("0123456789abcdef".utf8)
                     out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(c >> 4)], hex[Int(c & 15)]])
                 }
             }
