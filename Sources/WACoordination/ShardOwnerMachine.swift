@@ -95,11 +95,7 @@ public struct ShardOwnerMachine: Sendable {
                 out.append(.demoted(shard: a.shard, reason: "shard lease expired"))
                 return out
             }
-            var out: [Directive] = []
-            if lastRenewSent == nil || now - lastRenewSent! >= timings.shardLeaseRenewEvery {
-                lastRenewSent = now
-                out.append(.renewLease(shard: a.shard, epoch: a.epoch))
-            }
+            var out = renewalDue(now: now)
             if conn == .down, let after = reconnectAfter, now >= after {
                 reconnectAfter = nil
                 state = .serving(a, leaseUntil: until, connection: .connecting)
@@ -111,6 +107,15 @@ public struct ShardOwnerMachine: Sendable {
 
     /// Only the expiry rule of `tick`: a watchdog calls it often, independent of DB latency,
     /// so an owner whose DB calls hang still lets go of the gateway in time.
+    /// The renewal alone, when one is due, for a loop of its own: the shell's step reads the
+    /// account and the shard map first, and under load those reads must not hold the renewal back.
+    public mutating func renewalDue(now: LogicalInstant) -> [Directive] {
+        guard case .serving(let a, _, _) = state else { return [] }
+        guard lastRenewSent == nil || now - lastRenewSent! >= timings.shardLeaseRenewEvery else { return [] }
+        lastRenewSent = now
+        return [.renewLease(shard: a.shard, epoch: a.epoch)]
+    }
+
     public mutating func enforceExpiry(now: LogicalInstant) -> [Directive] {
         guard case .serving(_, let until, _) = state, now >= until - timings.shardLeaseSafetyMargin else { return [] }
         return tick(now: now)

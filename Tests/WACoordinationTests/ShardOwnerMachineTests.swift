@@ -103,6 +103,31 @@ struct ShardOwnerMachineTests {
         #expect(m.state == .serving(a, leaseUntil: t(128), connection: .connected))
     }
 
+    /// The renewal loop of its own and the step's tick share one schedule: whichever asks first
+    /// sends it, never two within a renew period, and a step stuck on its reads does not hold
+    /// the lease back.
+    @Test func theRenewalLoopAndTheTickShareOneSchedule() {
+        var m = servingMachine()
+        #expect(m.renewalDue(now: t(101)) == [])
+        #expect(m.renewalDue(now: t(102)) == [.renewLease(shard: 0, epoch: 5)])
+        #expect(m.tick(now: t(102.5)) == [], "the tick does not send a second renewal")
+        #expect(m.renewalDue(now: t(103.9)) == [])
+        #expect(m.leaseRenewed(ok: true, sentAt: t(102)) == [])
+        // The steps stall (no tick from 102.5 on); the loop alone keeps the lease.
+        var renewals: [Double] = []
+        for s in stride(from: 103.0, through: 120, by: 0.25) {
+            if m.renewalDue(now: t(s)) == [.renewLease(shard: 0, epoch: 5)] {
+                renewals.append(s)
+                #expect(m.leaseRenewed(ok: true, sentAt: t(s)) == [])
+            }
+            #expect(m.enforceExpiry(now: t(s)) == [])
+        }
+        #expect(renewals == [104, 106, 108, 110, 112, 114, 116, 118, 120])
+        #expect(m.state == .serving(a, leaseUntil: t(128), connection: .connected))
+        var standby = ShardOwnerMachine(timings: timings)
+        #expect(standby.renewalDue(now: t(0)) == [], "nothing to renew when not serving")
+    }
+
     @Test func aRefusedRenewalDisconnectsAndDemotes() {
         var m = servingMachine()
         #expect(m.tick(now: t(102)) == [.renewLease(shard: 0, epoch: 5)])

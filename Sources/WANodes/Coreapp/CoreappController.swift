@@ -57,6 +57,11 @@ public actor CoreappController {
         await apply(machine.tick(now: rt.clock.monotonicNow))
     }
 
+    /// Renews the shard lease when due, in a loop of its own (one DB call, not behind a step's reads).
+    public func renewLease() async {
+        await apply(machine.renewalDue(now: rt.clock.monotonicNow))
+    }
+
     /// The lease watchdog: runs between steps, never waits on the DB.
     public func enforceLease() async {
         await apply(machine.enforceExpiry(now: rt.clock.monotonicNow))

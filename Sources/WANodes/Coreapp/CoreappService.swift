@@ -54,6 +54,7 @@ public final class CoreappService: Service, Sendable {
                     let c = controller, clock = rt.clock, tick = rt.timings.tick
                     group.addTask { await periodic(every: tick, clock: clock) { await c.step() } }
                     group.addTask { await periodic(every: tick / 4, clock: clock) { await c.enforceLease() } }
+                    group.addTask { await periodic(every: tick / 4, clock: clock) { await c.renewLease() } }
                     let pipeline = c.pipeline
                     group.addTask { await periodic(every: tick, clock: clock) { await pipeline.reconcile() } }
                     group.addTask { await periodic(every: 0.1, clock: clock) { await pipeline.deliverCallbacks() } }
