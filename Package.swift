@@ -134,7 +134,7 @@ let package = Package(
                                                       .product(name: "Hummingbird", package: "hummingbird"),
                                                       .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: settings),
         .testTarget(name: "WAStorePostgresTests", dependencies: ["WAStorePostgres"], swiftSettings: settings),
-        .testTarget(name: "ClusterIntegrationTests", dependencies: ["WATestKit", "WAWire", "WAStore", "WAStoreRemote", "ProcessSupervisor", "wacluster"] + nio,
+        .testTarget(name: "ClusterIntegrationTests", dependencies: ["WATestKit", "WAWire", "WAStore", "WAStoreRemote", "ProcessSupervisor", "WAChaos", "wacluster"] + nio,
                     swiftSettings: settings),
         .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor", "WACore"], swiftSettings: settings),
         .testTarget(name: "LinkProxyTests", dependencies: ["LinkProxy", "WACore"] + nio, swiftSettings: settings),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI: the default suite on every engine, time-scaled as the files say; on the embedded engine
-# also every regression scenario (chaos/regressions). Then, from the saved runs: the nemesis
+# also its own faults (chaos/sqlite) and every regression scenario (chaos/regressions). Then, from the saved runs: the nemesis
 # schedule is replayed as a plain scenario and must pass again, every run folder is re-judged
 # with `wachaos recheck`, and the nemesis timeline is screenshot in headless Chromium.
 # Artifacts in ci-artifacts/: junit-ENGINE.xml, report-ENGINE.json, runs-*, nemesis-timeline.png.
@@ -11,7 +11,8 @@ status=0
 for engine in sqlite postgres; do
   echo "== chaos suite on $engine"
   suites=(chaos)
-  [ "$engine" = sqlite ] && suites+=(chaos/regressions)
+  # The embedded engine also runs its own faults (chaos/sqlite: db_lock) and every regression.
+  [ "$engine" = sqlite ] && suites+=(chaos/sqlite chaos/regressions)
   set +e
   .build/debug/wachaos run "${suites[@]}" --db "$engine" --runs-dir "ci-artifacts/runs-$engine"
   s=$?

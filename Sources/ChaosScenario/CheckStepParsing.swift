@@ -39,14 +39,41 @@ extension TimelineParser {
         return .expectFailover(shard: shard, bound: bound, line: line)
     }
 
+    /// `{shard: N, for: S}`, and `since: fault` to hold the owner from the latest fault on.
     func expectNoFailover(_ value: Field, line: Int) -> Step? {
-        guard let fields = MappingFields(value, allowed: ["shard", "for"], diagnostics: diagnostics) else {
+        guard let fields = MappingFields(value, allowed: ["shard", "for", "since"], diagnostics: diagnostics) else {
             return nil
         }
         let shard = fields.optional("shard").map(shardNumber) ?? 0
         let duration = fields.required("for").flatMap { diagnostics.duration($0) }
+        var sinceFault = false
+        if let since = fields.optional("since") {
+            guard since.node.scalar?.string == "fault" else {
+                diagnostics.report(since.node, since.path, "expected \"fault\" (hold the owner from the latest fault step on), got \(describe(since.node))")
+                return nil
+            }
+            guard context.sawFault else {
+                diagnostics.report(since.node, since.path, "no earlier fault step to hold the owner from")
+                return nil
+            }
+            sinceFault = true
+        }
         guard let shard, let duration else { return nil }
-        return .expectNoFailover(shard: shard, duration: duration, line: line)
+        return .expectNoFailover(shard: shard, duration: duration, sinceFault: sinceFault, line: line)
+    }
+
+    /// `expect_recovery:` alone or `{}` (the product's bound), or `{within: S}`.
+    func expectRecovery(_ value: Field, line: Int) -> Step? {
+        guard context.sawFault else {
+            diagnostics.report(value.node, value.path, "no earlier fault step on the database to recover from")
+            return nil
+        }
+        if value.node.tagName == .null { return .expectRecovery(within: nil, line: line) }
+        guard let fields = MappingFields(value, allowed: ["within"], diagnostics: diagnostics) else { return nil }
+        let withinField = fields.optional("within")
+        let within = withinField.flatMap { diagnostics.duration($0) }
+        guard withinField == nil || within != nil else { return nil }
+        return .expectRecovery(within: within, line: line)
     }
 
     func expectPrimaryMaster(_ value: Field, line: Int) -> Step? {

@@ -19,6 +19,18 @@ extension TimelineParser {
         return .skew(NodeTarget(node), byMs: by, driftPPM: drift, line: line)
     }
 
+    /// `db_lock: {for: S}`: the runner holds the SQLite write lock, so only the embedded engine has it.
+    func dbLock(_ value: Field, line: Int) -> Step? {
+        guard let fields = MappingFields(value, allowed: ["for"], diagnostics: diagnostics, expecting: "{for: S}") else { return nil }
+        guard let seconds = fields.required("for").flatMap({ diagnostics.duration($0) }) else { return nil }
+        if let topology = context.topology, topology.db != .sqlite {
+            diagnostics.report(value.node, value.path,
+                               "db_lock holds the SQLite write lock, which only the embedded engine (db: sqlite) has; on \(topology.db.scenarioName) pause the db instead (pause: db)")
+            return nil
+        }
+        return .dbLock(seconds: seconds, line: line)
+    }
+
     /// `gateway: {fault: drop_acks, shard: 0}`; `ms` for the delays, `seconds` for a ban.
     func gatewayFault(_ value: Field, line: Int) -> Step? {
         guard let fields = MappingFields(value, allowed: ["fault", "shard", "ms", "seconds"], diagnostics: diagnostics,

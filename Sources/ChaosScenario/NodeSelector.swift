@@ -18,6 +18,9 @@ public enum NodeSelector: Hashable, Sendable, CustomStringConvertible {
     case anyOfRole(NodeRole)
     /// A seeded random pick among every node the inner selector matches: `random(standby)` or `any(standby)`.
     indirect case random(NodeSelector)
+    /// Every webapp, master and coreapp, written `all`: only as the side that connects in a link
+    /// step (`partition: {from: all, to: db}` cuts the database off from the whole cluster).
+    case allNodes
 
     /// The canonical spelling, as accepted by `parse`.
     public var description: String {
@@ -30,6 +33,7 @@ public enum NodeSelector: Hashable, Sendable, CustomStringConvertible {
         case .standby: return "standby"
         case .anyOfRole(let role): return role.rawValue
         case .random(let inner): return "random(\(inner))"
+        case .allNodes: return "all"
         }
     }
 
@@ -37,7 +41,7 @@ public enum NodeSelector: Hashable, Sendable, CustomStringConvertible {
     public var isRoleBased: Bool {
         switch self {
         case .name, .label: return false
-        case .primaryMaster, .secondaryMaster, .owner, .standby, .anyOfRole, .random: return true
+        case .primaryMaster, .secondaryMaster, .owner, .standby, .anyOfRole, .random, .allNodes: return true
         }
     }
 
@@ -49,12 +53,13 @@ public enum NodeSelector: Hashable, Sendable, CustomStringConvertible {
         "coreapp": .anyOfRole(.coreapp),
         "master": .anyOfRole(.master),
         "webapp": .anyOfRole(.webapp),
+        "all": .allNodes,
     ]
 }
 
 /// Two selectors naming a network link: connections opened by `from` towards `to`.
 public struct LinkSelector: Hashable, Sendable, CustomStringConvertible {
-    /// The side that opens connections: a webapp, master or coreapp.
+    /// The side that opens connections: a webapp, master or coreapp, or `all` of them.
     public var from: NodeSelector
     /// The side that accepts them: any node, `db` or `gateway`.
     public var to: NodeSelector

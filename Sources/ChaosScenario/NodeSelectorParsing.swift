@@ -22,7 +22,7 @@ extension NodeSelector {
     /// What the error messages show as the grammar.
     static let grammarSummary =
         "a node name, a role (primary_master, secondary_master, standby, coreapp, master, webapp), "
-        + "owner(shard: N), random(ROLE), any(ROLE) or $label"
+        + "owner(shard: N), random(ROLE), any(ROLE), $label, or all (every webapp, master and coreapp: a link's from side)"
 }
 
 /// A hand-rolled recursive-descent reader: the grammar is four rules, not worth a regex engine.
@@ -75,7 +75,7 @@ private struct SelectorScanner {
         case "any", "random":
             let inner = try selector()
             try expect(")", after: "\(function)(\(inner)")
-            guard inner.isRoleBased, !isRandom(inner) else {
+            guard inner.isRoleBased, !isRandom(inner), inner != .allNodes else {
                 throw SelectorSyntaxError(message: "\(function)(...) picks among the nodes of a role "
                     + "(standby, coreapp, master, webapp, secondary_master, owner(shard: N)), got \"\(inner)\"")
             }

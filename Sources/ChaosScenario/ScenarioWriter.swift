@@ -51,7 +51,10 @@ public enum ScenarioWriter {
             case .range(let lo, let hi): "{min: \(number(lo)), max: \(number(hi))}"
             }
             return "expect_failover: {shard: \(shard), bound: \(b)}"
-        case .expectNoFailover(let shard, let d, _): return "expect_no_failover: {shard: \(shard), for: \(number(d))}"
+        case .expectNoFailover(let shard, let d, let since, _):
+            return "expect_no_failover: {shard: \(shard), for: \(number(d))\(since ? ", since: fault" : "")}"
+        case .expectRecovery(let within, _): return "expect_recovery: {\(within.map { "within: \(number($0))" } ?? "")}"
+        case .dbLock(let seconds, _): return "db_lock: {for: \(number(seconds))}"
         case .expectPrimaryMaster(let changes, let within, _): return "expect_primary_master: {changes: \(changes), within: \(number(within))}"
         case .setShards(let n, _): return "set_shards: \(n)"
         case .sleep(let s, _): return "sleep: \(number(s))"

@@ -16,6 +16,11 @@ extension TimelineParser {
     }
 
     private func problem(with selector: NodeSelector, use: SelectorUse) -> String? {
+        var isLinkFrom = false
+        if case .linkFrom = use { isLinkFrom = true }
+        if selector == .allNodes, !isLinkFrom {
+            return "all names every webapp, master and coreapp; only a link's from side takes it (partition: {from: all, to: db})"
+        }
         if case .process(.start) = use, selector.isRoleBased {
             return "start takes a node name or $label (a stopped node plays no role), got \(selector)"
         }
@@ -33,7 +38,7 @@ extension TimelineParser {
                 ? "the topology has one master, so there is never a secondary master" : nil
         case .random(let inner):
             return problem(with: inner, use: use)
-        case .primaryMaster, .standby, .anyOfRole:
+        case .primaryMaster, .standby, .anyOfRole, .allNodes:
             return nil
         }
     }

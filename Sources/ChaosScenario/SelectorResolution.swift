@@ -20,6 +20,9 @@ extension NodeSelector {
     /// The node this selector names right now. Names and labels match any defined node; roles match
     /// only running nodes, lowest name first; `random(...)` draws exactly once from `rng`.
     public func resolve(in snapshot: ClusterSnapshot, rng: inout SplitMix64) -> Result<String, SelectorError> {
+        if case .allNodes = self {
+            return .failure(SelectorError(selector: self, message: "names every webapp, master and coreapp; only a link's from side takes it"))
+        }
         switch matches(in: snapshot) {
         case .failure(let error):
             return .failure(error)
@@ -71,6 +74,10 @@ extension NodeSelector {
             return result(running.filter { $0.role == role }, else: "no running \(role.rawValue) right now")
         case .random(let inner):
             return inner.matchingNodes(in: snapshot)
+        case .allNodes:
+            // Defined nodes, running or not: a stopped node's links stay cut when it starts.
+            return result(snapshot.nodes.filter { [.webapp, .master, .coreapp].contains($0.role) },
+                          else: "the cluster has no webapp, master or coreapp")
         }
     }
 }

@@ -26,14 +26,16 @@ public enum StepKind: String, CaseIterable, Sendable {
     case expectFailover = "expect_failover"
     case expectNoFailover = "expect_no_failover"
     case expectPrimaryMaster = "expect_primary_master"
+    case expectRecovery = "expect_recovery"
     case setShards = "set_shards"
+    case dbLock = "db_lock"
     case sleep, run
     case skew, gateway, nemesis
 
     /// Steps that disturb the cluster; `expect_failover` measures from the most recent one.
     public var isFault: Bool {
         switch self {
-        case .kill, .stop, .restart, .pause, .partition, .delay, .bandwidth, .reset, .skew, .gateway, .nemesis: return true
+        case .kill, .stop, .restart, .pause, .partition, .delay, .bandwidth, .reset, .skew, .gateway, .nemesis, .dbLock: return true
         default: return false
         }
     }
@@ -69,10 +71,16 @@ public enum Step: Equatable, Sendable {
     case heal(HealScope, line: Int)
     /// A failover of the shard must complete within the bound, from the most recent fault step.
     case expectFailover(shard: Int, bound: FailoverBound, line: Int)
-    /// The shard must keep its owner for `duration`.
-    case expectNoFailover(shard: Int, duration: LogicalSeconds, line: Int)
+    /// The shard must keep its owner for `duration`; with `sinceFault`, also from the most recent
+    /// fault step until then (the owner it had when that fault went in).
+    case expectNoFailover(shard: Int, duration: LogicalSeconds, sinceFault: Bool, line: Int)
     /// The primary master must change within `within` (`changes: true`) or stay the same that long.
     case expectPrimaryMaster(changes: Bool, within: LogicalSeconds, line: Int)
+    /// After the database is back (the latest heal of a fault on it), the cluster must be fully
+    /// healthy within `within`, or within the bound the product states when nil.
+    case expectRecovery(within: LogicalSeconds?, line: Int)
+    /// The runner holds the SQLite write lock itself for `seconds` (the embedded engine only).
+    case dbLock(seconds: LogicalSeconds, line: Int)
     /// `POST /v1/account/shards` with the new count.
     case setShards(Int, line: Int)
     /// Let time pass.
@@ -93,7 +101,8 @@ public enum Step: Equatable, Sendable {
              .restart(_, let line), .start(_, let line), .pause(_, let line), .resume(_, let line),
              .partition(_, _, let line), .delay(_, _, _, let line), .bandwidth(_, _, let line),
              .reset(_, let line), .heal(_, let line), .expectFailover(_, _, let line),
-             .expectNoFailover(_, _, let line), .expectPrimaryMaster(_, _, let line),
+             .expectNoFailover(_, _, _, let line), .expectPrimaryMaster(_, _, let line),
+             .expectRecovery(_, let line), .dbLock(_, let line),
              .setShards(_, let line), .sleep(_, let line), .run(_, let line), .skew(_, _, _, let line),
              .gateway(_, let line), .nemesis(_, let line):
             return line
@@ -119,6 +128,8 @@ public enum Step: Equatable, Sendable {
         case .expectFailover: return .expectFailover
         case .expectNoFailover: return .expectNoFailover
         case .expectPrimaryMaster: return .expectPrimaryMaster
+        case .expectRecovery: return .expectRecovery
+        case .dbLock: return .dbLock
         case .setShards: return .setShards
         case .sleep: return .sleep
         case .run: return .run

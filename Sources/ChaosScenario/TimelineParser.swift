@@ -59,6 +59,8 @@ struct TimelineParser {
         case .expectFailover: return expectFailover(value, line: line)
         case .expectNoFailover: return expectNoFailover(value, line: line)
         case .expectPrimaryMaster: return expectPrimaryMaster(value, line: line)
+        case .expectRecovery: return expectRecovery(value, line: line)
+        case .dbLock: return dbLock(value, line: line)
         case .setShards: return setShards(value, line: line)
         case .sleep: return diagnostics.duration(value).map { .sleep($0, line: line) }
         case .run: return run(value, line: line)

@@ -15,13 +15,18 @@ public final class ShellFixture: Sendable {
     public let peers = FakePeers()
     public let webhooks: any WebhookPoster
     public let logPath: String
+    /// While true every database call of every node fails as an unreachable database does
+    /// (`cutDatabase`/`healDatabase`); the test's own checks should heal first.
+    private let databaseCut = Locked(false)
+    public func cutDatabase() { databaseCut.withLock { $0 = true } }
+    public func healDatabase() { databaseCut.withLock { $0 = false } }
     /// One sink for every node of the fixture, so their lines interleave instead of overwriting.
     private let sink: LineSink
 
     public init(webhooks: any WebhookPoster = FakeWebhook()) async throws {
         directory = NSTemporaryDirectory() + "wanodes-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        store = try SQLiteClusterStore.open(path: directory + "/cluster.db", clock: clock)
+        store = SQLClusterStore(source: CuttableSource(try SQLiteConnectionSource(path: directory + "/cluster.db", clock: clock), cut: databaseCut))
         _ = try await store.migrate(to: ClusterSchema.version)
         self.webhooks = webhooks
         logPath = directory + "/events.jsonl"
@@ -139,4 +144,19 @@ public final class FakeGatewayLink: GatewayLink {
     public var frames: [GatewayFrame] { sent.value }
     /// How many times message `id` went out on this session.
     public func sends(of id: String) -> Int { sent.value.filter { $0.type == .message && $0.id == id }.count }
+}
+
+/// A connection source that fails every call while `cut` is set, the way the store of a node
+/// cut off from its database does (`StoreError.unavailable`, at once).
+final class CuttableSource: SQLConnectionSource {
+    let inner: any SQLConnectionSource
+    let cut: Locked<Bool>
+    init(_ inner: any SQLConnectionSource, cut: Locked<Bool>) { self.inner = inner; self.cut = cut }
+    var dialect: SQLDialect { inner.dialect }
+    var engine: DatabaseEngine { inner.engine }
+    var location: String { inner.location }
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        if cut.value { throw StoreError(.unavailable, "the database at \(location) is cut off (test)") }
+        return try await inner.withConnection(body)
+    }
 }

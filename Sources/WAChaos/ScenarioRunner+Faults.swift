@@ -48,6 +48,7 @@ extension ScenarioRunner {
     func heal(_ key: String, f: String, value: String, line: Int?, ids: [Int]? = nil) {
         let healed = ids ?? activeFaults.values.filter { $0.healedBy == key }.map(\.id).sorted()
         guard !healed.isEmpty else { return }
+        if healed.contains(where: { activeFaults[$0]?.targets.contains(ClusterNodeNames.database) == true }) { databaseBackAt = now() }
         for id in healed { activeFaults[id] = nil }
         history.record(HistoryOp.nemesis, .ok, f) { $0.value = value; $0.heals = healed; $0.line = line }
     }
@@ -59,6 +60,7 @@ extension ScenarioRunner {
         for n in cluster.layout.coreappNames + cluster.layout.masterNames + cluster.layout.webappNames where cluster.process(n)?.isAlive == true {
             cluster.resume(n)
         }
+        await bringDatabaseBack(startIfDown: reason == "end of the timeline", line: line)
         for n in cluster.layout.webappNames + cluster.layout.masterNames + cluster.layout.coreappNames
         where FileManager.default.fileExists(atPath: clockControlFile(n)) {
             try? ClockSkew.none.write(toControlFile: clockControlFile(n))
@@ -71,7 +73,7 @@ extension ScenarioRunner {
         if !healable.isEmpty {
             heal("", f: "heal", value: reason, line: line, ids: healable.map(\.id).sorted())
         }
-        note("step", reason == "heal all" ? "heal all links, resume paused nodes, undo skews and gateway faults" : "\(reason): healed everything")
+        note("step", reason == "heal all" ? "heal all links, resume paused nodes and the db, undo skews and gateway faults" : "\(reason): healed everything")
     }
 
     /// Steps and drifts one node's injected clock through its runner-only control file.

@@ -54,6 +54,8 @@ final class ScenarioRunner {
     var faultLog: [InjectedFault] = []
     /// Faults not yet healed, by what heals them.
     var activeFaults: [Int: InjectedFault] = [:]
+    /// When the database last came back: the latest heal of a fault that had it as a target.
+    var databaseBackAt: Double?
     var history: HistoryRecorder!
     var failovers: [FailoverExpectation] = []
     var workloadFrom: Double?
@@ -291,6 +293,25 @@ final class ScenarioRunner {
 
     func resolve(_ s: NodeSelector) throws -> String { try resolve(NodeTarget(s)) }
 
+    /// The nodes a link step acts on: one `from` node, or every webapp, master and coreapp
+    /// (`all`) but the `to` node itself; `key` is what heals the fault, `label` how it reads.
+    func linkEnds(_ link: LinkSelector) throws -> (from: [String], to: String, key: String, label: String) {
+        let to = try resolve(link.to)
+        guard link.from == .allNodes else {
+            let from = try resolve(link.from)
+            return ([from], to, Self.linkKey(from, to), from)
+        }
+        var snap = observer.snapshot()
+        snap.labels = labels
+        switch link.from.matches(in: snap) {
+        case .success(let names):
+            let from = names.filter { $0 != to }
+            guard !from.isEmpty else { throw RunnerError("all -> \(to): no other webapp, master or coreapp to cut from \(to)") }
+            return (from, to, Self.linkKey("all", to), "all (\(from.joined(separator: " ")))")
+        case .failure(let e): throw RunnerError("\(e)")
+        }
+    }
+
     func execute(_ step: Step) async throws {
         switch step {
         case .waitHealthy(let timeout, _):
@@ -318,11 +339,13 @@ final class ScenarioRunner {
                 self.deaths[n, default: []].append(self.now()); self.lived(n, .down)
             }
             try await cluster.restart(n)
+            try await waitUntilServing(n)
             lived(n, .running)
             heal("restart:\(n)", f: "restarted", value: "\(n) running again", line: line, ids: [id])
         case .start(let t, let line):
             let n = try ownedProcess(try resolve(t))
             try cluster.start(n)
+            try await waitUntilServing(n)
             lived(n, .running)
             heal("process:\(n)", f: "start", value: "start \(n)", line: line)
             note("step", "started \(n)")
@@ -336,37 +359,43 @@ final class ScenarioRunner {
             heal("pause:\(n)", f: "resume", value: "SIGCONT \(n)", line: line)
             note("step", "SIGCONT \(n)")
         case .partition(let link, let direction, let line):
-            let (a, b) = (try resolve(link.from), try resolve(link.to))
-            try mesh.partition(a, b, oneWay: direction == .oneWay)
-            inject("partition", "partition \(a) \(direction == .oneWay ? "->" : "<->") \(b)", targets: [a, b], healedBy: Self.linkKey(a, b), line: line) {}
+            let ends = try linkEnds(link)
+            for a in ends.from { try mesh.partition(a, ends.to, oneWay: direction == .oneWay) }
+            inject("partition", "partition \(ends.label) \(direction == .oneWay ? "->" : "<->") \(ends.to)", targets: ends.from + [ends.to],
+                   healedBy: ends.key, line: line) {}
         case .delay(let link, let ms, let jitter, let line):
-            let (a, b) = (try resolve(link.from), try resolve(link.to))
+            let ends = try linkEnds(link)
             let realMs = Int((Double(ms) * scale).rounded()), realJitter = Int((Double(jitter) * scale).rounded())
-            try mesh.apply(.delay(milliseconds: realMs, jitterMilliseconds: realJitter), a, b)
-            inject("delay", "delay \(a) <-> \(b): \(ms)±\(jitter) logical ms (\(realMs)±\(realJitter) real ms) each way", targets: [a, b],
-                   healedBy: Self.linkKey(a, b), line: line) {}
+            for a in ends.from { try mesh.apply(.delay(milliseconds: realMs, jitterMilliseconds: realJitter), a, ends.to) }
+            inject("delay", "delay \(ends.label) <-> \(ends.to): \(ms)±\(jitter) logical ms (\(realMs)±\(realJitter) real ms) each way",
+                   targets: ends.from + [ends.to], healedBy: ends.key, line: line) {}
         case .bandwidth(let link, let bps, let line):
-            let (a, b) = (try resolve(link.from), try resolve(link.to))
-            try mesh.apply(.bandwidth(bytesPerSecond: max(1, Int(Double(bps) / scale))), a, b)
-            inject("bandwidth", "bandwidth \(a) <-> \(b): \(bps) B per logical s", targets: [a, b], healedBy: Self.linkKey(a, b), line: line) {}
+            let ends = try linkEnds(link)
+            for a in ends.from { try mesh.apply(.bandwidth(bytesPerSecond: max(1, Int(Double(bps) / scale))), a, ends.to) }
+            inject("bandwidth", "bandwidth \(ends.label) <-> \(ends.to): \(bps) B per logical s", targets: ends.from + [ends.to],
+                   healedBy: ends.key, line: line) {}
         case .reset(let link, let line):
-            let (a, b) = (try resolve(link.from), try resolve(link.to))
-            try mesh.apply(.reset, a, b)
-            inject("reset", "reset connections \(a) <-> \(b)", targets: [a, b], healedBy: Self.linkKey(a, b), line: line) {}
+            let ends = try linkEnds(link)
+            for a in ends.from { try mesh.apply(.reset, a, ends.to) }
+            inject("reset", "reset connections \(ends.label) <-> \(ends.to)", targets: ends.from + [ends.to], healedBy: ends.key, line: line) {}
         case .heal(let scope, let line):
             switch scope {
             case .all:
                 await healEverything(reason: "heal all", line: line)
             case .link(let link):
-                let (a, b) = (try resolve(link.from), try resolve(link.to))
-                mesh.heal(a, b)
-                heal(Self.linkKey(a, b), f: "heal", value: "heal \(a) <-> \(b)", line: line)
-                note("step", "heal \(a) <-> \(b)")
+                let ends = try linkEnds(link)
+                for a in ends.from { mesh.heal(a, ends.to) }
+                heal(ends.key, f: "heal", value: "heal \(ends.label) <-> \(ends.to)", line: line)
+                note("step", "heal \(ends.label) <-> \(ends.to)")
             }
         case .expectFailover(let shard, let bound, let line):
             try await expectFailover(shard: shard, bound: bound, line: line)
-        case .expectNoFailover(let shard, let duration, let line):
-            try await expectNoFailover(shard: shard, duration: duration, line: line)
+        case .expectNoFailover(let shard, let duration, let sinceFault, let line):
+            try await expectNoFailover(shard: shard, duration: duration, sinceFault: sinceFault, line: line)
+        case .expectRecovery(let within, let line):
+            try await expectRecovery(within: within, line: line)
+        case .dbLock(let seconds, let line):
+            try await holdDatabaseLock(logicalSeconds: seconds, line: line)
         case .expectPrimaryMaster(let changes, let within, let line):
             try await expectPrimaryMaster(changes: changes, within: within, line: line)
         case .setShards(let n, let line):
@@ -491,15 +520,24 @@ final class ScenarioRunner {
         record(FailoverMeasure.measure(expectation, events: cluster.allEvents(), meta: runMeta()))
     }
 
-    func expectNoFailover(shard: Int, duration: Double, line: Int) async throws {
+    func expectNoFailover(shard: Int, duration: Double, sinceFault: Bool, line: Int) async throws {
         let name = "expect_no_failover shard \(shard)"
-        let start = now()
-        guard let owner = observer.owners()[shard] else {
-            record(CheckResult(name: name, line: line, verdict: .unknown, reason: "shard \(shard) has no owner at the start")); return
+        let watchFrom = now()
+        // With `since: fault` the owner is the one the latest fault found, and the watch starts then.
+        let fault = sinceFault ? faultLog.last : nil
+        let start = fault?.ts ?? watchFrom
+        guard let owner = fault.map({ $0.owners[shard] }) ?? observer.owners()[shard] else {
+            record(CheckResult(name: name, line: line, verdict: .unknown,
+                               reason: "shard \(shard) has no owner at the start\(fault.map { " (fault \($0.id), \($0.kind))" } ?? "")")); return
         }
-        note("step", "watching shard \(shard) (owner \(owner)) for \(Int(duration)) logical s")
+        note("step", "watching shard \(shard) (owner \(owner)) for \(Int(duration)) logical s" + (fault.map { ", held since fault \($0.id) (\($0.kind))" } ?? ""))
         var changed: String?
-        while now() < start + real(duration) {
+        if fault != nil {
+            // Anything that happened between the fault and this step, from the nodes' own events.
+            let view = ClusterView(events: cluster.allEvents(), deaths: deaths, scale: scale)
+            changed = view.ownerships.first { $0.shard == shard && $0.node != owner && $0.from >= start }?.node
+        }
+        while changed == nil, now() < watchFrom + real(duration) {
             if let o = observer.owners()[shard], o != owner { changed = o; break }
             try await Polling.pause(seconds: 0.1)
         }
@@ -509,8 +547,10 @@ final class ScenarioRunner {
         } else if let unhealthy {
             record(CheckResult(name: name, line: line, verdict: .fail, reason: "\(owner) was declared unhealthy: \(unhealthy.fields["reason"] ?? "")"))
         } else {
-            record(CheckResult(name: name, line: line, verdict: .pass, reason: "\(owner) kept shard \(shard) for \(Int(duration)) logical s",
-                               figures: ["observed_logical": duration]))
+            let held = (now() - start) / scale
+            record(CheckResult(name: name, line: line, verdict: .pass,
+                               reason: "\(owner) kept shard \(shard) for \(Int(held.rounded())) logical s\(fault.map { " (since fault \($0.id), \($0.kind))" } ?? "")",
+                               figures: ["observed_logical": held]))
         }
     }
 

@@ -102,7 +102,8 @@ public enum SummaryTable {
             let measured = windows.map { c -> String in
                 let d = c.figures["detection_logical"].map { String(format: "detect %.1f", $0) }
                 let rec = c.figures["recovery_logical"].map { String(format: "recover %.1f", $0) }
-                return [d, rec].compactMap { $0 }.joined(separator: ", ")
+                let db = c.figures["db_recovery_logical"].map { String(format: "healthy %.1f after db back", $0) }
+                return [d, rec, db].compactMap { $0 }.joined(separator: ", ")
             }.joined(separator: "; ")
             let takeover = r.checks.compactMap { $0.figures["takeover_logical"] }.map { String(format: "lease moved %.1f", $0) }
             let bounds = windows.compactMap { $0.bounds?.components(separatedBy: " logical").first }.joined(separator: "; ")

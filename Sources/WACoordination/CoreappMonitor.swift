@@ -56,7 +56,7 @@ public enum UnhealthyReason: Equatable, Sendable, CustomStringConvertible {
 
 /// The primary master's failure detector: heartbeat-based when at least one other master is
 /// alive and reporting (both must have lost the coreapp for unhealthy_interval), DB-based
-/// always (DB heartbeat older than 120 s).
+/// always (DB heartbeat older than 120 s of time the database could be read).
 public struct CoreappMonitor: Sendable {
     public var heartbeatInterval: Double
     public var unhealthyInterval: Double
@@ -77,14 +77,21 @@ public struct CoreappMonitor: Sendable {
         !livePeers(peers, now: now).isEmpty
     }
 
+    /// How old a DB row written at `written` is, counting only the time this master could read
+    /// the database (`outages`): nobody could write it while the database was away.
+    public func readableAge(since written: LogicalInstant, now: LogicalInstant, outages: DatabaseOutageLedger?) -> Double {
+        (now - written) - (outages?.unreadable(from: written, to: now) ?? 0)
+    }
+
     /// Judges one coreapp. `dbHeartbeat` is its DB row's time (nil: none yet), `registeredAt`
-    /// when it first appeared in the DB.
+    /// when it first appeared in the DB, `outages` when this master could not read the database.
     public func verdict(for node: String, now: LogicalInstant, own: HeartbeatLedger, peers: [PeerReport],
-                        dbHeartbeat: LogicalInstant?, registeredAt: LogicalInstant) -> UnhealthyReason? {
+                        dbHeartbeat: LogicalInstant?, registeredAt: LogicalInstant,
+                        outages: DatabaseOutageLedger? = nil) -> UnhealthyReason? {
         if let hb = dbHeartbeat {
-            let age = now - hb
+            let age = readableAge(since: hb, now: now, outages: outages)
             if age > timings.dbUnhealthyAfter { return .database(heartbeatAge: age, limit: timings.dbUnhealthyAfter) }
-        } else if now - registeredAt > timings.dbUnhealthyAfter {
+        } else if readableAge(since: registeredAt, now: now, outages: outages) > timings.dbUnhealthyAfter {
             return .neverHeartbeated(limit: timings.dbUnhealthyAfter)
         }
         let live = livePeers(peers, now: now)
@@ -109,10 +116,11 @@ public struct CoreappMonitor: Sendable {
     }
 
     /// A standby may be promoted only if it answered this master recently and its DB row is fresh.
-    public func isPromotable(_ node: String, now: LogicalInstant, own: HeartbeatLedger, dbHeartbeat: LogicalInstant?) -> Bool {
+    public func isPromotable(_ node: String, now: LogicalInstant, own: HeartbeatLedger, dbHeartbeat: LogicalInstant?,
+                             outages: DatabaseOutageLedger? = nil) -> Bool {
         guard let answered = own.lastAnswered[node] else { return false }
         guard now - answered <= max(2 * heartbeatInterval, 2 * timings.tick) + timings.tick else { return false }
-        if let hb = dbHeartbeat, now - hb > timings.dbUnhealthyAfter { return false }
+        if let hb = dbHeartbeat, readableAge(since: hb, now: now, outages: outages) > timings.dbUnhealthyAfter { return false }
         return true
     }
 }

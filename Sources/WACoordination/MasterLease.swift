@@ -69,11 +69,7 @@ public struct MasterLeaseMachine: Sendable {
                 role = .secondary(primary: nil)
                 return [.stepDown(reason: "lease expired at \(localExpiry) before it could be renewed"), .becameSecondary(primary: nil)]
             }
-            if now - (lastRenew ?? .init(seconds: 0)) >= timings.masterLeaseRenewEvery {
-                lastRenew = now
-                return [.renew(term: term)]
-            }
-            return []
+            return renewalDue(now: now)
         case .starting, .secondary:
             if lastAttempt == nil || now - lastAttempt! >= timings.masterLeaseRenewEvery {
                 lastAttempt = now
@@ -81,6 +77,15 @@ public struct MasterLeaseMachine: Sendable {
             }
             return []
         }
+    }
+
+    /// The renewal alone, when one is due, for a loop of its own: a step's other database calls
+    /// (the account, heartbeats, the shard map) must not hold it back when the database is slow.
+    public mutating func renewalDue(now: LogicalInstant) -> [Directive] {
+        guard case .primary(let term) = role, now < localExpiry else { return [] }
+        guard now - (lastRenew ?? .init(seconds: 0)) >= timings.masterLeaseRenewEvery else { return [] }
+        lastRenew = now
+        return [.renew(term: term)]
     }
 
     /// The database's answer to an acquire attempt sent at `sentAt`, handled at `now` (both by
@@ -119,7 +124,8 @@ public struct MasterLeaseMachine: Sendable {
     public mutating func renewed(ok: Bool, sentAt: LogicalInstant) -> [Directive] {
         guard case .primary = role else { return [] }
         if ok {
-            localExpiry = sentAt + timings.masterLeaseTTL
+            // Renewals may overlap (the renewal loop and a step): an older answer never shortens it.
+            localExpiry = max(localExpiry, sentAt + timings.masterLeaseTTL)
             return []
         }
         role = .secondary(primary: nil)

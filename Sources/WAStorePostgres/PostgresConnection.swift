@@ -34,6 +34,9 @@ struct PostgresEndpoint: Sendable {
 final class PostgresConnection: SQLConnection, @unchecked Sendable {
     private var conn: OpaquePointer?
     private var prepared: [String: String] = [:]
+    /// A transaction's BEGIN not sent yet: it goes out with the transaction's first statement,
+    /// in one round trip (libpq's pipeline mode), not one of its own.
+    private var pendingBegin: String?
     private let timeout: Double
     private let scale: TimeScale
     private let clock: (any ClusterClock)?
@@ -139,13 +142,61 @@ final class PostgresConnection: SQLConnection, @unchecked Sendable {
         return out
     }
 
-    private func statementName(_ sql: String, parameters: Int) throws -> String {
-        if let name = prepared[sql] { return name }
-        let name = "s\(prepared.count + 1)"
-        guard PQsendPrepare(conn, name, Self.numbered(sql), Int32(parameters), nil) == 1 else { throw fail(.broken) }
-        try check(try results(doing: "preparing a statement"), sql)
-        prepared[sql] = name
-        return name
+    /// Every result of a pipeline up to its sync, grouped per command sent.
+    private func pipelineResults(doing what: String) throws -> [[OpaquePointer]] {
+        let deadline = MonotonicTime.seconds() + timeout
+        while true {
+            let flushed = PQflush(conn)
+            if flushed == 0 { break }
+            if flushed < 0 { throw fail(.broken) }
+            try wait(read: false, until: deadline, doing: what)
+        }
+        var groups: [[OpaquePointer]] = []
+        var current: [OpaquePointer] = []
+        while true {
+            while PQisBusy(conn) == 1 {
+                try wait(read: true, until: deadline, doing: what)
+                guard PQconsumeInput(conn) == 1 else { throw fail(.broken) }
+            }
+            // NULL ends one command's results; the sync's own result ends the pipeline.
+            guard let r = PQgetResult(conn) else { groups.append(current); current = []; continue }
+            if PQresultStatus(r) == PGRES_PIPELINE_SYNC { PQclear(r); return groups }
+            current.append(r)
+        }
+    }
+
+    /// The deferred BEGIN, the statement's PREPARE when it is new on this connection, and the
+    /// statement itself, sent together and answered in one round trip.
+    private func runPipelined(_ sql: String, name: String, begin: String?, prepare: Bool,
+                              _ params: UnsafePointer<UnsafePointer<CChar>?>?, count: Int) throws -> OpaquePointer? {
+        guard PQenterPipelineMode(conn) == 1 else { throw fail(.broken) }
+        var sent = true
+        if let begin { sent = sent && PQsendQueryParams(conn, begin, 0, nil, nil, nil, nil, 0) == 1 }
+        if prepare { sent = sent && PQsendPrepare(conn, name, Self.numbered(sql), Int32(count), nil) == 1 }
+        sent = sent && PQsendQueryPrepared(conn, name, Int32(count), params, nil, nil, 0) == 1
+        guard sent, PQpipelineSync(conn) == 1 else { throw fail(.broken) }
+        let groups = try pipelineResults(doing: "running \(sql.prefix(40))…")
+        guard PQexitPipelineMode(conn) == 1 else {
+            for g in groups { for r in g { PQclear(r) } }
+            throw fail(.broken)
+        }
+        // One group per command, in the order sent. A failed command aborts the rest of the
+        // pipeline: the first failure is the one reported, every result is cleared.
+        let labels = (begin.map { [$0] } ?? []) + (prepare ? ["PREPARE \(sql)"] : []) + [sql]
+        var failure: Error?
+        var answer: OpaquePointer?
+        for (i, group) in groups.enumerated() {
+            if failure != nil { group.forEach { PQclear($0) }; continue }
+            do {
+                let r = try check(group, i < labels.count ? labels[i] : sql)
+                if i == groups.count - 1 { answer = r } else if let r { PQclear(r) }
+                // The server keeps a statement it prepared, whatever became of the one run with it.
+                if prepare, i == labels.count - 2 { prepared[sql] = name }
+            } catch { failure = error }
+        }
+        if let failure { throw failure }
+        guard groups.count == labels.count else { throw PostgresError(kind: .broken, message: "the server answered \(groups.count) of \(labels.count) pipelined commands") }
+        return answer
     }
 
     @discardableResult
@@ -164,13 +215,21 @@ final class PostgresConnection: SQLConnection, @unchecked Sendable {
 
     private func run(_ sql: String, _ values: [SQLValue]) throws -> OpaquePointer? {
         guard conn != nil, !isBroken else { throw PostgresError(kind: .broken, message: "the connection is closed") }
-        let name = try statementName(sql, parameters: values.count)
+        let known = prepared[sql]
+        let name = known ?? "s\(prepared.count + 1)"
+        let begin = pendingBegin
+        pendingBegin = nil
         let texts: [String?] = values.map { v in
             switch v {
             case .null: nil
             case .int(let i): String(i)
             case .double(let d): "\(d)"
             case .text(let s): s
+            }
+        }
+        if begin != nil || known == nil {
+            return try withOptionalCStrings(texts) { params in
+                try runPipelined(sql, name: name, begin: begin, prepare: known == nil, params, count: texts.count)
             }
         }
         let sent: Int32 = withOptionalCStrings(texts) { params in PQsendQueryPrepared(conn, name, Int32(values.count), params, nil, nil, 0) }
@@ -216,10 +275,26 @@ final class PostgresConnection: SQLConnection, @unchecked Sendable {
         if let last = try check(try results(doing: "running a migration"), sql) { PQclear(last) }
     }
 
-    func writeTransaction<T>(_ body: () throws -> T) throws -> T { try transaction("BEGIN", canRollBack: { !isBroken }, body) }
+    func writeTransaction<T>(_ body: () throws -> T) throws -> T { try deferredTransaction("BEGIN", body) }
 
     func readTransaction<T>(_ body: () throws -> T) throws -> T {
-        try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", canRollBack: { !isBroken }, body)
+        try deferredTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+    }
+
+    /// BEGIN goes out with the first statement; a body that ran none costs no round trip at all.
+    private func deferredTransaction<T>(_ begin: String, _ body: () throws -> T) throws -> T {
+        pendingBegin = begin
+        do {
+            let v = try body()
+            if pendingBegin != nil { pendingBegin = nil; return v }
+            try execute("COMMIT")
+            return v
+        } catch {
+            let began = pendingBegin == nil
+            pendingBegin = nil
+            if began, !isBroken { _ = try? execute("ROLLBACK") }
+            throw error
+        }
     }
 
     /// The server's clock at this instant (not the transaction's start), in logical seconds;
@@ -240,9 +315,9 @@ private func withCStringArrays<R>(_ a: [String], _ b: [String], _ body: (UnsafeP
     return pa.withUnsafeBufferPointer { x in pb.withUnsafeBufferPointer { y in body(x.baseAddress!, y.baseAddress!) } }
 }
 
-private func withOptionalCStrings<R>(_ values: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+private func withOptionalCStrings<R>(_ values: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) throws -> R) rethrows -> R {
     let c = values.map { $0.map { strdup($0) } ?? nil }
     defer { c.forEach { free($0) } }
     let p = c.map { $0.map { UnsafePointer($0) } }
-    return p.withUnsafeBufferPointer { body($0.baseAddress) }
+    return try p.withUnsafeBufferPointer { try body($0.baseAddress) }
 }

@@ -14,6 +14,7 @@ final class WebappAPI: Sendable {
     let tokenCache = TokenCache()
     let loginThrottle = Locked(LoginThrottle())
     let passwords = PasswordWork()
+    let lastNodes = Locked<(nodes: [NodeRecord], readAt: LogicalInstant)?>(nil)
     init(runtime: NodeRuntime) { rt = runtime; shardRoutes = ShardRoutes(runtime: runtime) }
 
     // MARK: auth
@@ -137,7 +138,7 @@ final class WebappAPI: Sendable {
     func askEveryNode<M: RPCMethod>(_ method: M.Type, _ entry: @escaping @Sendable (M.Result) throws -> JSONValue) async throws
         -> [String: JSONValue] where M.Params == Empty {
         let now = rt.clock.now
-        let nodes = try await rt.store.nodes().filter {
+        let nodes = try await knownNodes().filter {
             ($0.role == .master || $0.role == .coreapp) && now - $0.heartbeatAt <= rt.timings.dbUnhealthyAfter
         }
         let timeout = rt.real(rt.timings.healthTimeout, floor: 0.3)
@@ -155,6 +156,22 @@ final class WebappAPI: Sendable {
             var out: [String: JSONValue] = [:]
             for await (k, v) in group { out[k] = v }
             return out
+        }
+    }
+
+    /// The nodes in the database; while it cannot be read, the nodes as last read, aged no
+    /// further (nobody can write a heartbeat row meanwhile; the nodes answer for themselves over
+    /// RPC). A webapp that never read the list answers the database's error.
+    func knownNodes() async throws -> [NodeRecord] {
+        do {
+            let nodes = try await rt.store.nodes()
+            let at = rt.clock.now
+            lastNodes.withLock { $0 = (nodes, at) }
+            return nodes
+        } catch let e as StoreError where e.isUnavailability {
+            guard let (nodes, readAt) = lastNodes.value else { throw e }
+            let frozen = rt.clock.now - readAt
+            return nodes.map { var n = $0; n.heartbeatAt = n.heartbeatAt + frozen; return n }
         }
     }
 

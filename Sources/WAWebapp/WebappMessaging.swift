@@ -10,29 +10,68 @@ import WAWire
 
 /// Where each shard is served: the shard map and node addresses, cached for a fraction of a
 /// tick so routing does not cost a DB read per message, refreshed at once after a miss.
+///
+/// While the webapp cannot read the database it routes by the last map it read: the owner
+/// decides for itself whether it still holds its shard (it checks its own lease), so a webapp
+/// cut from the database does not stop messages the owners can still store.
 final class ShardRoutes: Sendable {
     struct Snapshot { var shardCount: Int; var owners: [Int: NodeRecord]; var at: LogicalInstant }
     private let snapshot = Locked<Snapshot?>(nil)
+    /// The last map read, kept through `invalidate`: the fallback while the database is away.
+    private let lastRead = Locked<Snapshot?>(nil)
     let rt: NodeRuntime
     init(runtime: NodeRuntime) { rt = runtime }
 
+    /// The refresh in flight: sends that find the map stale at the same time wait for one read
+    /// instead of each making their own (on a slow database they would queue behind each other).
+    private let inFlight = Locked<Task<Snapshot, any Error>?>(nil)
+
+    /// A map younger than half a tick as it is; one up to two ticks old too, while a read
+    /// refreshes it on the side (a send need not wait a database round trip for a map that
+    /// rarely changes: an owner that lost its shard says so, and the retry reads afresh).
     func current() async throws -> Snapshot {
         let now = rt.clock.now
-        if let s = snapshot.value, now - s.at < 0.5 { return s }
+        if let s = snapshot.value {
+            if now - s.at < rt.timings.tick / 2 { return s }
+            if now - s.at < 2 * rt.timings.tick {
+                // At most one read is in flight (`refresh` joins it), so this task never piles up.
+                Task { _ = try? await self.refresh() }
+                return s
+            }
+        }
         return try await refresh()
     }
 
+    /// `joining: false` after the owner said the map moved: a read begun before that answer
+    /// could still name the old owner.
     @discardableResult
-    func refresh() async throws -> Snapshot {
-        let map = try await rt.store.shardMap()
-        let nodes = Dictionary(try await rt.store.nodes().map { ($0.nodeID, $0) }, uniquingKeysWith: { a, _ in a })
-        var owners: [Int: NodeRecord] = [:]
-        for row in map.rows where row.shard < map.shardCount {
-            if let o = row.owner, let n = nodes[o] { owners[row.shard] = n }
+    func refresh(joining: Bool = true) async throws -> Snapshot {
+        let task = inFlight.withLock { running -> Task<Snapshot, any Error> in
+            if joining, let running { return running }
+            let started = Task { try await self.read() }
+            running = started
+            return started
         }
-        let s = Snapshot(shardCount: map.shardCount, owners: owners, at: rt.clock.now)
-        snapshot.withLock { $0 = s }
-        return s
+        defer { inFlight.withLock { if $0 == task { $0 = nil } } }
+        return try await task.value
+    }
+
+    private func read() async throws -> Snapshot {
+        do {
+            let map = try await rt.store.shardMap()
+            let nodes = Dictionary(try await rt.store.nodes().map { ($0.nodeID, $0) }, uniquingKeysWith: { a, _ in a })
+            var owners: [Int: NodeRecord] = [:]
+            for row in map.rows where row.shard < map.shardCount {
+                if let o = row.owner, let n = nodes[o] { owners[row.shard] = n }
+            }
+            let s = Snapshot(shardCount: map.shardCount, owners: owners, at: rt.clock.now)
+            snapshot.withLock { $0 = s }
+            lastRead.withLock { $0 = s }
+            return s
+        } catch let e as StoreError where e.isUnavailability {
+            guard let last = lastRead.value else { throw e }
+            return last
+        }
     }
 
     func invalidate() { snapshot.withLock { $0 = nil } }
@@ -74,14 +113,15 @@ extension WebappAPI {
         var attempt = 0
         while true {
             attempt += 1
-            let routes = attempt == 1 ? try await shardRoutes.current() : try await shardRoutes.refresh()
+            let routes = attempt == 1 ? try await shardRoutes.current() : try await shardRoutes.refresh(joining: false)
             let shard = ShardRouter.shard(for: to, shards: routes.shardCount)
             guard let owner = routes.owners[shard] else {
                 throw APIError(.serviceNotReady, "shard \(shard) has no primary coreapp right now; retry later", status: 503)
             }
             do {
                 let r = try await rt.peers.call(NodeRPC.SendMessage.self, .init(to: to, body: body, idempotencyKey: key),
-                                                on: owner.rpcAddress, timeout: rt.real(5, floor: 2))
+                                                on: owner.rpcAddress,
+                                                timeout: rt.real(rt.timings.ownerCall, floor: ClusterTimings.ownerCallFloorReal))
                 return r.id
             } catch let e as APIError where e.code == APIErrorCode.notPrimaryCoreapp.rawValue && attempt == 1 {
                 continue  // the map moved under us: look again once

@@ -88,6 +88,22 @@ import WACore
     @Test func passesOnTheHealthyRun() throws {
         #expect(try Checker.statusesDelivered.check(CannedRun.healthy().load())?.verdict == .pass)
     }
+
+    /// The message was acked just before the database went away, so its status could only be
+    /// stored and posted once the database was back: the allowance counts from the heal.
+    @Test func aFaultBeginningRightAfterTheArrivalHoldsTheStatusBackTooWithinLimits() throws {
+        var run = CannedRun.healthy()
+        let last = run.webhook.removeLast()
+        let arrived = last.ts - 0.02
+        run.fault(1, "partition", at: arrived + 0.05, targets: ["wacore1", "db"], shards: [-1], healAt: arrived + 15)
+        run.webhook.append(WebhookReceipt(ts: arrived + 16, statuses: last.statuses))
+        let held = try #require(Checker.statusesDelivered.check(try run.load()))
+        #expect(held.verdict == .pass, "\(held.reason)")
+        // Long after the heal it is late all the same.
+        run.webhook[run.webhook.count - 1] = WebhookReceipt(ts: arrived + 40, statuses: last.statuses)
+        let late = try #require(Checker.statusesDelivered.check(try run.load()))
+        #expect(late.verdict == .fail && late.figures["late"] == 1, "\(late.reason)")
+    }
 }
 
 @Suite struct ConflictAndPrimaryTests {

@@ -85,7 +85,7 @@ steps:
             .expectFailover(shard: 0, bound: .heartbeat, line: 34),
             .expectFailover(shard: 1, bound: .db, line: 35),
             .expectFailover(shard: 0, bound: .range(min: 20, max: 45.5), line: 36),
-            .expectNoFailover(shard: 1, duration: 45, line: 37),
+            .expectNoFailover(shard: 1, duration: 45, sinceFault: false, line: 37),
             .expectPrimaryMaster(changes: true, within: 30, line: 38),
             .setShards(4, line: 39),
             .kill(NodeTarget(.random(.owner(shard: 3))), line: 40),

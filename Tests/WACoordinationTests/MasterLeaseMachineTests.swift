@@ -96,6 +96,24 @@ struct MasterLeaseMachineTests {
         #expect(row.term == 1)
     }
 
+    /// The renewal loop and the step share one schedule: whichever asks first renews, the other
+    /// finds nothing due; an older renewal answering late never shortens the lease.
+    @Test func theRenewalLoopAndTheStepShareOneSchedule() {
+        var m = MasterLeaseMachine(nodeID: "m1", timings: timings)
+        #expect(m.renewalDue(now: t(0)) == [], "not primary yet: nothing to renew")
+        _ = m.tick(now: t(0))
+        _ = m.acquired(LeaseRules.acquire(.vacant, by: "m1", now: t(0), ttl: 10), sentAt: t(0))
+        #expect(m.renewalDue(now: t(1)) == [])
+        #expect(m.renewalDue(now: t(2)) == [.renew(term: 1)])
+        #expect(m.tick(now: t(2.5)) == [], "the step finds the renewal already sent")
+        #expect(m.renewalDue(now: t(4)) == [.renew(term: 1)])
+        #expect(m.renewed(ok: true, sentAt: t(4)) == [])
+        #expect(m.localExpiry == t(14))
+        #expect(m.renewed(ok: true, sentAt: t(2)) == [], "the t=2 answer arrives after the t=4 one")
+        #expect(m.localExpiry == t(14))
+        #expect(m.renewalDue(now: t(14)) == [], "an expired lease is not renewed: it is re-acquired")
+    }
+
     @Test func expiryLetsTheOtherTakeOverWithTheNextTerm() {
         var row = LeaseRecord.vacant
         var m1 = MasterLeaseMachine(nodeID: "m1", timings: timings)

@@ -84,6 +84,55 @@ struct MasterControllerTests {
         }
     }
 
+    /// SPEC §12: no decision on data nobody could write. While the master cannot read the
+    /// database nobody can write a DB heartbeat row, so when it returns every row is old; the
+    /// master counts only the time it could read, and kept heartbeating the coreapps meanwhile.
+    @Test func aMasterThatCouldNotReadTheDatabaseFailsNoOwnerOverWhenItReturns() async throws {
+        let (f, rt, master, core) = try await masterAndOneCoreapp()
+        f.peers.answerHeartbeats(at: core.rpcAddress)
+        try await rt.waitForSchema()
+        try await withSideWork(rt) {
+            await master.step()
+            try await f.registerAccount(holder: "m1")
+            // Heartbeat answers arrive on the side: step until one is in and wacore1 promoted.
+            let promoted = await settles {
+                f.clock.advance(by: rt.timings.tick)
+                await master.step()
+                return (try? await f.store.shardMap().shard(ownedBy: "c1")) != nil
+            }
+            #expect(promoted)
+            let heartbeatsBefore = f.peers.calls(NodeRPC.Heartbeat.name).count
+
+            f.cutDatabase()
+            for _ in 0..<150 {
+                f.clock.advance(by: rt.timings.tick)
+                await master.step()
+            }
+            #expect(await settles { f.peers.calls(NodeRPC.Heartbeat.name).count >= heartbeatsBefore + 20 },
+                    "heartbeats are node to node: they go on while the database is away")
+            let health = await master.health()
+            #expect(health["errors"]?.arrayValue?.first?["code"]?.intValue == APIErrorCode.databaseError.rawValue,
+                    "health says the master cannot reach the database: \(health)")
+
+            f.healDatabase()
+            for _ in 0..<30 {
+                f.clock.advance(by: rt.timings.tick)
+                await master.step()
+            }
+            #expect(try await f.store.shardMap().shard(ownedBy: "c1") != nil)
+            #expect(!f.events().contains { $0.event == "coreapp_unhealthy" }, "a failover storm on rows nobody could write")
+            #expect(await master.support().role == "primary_master")
+
+            // The row keeps ageing once the database is readable: 120 readable seconds after it
+            // was written, DB-based monitoring declares the (silent) coreapp, as the product does.
+            for _ in 0..<100 {
+                f.clock.advance(by: rt.timings.tick)
+                await master.step()
+            }
+            #expect(f.events().contains { $0.event == "coreapp_unhealthy" && $0.fields["path"] == "db" })
+        }
+    }
+
     @Test func aSecondMasterStaysSecondaryWhileTheLeaseIsHeld() async throws {
         let f = try await ShellFixture()
         let first = MasterController(runtime: try f.runtime(.master, hostname: "master1", nodeID: "m1", port: 7010))

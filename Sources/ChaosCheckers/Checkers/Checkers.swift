@@ -10,7 +10,7 @@ public struct Checker: Sendable {
     public init(_ name: String, _ check: @escaping @Sendable (RunRecord) -> CheckResult?) { self.name = name; self.check = check }
 
     /// Every checker `wachaos recheck` and the end of a live run apply, in report order.
-    public static let standard: [Checker] = [.noLoss, .noDuplicate, .statusesDelivered, .noConflict, .singlePrimary, .shardAvailability, .failoverWindows]
+    public static let standard: [Checker] = [.noLoss, .noDuplicate, .statusesDelivered, .noConflict, .singlePrimary, .shardAvailability, .databaseOutageAnswers, .failoverWindows]
 
     /// Runs every checker; the results of those that apply.
     public static func judge(_ run: RunRecord, with checkers: [Checker] = standard) -> [CheckResult] {
@@ -26,11 +26,15 @@ extension RunRecord {
     func relative(_ t: Double) -> String { String(format: "+%.2fs", t - meta.startedAt) }
 
     /// Accepted sends invoked while each fault was active (at least the recovery allowance):
-    /// the faults whose window holds fewer than the vacuity threshold.
+    /// the faults whose window holds fewer than the vacuity threshold. A fault on the database
+    /// refuses sends for as long as it lasts, so its evidence is what was accepted in the
+    /// recovery allowance before it (in flight across it) and after it (sent once it is back).
     func thinFaultWindows(_ sends: [Send]) -> [(FaultWindow, Int)] {
         guard let from = meta.workloadFrom, let to = meta.workloadTo, meta.minSendsPerFault > 0 else { return [] }
         return faults.compactMap { f in
-            let lo = max(f.start, from), hi = min(max(f.end ?? runEnd, f.start + recoveryReal), to)
+            let onDatabase = f.targets.contains(ClusterNodeNames.database)
+            let lo = max(onDatabase ? f.start - recoveryReal : f.start, from)
+            let hi = min(onDatabase ? (f.end ?? runEnd) + recoveryReal : max(f.end ?? runEnd, f.start + recoveryReal), to)
             guard hi > lo else { return nil }
             let n = sends.filter { $0.outcome == .ok && $0.invoke.ts >= lo && $0.invoke.ts <= hi }.count
             return n < meta.minSendsPerFault ? (f, n) : nil
@@ -107,8 +111,9 @@ extension Checker {
     }
 
     /// Every message that reached the WhatsApp server has its `sent` status at the webhook, in
-    /// time: after the later of its arrival and the end of any fault active then, within the
-    /// failover allowance, the ack timeout and two callback retries.
+    /// time: after the later of its arrival and the end of any fault active between its arrival
+    /// and the time its status was due (a database cut just after the ack holds the status
+    /// back), within the failover allowance, the ack timeout and two callback retries.
     public static let statusesDelivered = Checker("statuses reach the webhook") { run in
         let sends = run.sends
         guard !sends.isEmpty else { return nil }
@@ -121,7 +126,7 @@ extension Checker {
         var worst = 0.0
         for (id, lines) in run.arrivals where accepted.contains(id) {
             let arrived = lines.compactMap { $0["ts"]?.numberValue }.min() ?? run.meta.startedAt
-            let faultEnd = faults.filter { $0.start <= arrived && ($0.end ?? run.runEnd) >= arrived }.map { $0.end ?? run.runEnd }.max() ?? arrived
+            let faultEnd = faults.filter { $0.start <= arrived + allowance && ($0.end ?? run.runEnd) >= arrived }.map { $0.end ?? run.runEnd }.max() ?? arrived
             guard let at = firstSent[id] else { missing.append(id); continue }
             let wait = at - max(arrived, faultEnd)
             worst = max(worst, at - arrived)

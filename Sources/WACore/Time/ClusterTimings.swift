@@ -25,6 +25,32 @@ public struct ClusterTimings: Sendable, Equatable {
     public var gatewayConflictBan: Double = 60
     /// How long the webapp waits for one node's health answer.
     public var healthTimeout: Double = 3
+    /// How long a node waits for one database operation before it treats the database as gone
+    /// (at least `databaseOperationFloorReal` real seconds: what a loaded machine needs).
+    public var databaseOperation: Double = 3
+    public static let databaseOperationFloorReal = 1.0
+    /// How long the webapp waits for a shard owner to answer a send (at least `ownerCallFloorReal`
+    /// real seconds): more than one database operation, so the owner's own 503 arrives first.
+    public var ownerCall: Double = 5
+    public static let ownerCallFloorReal = 2.0
+    /// The longest a real-seconds backoff keeps a node from re-dialling the database.
+    public static let databaseRedialCapReal = 1.0
+
+    /// Real seconds within which `POST /v1/messages` answers while the database is away: two
+    /// routing rounds (the webapp looks again once when the owner says it moved), each a map
+    /// read and an owner call that gives up at its deadline.
+    public func sendAnswerBoundReal(scale: TimeScale) -> Double {
+        2 * (max(Self.databaseOperationFloorReal, scale.real(databaseOperation)) + max(Self.ownerCallFloorReal, scale.real(ownerCall)))
+    }
+
+    /// Real seconds from the moment the database answers again to a fully healthy cluster: a
+    /// call that was waiting on the dead connection runs out (one operation's deadline), the
+    /// re-dial backoff, then the masters' next lease attempt, a coreapp step to take its shard
+    /// lease again, one to connect to the gateway and one for the webapp to see it.
+    public func databaseRecoveryBoundReal(scale: TimeScale) -> Double {
+        max(Self.databaseOperationFloorReal, scale.real(databaseOperation)) + Self.databaseRedialCapReal
+            + scale.real(masterLeaseRenewEvery + 3 * tick)
+    }
 
     public init() {}
     public static let standard = ClusterTimings()

@@ -167,6 +167,7 @@ public actor CoreappController {
 
     public func health() -> JSONValue {
         guard rt.isSchemaReady else { return HealthEntry.status("uninitialized", role: "coreapp") }
+        if rt.databaseUnavailable != nil { return HealthEntry.databaseUnreachable(rt.config.hostname) }
         guard registered else { return HealthEntry.notInstantiated }
         let status: String = switch machine.connection {
         case .connected: "connected"
@@ -188,4 +189,9 @@ public enum HealthEntry {
         .object(["errors": .array([.object(["code": .number(Double(e.code)), "title": .string(e.title), "details": .string(e.details)])])])
     }
     public static var notInstantiated: JSONValue { error(.wacoreNotInstantiated) }
+    /// A master or coreapp whose latest database call failed: it cannot store or read what its
+    /// role needs, whatever its gateway connection says (the reason is in its log).
+    public static func databaseUnreachable(_ hostname: String) -> JSONValue {
+        error(APIError(.databaseError, "\(hostname) cannot reach the database; it retries and recovers when the database answers", status: 503))
+    }
 }

@@ -36,6 +36,12 @@ public actor MessagePipeline {
     var memoryCallbacks: [CallbackRecord] = []
     var nextMemoryCallback: Int64 = -1
     var delivering = false
+    /// Whether stored callbacks may be due that the last look did not see: set when statuses
+    /// were stored, when a look came back full and when a shard is taken over. Otherwise the
+    /// store is looked at once a tick (retries coming due), not at every delivery pass: on a
+    /// slow database those reads held connections the accepts and lease renewals waited for.
+    var storedCallbacksMayBeDue = true
+    var lastStoredCallbackLook = LogicalInstant(seconds: -1e9)
     /// Messages this owner marked failed (for `/metrics` and support).
     public private(set) var failedMessages = 0
     /// Callbacks that could not even be attempted (no usable webhook URL), counted and logged.
@@ -49,6 +55,7 @@ public actor MessagePipeline {
     func own(shard: Int, epoch: Int, shards: Int) {
         if ownership?.shard != shard || ownership?.epoch != epoch { sentOnSession = [:] }
         ownership = Ownership(shard: shard, epoch: epoch, shards: shards)
+        storedCallbacksMayBeDue = true
     }
 
     func release() {
@@ -283,6 +290,7 @@ public actor MessagePipeline {
             let stamp = CallbackStamp(unixTime: rt.unixTime)
             do {
                 let moved = try await rt.store.applyStatuses(batch, at: rt.clock.now, callbacks: persist ? stamp : nil)
+                if persist, !moved.isEmpty { storedCallbacksMayBeDue = true }
                 if !persist {
                     for change in moved {
                         memoryCallback(shard: change.shard, kind: "status", payload: CallbackPayloads.status(change, unixTime: stamp.unixTime))
@@ -343,7 +351,16 @@ public actor MessagePipeline {
         defer { delivering = false }
         let now = rt.clock.now
         var due = memoryCallbacks.filter { $0.nextAttemptAt <= now }
-        if let shard, let stored = try? await rt.store.dueCallbacks(shard: shard, now: now, limit: 500) { due += stored }
+        if let shard, storedCallbacksMayBeDue || now - lastStoredCallbackLook >= rt.timings.tick {
+            storedCallbacksMayBeDue = false
+            lastStoredCallbackLook = now
+            if let stored = try? await rt.store.dueCallbacks(shard: shard, now: now, limit: 500) {
+                due += stored
+                if stored.count == 500 { storedCallbacksMayBeDue = true }
+            } else {
+                storedCallbacksMayBeDue = true
+            }
+        }
         if due.isEmpty { return }
         let batches = Self.batches(due)
         let settings = rt.settings

@@ -19,10 +19,15 @@ public actor MasterController {
     var broadcastVersion = 0
     var control: GatewaySession?
     var stopping = false
+    /// When this master could not read the database: DB heartbeat ages count only the rest.
+    var outages: DatabaseOutageLedger
+    /// The coreapps as last read: heartbeats are node to node, so they go on while the DB is away.
+    var knownCoreapps: [NodeRecord] = []
 
     public init(runtime: NodeRuntime) {
         rt = runtime
         lease = MasterLeaseMachine(nodeID: runtime.nodeID, timings: runtime.timings)
+        outages = DatabaseOutageLedger(horizon: runtime.timings.dbUnhealthyAfter + runtime.timings.dbHeartbeatPeriod)
     }
 
     var settings: ApplicationSettings { rt.settings }
@@ -37,7 +42,12 @@ public actor MasterController {
         defer { stepping = false }
         await rt.upkeep(role: .master)
         await apply(lease.tick(now: rt.clock.monotonicNow))
-        account = (try? await rt.store.account()) ?? account
+        do {
+            account = try await rt.store.account() ?? account
+            if rt.databaseUnavailable == nil { outages.succeeded(at: rt.clock.now) } else { outages.failed(at: rt.clock.now) }
+        } catch {
+            outages.failed(at: rt.clock.now)
+        }
 
         if lastRound == nil || rt.clock.now - lastRound! >= Double(settings.heartbeatInterval) {
             lastRound = rt.clock.now
@@ -48,6 +58,11 @@ public actor MasterController {
         } else {
             stopControl(reason: "not the primary master")
         }
+    }
+
+    /// Renews the master lease when due, in a loop of its own (one DB call, not behind a step's reads).
+    public func renewLease() async {
+        await apply(lease.renewalDue(now: rt.clock.monotonicNow))
     }
 
     /// Watchdog between steps: a master whose lease lapsed stops acting at once.
@@ -96,15 +111,23 @@ public actor MasterController {
 
     // MARK: heartbeats
 
+    /// The coreapps in the DB, or as last read when it cannot be read.
     func coreapps() async -> [NodeRecord] {
-        ((try? await rt.store.nodes()) ?? []).filter { $0.role == .coreapp }
+        do {
+            knownCoreapps = try await rt.store.nodes().filter { $0.role == .coreapp }
+        } catch {
+            outages.failed(at: rt.clock.now)
+        }
+        return knownCoreapps
     }
 
     func heartbeatRound() async {
         let now = rt.clock.now
         let nodes = await coreapps()
         let timeout = rt.real(Double(settings.unhealthyInterval), floor: 0.2)
-        for node in nodes where now - node.heartbeatAt <= rt.timings.dbUnhealthyAfter {
+        let monitor = CoreappMonitor(heartbeatInterval: Double(settings.heartbeatInterval),
+                                     unhealthyInterval: Double(settings.unhealthyInterval), timings: rt.timings)
+        for node in nodes where monitor.readableAge(since: node.heartbeatAt, now: now, outages: outages) <= rt.timings.dbUnhealthyAfter {
             ledger.saw(node.nodeID, at: now)
             let peers = rt.peers, me = rt.nodeID
             rt.tasks.spawn {
@@ -153,9 +176,10 @@ public actor MasterController {
             var candidates: [CoreappCandidate] = []
             for c in coreapps {
                 let verdict = monitor.verdict(for: c.nodeID, now: now, own: ledger, peers: peers,
-                                              dbHeartbeat: c.heartbeatAt, registeredAt: c.registeredAt)
+                                              dbHeartbeat: c.heartbeatAt, registeredAt: c.registeredAt, outages: outages)
                 candidates.append(CoreappCandidate(nodeID: c.nodeID, hostname: c.hostname, unhealthy: verdict,
-                                                   promotable: monitor.isPromotable(c.nodeID, now: now, own: ledger, dbHeartbeat: c.heartbeatAt),
+                                                   promotable: monitor.isPromotable(c.nodeID, now: now, own: ledger, dbHeartbeat: c.heartbeatAt,
+                                                                                    outages: outages),
                                                    pending: monitor.isPending(c.nodeID, now: now, own: ledger)))
                 let owned = map.shard(ownedBy: c.nodeID)
                 if let verdict, let owned, reportedUnhealthy[c.nodeID] != "\(owned.epoch)" {
@@ -186,6 +210,7 @@ public actor MasterController {
             }
             if map.shardCount > 1 { ensureControl(phone: account.fullNumber) } else { stopControl(reason: "single shard: no control connection") }
         } catch {
+            outages.failed(at: rt.clock.now)
             rt.logger.event("db_error", "primary duties failed: \(error)", level: .warning)
         }
     }
@@ -343,6 +368,7 @@ public actor MasterController {
         let primary = lease.isPrimary(at: rt.clock.monotonicNow)
         let role = primary ? "primary_master" : "secondary_master"
         guard rt.isSchemaReady else { return HealthEntry.status("uninitialized", role: role) }
+        if rt.databaseUnavailable != nil { return HealthEntry.databaseUnreachable(rt.config.hostname) }
         guard let account, account.isRegistered else {
             return primary ? HealthEntry.status("unregistered", role: role) : HealthEntry.notInstantiated
         }

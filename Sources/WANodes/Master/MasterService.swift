@@ -52,6 +52,7 @@ public final class MasterService: Service, Sendable {
                     let c = controller, clock = rt.clock, tick = rt.timings.tick
                     group.addTask { await periodic(every: tick, clock: clock) { await c.step() } }
                     group.addTask { await periodic(every: tick / 4, clock: clock) { await c.enforceLease() } }
+                    group.addTask { await periodic(every: tick / 4, clock: clock) { await c.renewLease() } }
                 }
                 rt.logger.event("node_stopping", "master stopping")
                 await controller.shutdown()

@@ -9,9 +9,10 @@ import WAWire
 /// Opens the store a node's configuration names: the db node's file for `wacluster db`, the db
 /// node over RPC for every other node of the embedded engine, a connection pool for PostgreSQL.
 public enum StoreFactory {
-    /// How long a node waits for one database operation before treating the database as gone:
-    /// three logical seconds, at least one real second (what a loaded machine needs).
-    public static func operationTimeout(_ scale: TimeScale) -> Double { max(1.0, scale.real(3)) }
+    /// How long a node waits for one database operation before treating the database as gone.
+    public static func operationTimeout(_ scale: TimeScale, timings: ClusterTimings = .standard) -> Double {
+        max(ClusterTimings.databaseOperationFloorReal, scale.real(timings.databaseOperation))
+    }
 
     /// Connections one node keeps to PostgreSQL at most, by role (`WA_DB_MAX_CONNECTIONS` overrides).
     public static func poolSize(for role: NodeRole) -> Int {

@@ -13,28 +13,38 @@ extension SQLClusterStore {
 
     public func acceptMessages(_ batch: [MessageRecord]) async throws -> [String] {
         try await write { c in
-            var ids: [String] = []
-            ids.reserveCapacity(batch.count)
-            var keysInBatch: [String: String] = [:]
-            var plain: [MessageRecord] = []
-            for m in batch {
-                guard let key = m.idempotencyKey else {
-                    plain.append(m)
-                    ids.append(m.id)
-                    continue
-                }
-                if let earlier = keysInBatch[key] { ids.append(earlier); continue }
-                let inserted = try c.query("""
-                    INSERT INTO messages(\(Self.messageColumns), updated_at) VALUES (?,?,?,?,?,?,?,?,?)
-                    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id
-                    """, Self.values(m))
-                let id = inserted.isEmpty
-                    ? try c.scalar("SELECT id FROM messages WHERE idempotency_key=?", [.text(key)])?.text ?? m.id
-                    : m.id
-                keysInBatch[key] = id
-                ids.append(id)
+            var ids = batch.map(\.id)
+            // The first message of each key in the batch is the one to store; later ones in the
+            // same batch are retries of it and get its id.
+            var firstOfKey: [String: Int] = [:]
+            var keyed: [Int] = [], plain: [MessageRecord] = []
+            for (i, m) in batch.enumerated() {
+                guard let key = m.idempotencyKey else { plain.append(m); continue }
+                if let first = firstOfKey[key] { ids[i] = batch[first].id; continue }
+                firstOfKey[key] = i
+                keyed.append(i)
             }
-            // Messages without a key in one statement per hundred: one round trip, not one per row.
+            // A hundred rows per statement, keyed or not: a batch costs a few round trips, not one
+            // per message (on PostgreSQL each is a round trip to the server).
+            for chunk in stride(from: 0, to: keyed.count, by: 100) {
+                let rows = keyed[chunk..<min(chunk + 100, keyed.count)].map { batch[$0] }
+                let placeholders = Array(repeating: "(?,?,?,?,?,?,?,?,?)", count: rows.count).joined(separator: ",")
+                let inserted = Set(try c.query("""
+                    INSERT INTO messages(\(Self.messageColumns), updated_at) VALUES \(placeholders)
+                    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id
+                    """, rows.flatMap(Self.values)).compactMap { $0.first?.text })
+                // Keys stored before (a retry of an accepted message): answer the first message's id.
+                let existing = rows.filter { !inserted.contains($0.id) }.compactMap(\.idempotencyKey)
+                guard !existing.isEmpty else { continue }
+                let marks = Array(repeating: "?", count: existing.count).joined(separator: ",")
+                var earlier: [String: String] = [:]
+                for row in try c.query("SELECT idempotency_key, id FROM messages WHERE idempotency_key IN (\(marks))", existing.map { .text($0) }) {
+                    if let key = row[0].text, let id = row[1].text { earlier[key] = id }
+                }
+                for i in batch.indices {
+                    if let key = batch[i].idempotencyKey, let id = earlier[key] { ids[i] = id }
+                }
+            }
             for chunk in stride(from: 0, to: plain.count, by: 100) {
                 let rows = plain[chunk..<min(chunk + 100, plain.count)]
                 let placeholders = Array(repeating: "(?,?,?,?,?,?,?,?,?)", count: rows.count).joined(separator: ",")

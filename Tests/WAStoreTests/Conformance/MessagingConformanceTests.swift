@@ -100,6 +100,21 @@ struct MessagingConformanceTests {
         }
     }
 
+    /// Keyed messages go in a hundred per statement: a key stored before, in any of those
+    /// statements, still answers its first message's id, and a key repeated in the batch too.
+    @Test(arguments: Backend.all)
+    func aBigKeyedBatchKeepsEveryKeysFirstIDAcrossStatements(_ backend: Backend) async throws {
+        try await withStores(backend) { (s: StoreFixture) async throws in
+            _ = try await s.a.acceptMessages((0..<50).map { message("old\($0)", shard: 0, key: "k\($0 * 5)") })
+            let batch = (0..<250).map { message("new\($0)", shard: 0, key: "k\($0)") } + [message("again", shard: 0, key: "k1")]
+            let ids = try await s.b.acceptMessages(batch)
+            #expect(ids == (0..<250).map { $0 % 5 == 0 ? "old\($0 / 5)" : "new\($0)" } + ["new1"])
+            #expect(try await s.a.dbStats().messagesPending == 250)
+            #expect(try await s.a.message("new5") == nil)
+            #expect(try await s.a.message("again") == nil)
+        }
+    }
+
     @Test(arguments: Backend.all)
     func aBigBatchCommitsWhole(_ backend: Backend) async throws {
         try await withStores(backend) { (s: StoreFixture) async throws in

@@ -107,3 +107,43 @@ func message(_ id: String, shard: Int, key: String? = nil, to: String = "1555123
     MessageRecord(id: id, shard: shard, recipient: to, body: "body \(id)", idempotencyKey: key, state: .accepted,
                   acceptedBy: "c1", acceptedAt: t(at))
 }
+
+/// Transactions on every engine: on PostgreSQL BEGIN and a new statement's PREPARE travel with
+/// the first statement (one round trip); a failure anywhere in that must still roll back and
+/// leave the connection fit for the next operation.
+@Suite("Storage contract: transactions")
+struct TransactionConformanceTests {
+    static let insert = "INSERT INTO messages(id, shard, recipient, body, idempotency_key, state, accepted_by, accepted_at, updated_at) VALUES (?,0,'1','b',NULL,'accepted','n',0,0)"
+
+    @Test(arguments: Backend.all)
+    func aFailedStatementRollsTheWholeTransactionBackAndTheConnectionGoesOn(_ backend: Backend) async throws {
+        try await withStores(backend) { (s: StoreFixture) async throws in
+            _ = try await s.a.acceptMessages([message("taken", shard: 0)])
+            for attempt in 1...2 {
+                let failed: Bool = try await s.source.withConnection { c in
+                    do {
+                        try c.writeTransaction {
+                            try c.execute(Self.insert, [.text("fresh\(attempt)")])
+                            try c.execute(Self.insert, [.text("taken")])   // the primary key is taken
+                        }
+                        return false
+                    } catch { return true }
+                }
+                #expect(failed, "attempt \(attempt): inserting a taken id succeeded")
+                #expect(try await s.b.message("fresh\(attempt)") == nil, "attempt \(attempt): the first insert outlived the rollback")
+            }
+            // The same connection, statements prepared before, a transaction that reads nothing.
+            try await s.source.withConnection { c in
+                try c.writeTransaction { try c.execute(Self.insert, [.text("after")]) }
+                try c.readTransaction { }
+            }
+            #expect(try await s.b.message("after") != nil)
+            // A failure in the very first statement of a transaction (BEGIN sent with it).
+            let first: Bool = try await s.source.withConnection { c in
+                do { try c.writeTransaction { try c.execute("INSERT INTO no_such_table VALUES (1)") }; return false } catch { return true }
+            }
+            #expect(first)
+            #expect(try await s.a.acceptMessages([message("last", shard: 0)]) == ["last"])
+        }
+    }
+}
