@@ -49,8 +49,16 @@ final class PostgresConnection: SQLConnection, @unchecked Sendable {
         self.timeout = timeout
         self.scale = scale
         self.clock = clock
-        let keys = ["host", "port", "user", "password", "dbname", "application_name", "keepalives", "keepalives_idle"]
-        let values = [endpoint.host, "\(endpoint.port)", endpoint.user, endpoint.password, endpoint.database, "wacluster", "1", "5"]
+        // A node gives up on a statement after `timeout` and drops the connection. Across a cut
+        // the server never hears of it: a transaction it had begun would hold its row locks (the
+        // master lease's FOR UPDATE) until TCP gives up, hours later, and no master could take the
+        // lease when the network healed (seen in `every-node-cut-from-db`). So the server ends
+        // such a transaction itself, and no statement waits on a lock longer than a node would
+        // (a little less: the server's clean refusal arrives before the node gives up on it).
+        let ms = Int((timeout * 1000).rounded(.up))
+        let sessionLimits = "-c idle_in_transaction_session_timeout=\(2 * ms) -c lock_timeout=\(ms * 4 / 5)"
+        let keys = ["host", "port", "user", "password", "dbname", "application_name", "keepalives", "keepalives_idle", "options"]
+        let values = [endpoint.host, "\(endpoint.port)", endpoint.user, endpoint.password, endpoint.database, "wacluster", "1", "5", sessionLimits]
         conn = withCStringArrays(keys, values) { k, v in PQconnectStartParams(k, v, 0) }
         guard let conn else { throw PostgresError(kind: .connect, message: "out of memory creating a connection") }
         if PQstatus(conn) == CONNECTION_BAD { throw fail(.connect) }

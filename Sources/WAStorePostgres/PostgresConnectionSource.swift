@@ -152,6 +152,10 @@ public final class PostgresConnectionSource: SQLConnectionSource, Sendable {
         case .connect: return StoreError(.unavailable, "cannot connect to PostgreSQL at \(location): \(e.message)")
         case .timeout: return StoreError(.timeout, "PostgreSQL at \(location): \(e.message); the operation may or may not have been applied")
         case .broken: return StoreError(.timeout, "the connection to PostgreSQL at \(location) broke: \(e.message); the operation may or may not have been applied")
+        // 55P03: a lock the statement waited for (a transaction left behind by a cut-off client)
+        // did not come within the session's lock_timeout: the database did not answer in time.
+        case .statement where e.sqlState == "55P03":
+            return StoreError(.timeout, "PostgreSQL at \(location) waited too long for a lock: \(e.message); the transaction was rolled back")
         case .statement: return StoreError(.failed, e.description)
         }
     }
