@@ -64,7 +64,7 @@ public struct MasterLeaseMachine: Sendable {
 
     public mutating func tick(now: LogicalInstant) -> [Directive] {
         switch role {
-        case .primary(let term):
+        case .primary:
             if now >= localExpiry {
                 role = .secondary(primary: nil)
                 return [.stepDown(reason: "lease expired at \(localExpiry) before it could be renewed"), .becameSecondary(primary: nil)]

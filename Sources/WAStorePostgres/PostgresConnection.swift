@@ -107,15 +107,20 @@ final class PostgresConnection: SQLConnection, @unchecked Sendable {
         }
     }
 
-    /// Sends what libpq has buffered, then collects every result of the statement.
-    private func results(doing what: String) throws -> [OpaquePointer] {
-        let deadline = MonotonicTime.seconds() + timeout
+    /// Sends everything libpq has buffered for the server, by `deadline`.
+    private func flush(until deadline: Double, doing what: String) throws {
         while true {
             let flushed = PQflush(conn)
-            if flushed == 0 { break }
+            if flushed == 0 { return }
             if flushed < 0 { throw fail(.broken) }
             try wait(read: false, until: deadline, doing: what)
         }
+    }
+
+    /// Sends what libpq has buffered, then collects every result of the statement.
+    private func results(doing what: String) throws -> [OpaquePointer] {
+        let deadline = MonotonicTime.seconds() + timeout
+        try flush(until: deadline, doing: what)
         var out: [OpaquePointer] = []
         while true {
             while PQisBusy(conn) == 1 {
@@ -153,12 +158,7 @@ final class PostgresConnection: SQLConnection, @unchecked Sendable {
     /// Every result of a pipeline up to its sync, grouped per command sent.
     private func pipelineResults(doing what: String) throws -> [[OpaquePointer]] {
         let deadline = MonotonicTime.seconds() + timeout
-        while true {
-            let flushed = PQflush(conn)
-            if flushed == 0 { break }
-            if flushed < 0 { throw fail(.broken) }
-            try wait(read: false, until: deadline, doing: what)
-        }
+        try flush(until: deadline, doing: what)
         var groups: [[OpaquePointer]] = []
         var current: [OpaquePointer] = []
         while true {

@@ -11,34 +11,14 @@ import WAWire
 /// SPEC §12 with real processes and a real cut: the owner's link to the db node goes through
 /// the runner's proxy, which drops it mid-stream.
 @Suite(.serialized) struct DatabaseOutageTests {
-    /// A cluster whose links all go through a `LinkMesh`, torn down whatever happens.
-    func withMeshedCluster<T>(_ name: String, layout: ClusterLayout, _ body: (LocalCluster, LinkMesh) async throws -> T) async throws -> T {
-        let dir = NSTemporaryDirectory() + "wacluster-tests/\(name)-\(UUID().uuidString.prefix(8))"
-        let cluster = try LocalCluster(layout: layout, runDirectory: dir)
-        let mesh = LinkMesh(cluster: cluster, seed: 1)
-        do {
-            try await mesh.start()
-            try await cluster.startAll()
-            let result = try await body(cluster, mesh)
-            await mesh.stop()
-            await cluster.shutdown()
-            try? FileManager.default.removeItem(atPath: dir)
-            return result
-        } catch {
-            await mesh.stop()
-            await cluster.shutdown()
-            print("cluster run folder kept for inspection: \(dir)")
-            throw error
-        }
-    }
-
     @Test func anOwnerCutFromTheDatabaseNeverAnswers201ForAMessageTheDatabaseDoesNotHold() async throws {
         var layout = ClusterLayout()
         layout.masters = 1; layout.coreapps = 1; layout.timeScale = 0.1
         let webhook = WebhookReceiver()
         try await webhook.start()
         defer { Task { await webhook.close() } }
-        try await withMeshedCluster("owner-cut-from-db", layout: layout) { c, mesh in
+        try await withCluster("owner-cut-from-db", layout: layout, proxied: true) { c, proxies in
+            let mesh = try #require(proxies)
             try await c.login()
             try await c.patchSettings(.object(["webhooks": .object(["url": .string(webhook.url)])]))
             try await c.register()

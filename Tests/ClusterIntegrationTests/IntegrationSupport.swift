@@ -1,19 +1,30 @@
 import Foundation
 import Testing
+import WAChaos
 import WACore
 import WATestKit
 
 /// Starts a cluster in a fresh run folder and always tears it down.
 func withCluster<T>(_ name: String, layout: ClusterLayout, _ body: (LocalCluster) async throws -> T) async throws -> T {
+    try await withCluster(name, layout: layout, proxied: false) { cluster, _ in try await body(cluster) }
+}
+
+/// The same with every link of the cluster through the chaos runner's proxies (`LinkMesh`), so
+/// a test can cut or slow them; the mesh is nil unless `proxied`.
+func withCluster<T>(_ name: String, layout: ClusterLayout, proxied: Bool, _ body: (LocalCluster, LinkMesh?) async throws -> T) async throws -> T {
     let dir = NSTemporaryDirectory() + "wacluster-tests/\(name)-\(UUID().uuidString.prefix(8))"
     let cluster = try LocalCluster(layout: layout, runDirectory: dir)
+    let mesh = proxied ? LinkMesh(cluster: cluster, seed: 1) : nil
     do {
+        try await mesh?.start()
         try await cluster.startAll()
-        let result = try await body(cluster)
+        let result = try await body(cluster, mesh)
+        await mesh?.stop()
         await cluster.shutdown()
         try? FileManager.default.removeItem(atPath: dir)
         return result
     } catch {
+        await mesh?.stop()
         await cluster.shutdown()
         print("cluster run folder kept for inspection: \(dir)")
         throw error

@@ -134,13 +134,13 @@ struct TransactionConformanceTests {
             }
             // The same connection, statements prepared before, a transaction that reads nothing.
             try await s.source.withConnection { c in
-                try c.writeTransaction { try c.execute(Self.insert, [.text("after")]) }
+                _ = try c.writeTransaction { try c.execute(Self.insert, [.text("after")]) }
                 try c.readTransaction { }
             }
             #expect(try await s.b.message("after") != nil)
             // A failure in the very first statement of a transaction (BEGIN sent with it).
             let first: Bool = try await s.source.withConnection { c in
-                do { try c.writeTransaction { try c.execute("INSERT INTO no_such_table VALUES (1)") }; return false } catch { return true }
+                do { _ = try c.writeTransaction { try c.execute("INSERT INTO no_such_table VALUES (1)") }; return false } catch { return true }
             }
             #expect(first)
             #expect(try await s.a.acceptMessages([message("last", shard: 0)]) == ["last"])
