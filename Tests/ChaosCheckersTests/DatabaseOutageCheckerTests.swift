@@ -55,6 +55,16 @@ struct DatabaseOutageCheckerTests {
         #expect(result.reason.contains("after 7.50s real"), "\(result.reason)")
     }
 
+    /// A send made just before the cut waits on the database through it: its answer counts.
+    @Test func aSendOpenWhenTheFaultBeganIsJudgedToo() throws {
+        var r = run([])
+        r.op("client-4", .invoke, 1009.9) { $0.shard = 0 }
+        r.op("client-4", .fail, 1010.5) { $0.shard = 0; $0.status = 500; $0.error = "1014: internal error" }
+        let result = try #require(try judge(r))
+        #expect(result.verdict == .fail, "\(result.reason)")
+        #expect(result.reason.contains("500/1014"), "\(result.reason)")
+    }
+
     @Test func aRunWithoutADatabaseFaultIsNotJudged() throws {
         var r = CannedRun.healthy()
         r.fault(1, "kill", at: 1010, targets: ["wacore1"], shards: [0])

@@ -9,8 +9,8 @@ extension Checker {
     public static let databaseOutageRefusals: Set<String> = ["503/1023", "503/1018", "503/1011", "504/1011"]
 
     /// While a fault had the database as a target (and for the recovery allowance after it),
-    /// every send that was not accepted got one of the documented refusals within the answer
-    /// bound. That nothing accepted was lost is `noLoss`'s part.
+    /// every send open then that was not accepted got one of the documented refusals within the
+    /// answer bound. That nothing accepted was lost is `noLoss`'s part.
     public static let databaseOutageAnswers = Checker("answers while the database is away") { run in
         let name = "answers while the database is away"
         let faults = run.faults.filter { $0.targets.contains(ClusterNodeNames.database) }
@@ -18,8 +18,10 @@ extension Checker {
         guard !faults.isEmpty, !sends.isEmpty else { return nil }
         let scale = (try? TimeScale(run.meta.timeScale)) ?? .realTime
         let bound = ClusterTimings.standard.sendAnswerBoundReal(scale: scale) + run.meta.slackReal
+        // Every send that was open at some time of a fault's window, also one sent just before
+        // the fault and answered during it (it waited on the database the fault took away).
         let during = sends.filter { s in
-            faults.contains { f in s.invoke.ts >= f.start && s.invoke.ts <= (f.end ?? run.runEnd) + run.recoveryReal }
+            faults.contains { f in s.invoke.ts <= (f.end ?? run.runEnd) + run.recoveryReal && (s.completion?.ts ?? run.runEnd) >= f.start }
         }
         var answers: [String: Int] = [:]
         var wrong: [String] = []
