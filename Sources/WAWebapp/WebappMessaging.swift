@@ -17,8 +17,6 @@ import WAWire
 final class ShardRoutes: Sendable {
     struct Snapshot { var shardCount: Int; var owners: [Int: NodeRecord]; var at: LogicalInstant }
     private let snapshot = Locked<Snapshot?>(nil)
-    /// The last map read, kept through `invalidate`: the fallback while the database is away.
-    private let lastRead = Locked<Snapshot?>(nil)
     let rt: NodeRuntime
     init(runtime: NodeRuntime) { rt = runtime }
 
@@ -66,15 +64,15 @@ final class ShardRoutes: Sendable {
             }
             let s = Snapshot(shardCount: map.shardCount, owners: owners, at: rt.clock.now)
             snapshot.withLock { $0 = s }
-            lastRead.withLock { $0 = s }
             return s
         } catch let e as StoreError where e.isUnavailability {
-            guard let last = lastRead.value else { throw e }
+            guard let last = snapshot.value else { throw e }
             return last
         }
     }
 
-    func invalidate() { snapshot.withLock { $0 = nil } }
+    /// The next send reads the map afresh; the map is kept as the fallback while the database is away.
+    func invalidate() { snapshot.withLock { $0?.at = LogicalInstant(seconds: -.infinity) } }
 }
 
 extension WebappAPI {

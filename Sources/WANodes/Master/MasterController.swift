@@ -31,6 +31,10 @@ public actor MasterController {
     }
 
     var settings: ApplicationSettings { rt.settings }
+    /// The failure detector on the settings now (heartbeat pair) and the product's timings.
+    var monitor: CoreappMonitor {
+        CoreappMonitor(heartbeatInterval: Double(settings.heartbeatInterval), unhealthyInterval: Double(settings.unhealthyInterval), timings: rt.timings)
+    }
 
     // MARK: loop
 
@@ -125,8 +129,6 @@ public actor MasterController {
         let now = rt.clock.now
         let nodes = await coreapps()
         let timeout = rt.real(Double(settings.unhealthyInterval), floor: 0.2)
-        let monitor = CoreappMonitor(heartbeatInterval: Double(settings.heartbeatInterval),
-                                     unhealthyInterval: Double(settings.unhealthyInterval), timings: rt.timings)
         for node in nodes where monitor.readableAge(since: node.heartbeatAt, now: now, outages: outages) <= rt.timings.dbUnhealthyAfter {
             ledger.saw(node.nodeID, at: now)
             let peers = rt.peers, me = rt.nodeID
@@ -169,8 +171,6 @@ public actor MasterController {
             let peers = try await rt.store.peerReports(excluding: rt.nodeID).map { r -> PeerReport in
                 var r = r; r.masterID = masterNames[r.masterID] ?? r.masterID; return r
             }
-            let monitor = CoreappMonitor(heartbeatInterval: Double(settings.heartbeatInterval),
-                                         unhealthyInterval: Double(settings.unhealthyInterval), timings: rt.timings)
             let coreapps = nodes.filter { $0.role == .coreapp }
             let byID = Dictionary(coreapps.map { ($0.nodeID, $0) }, uniquingKeysWith: { a, _ in a })
             var candidates: [CoreappCandidate] = []
