@@ -126,7 +126,7 @@ let package = Package(
                     swiftSettings: settings),
         .testTarget(name: "WAGatewayTests", dependencies: ["WAGateway", "WAWire"], swiftSettings: settings),
         // The node shells in-process: a manual clock, a temporary store, fake peers and webhooks.
-        .testTarget(name: "WANodesTests", dependencies: ["WANodes", "ShellTestKit", "WACore", "WAStore", "WAWire",
+        .testTarget(name: "WANodesTests", dependencies: ["WANodes", "ShellTestKit", "WACore", "WAStore", "WAWire", "WAGateway",
                                                      .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                                      .product(name: "NIOHTTP1", package: "swift-nio")] + nio, swiftSettings: settings),
         // The REST API through Hummingbird's test client on `buildWebapp`, over an in-process shell.

@@ -10,7 +10,8 @@ mkdir -p ci-artifacts
 status=0
 for engine in sqlite postgres; do
   echo "== chaos suite on $engine"
-  suites=(chaos)
+  # chaos/clients: independent client libraries of the API drive the cluster (ci/compat).
+  suites=(chaos chaos/clients)
   # The embedded engine also runs its own faults (chaos/sqlite: db_lock) and every regression.
   [ "$engine" = sqlite ] && suites+=(chaos/sqlite chaos/regressions)
   set +e
@@ -28,6 +29,9 @@ for engine in sqlite postgres; do
     set -e
     [ "$r" -ne 0 ] && { echo "recheck of $latest did not pass (status $r)"; status=$r; }
   fi
+  for log in "ci-artifacts/runs-$engine"/*/client-library-*/compat.log; do
+    [ -f "$log" ] && { echo "== $(basename "$(dirname "$log")") on $engine: the client library's calls"; cat "$log"; }
+  done
   [ "$s" -ne 0 ] && status=$s
 done
 nemesis=$(ls -1d ci-artifacts/runs-sqlite/*/nemesis-coreapps 2>/dev/null | tail -n 1)

@@ -12,3 +12,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
+# wabclient: an independent On-Premises API client from PyPI that chaos/clients drives the replica with.
+python3 -c 'import wabclient' 2>/dev/null || python3 -m pip install -q 'wabclient==2.3.3'
+

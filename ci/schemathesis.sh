@@ -36,9 +36,17 @@ CODE=$("$B" code --gateway "127.0.0.1:$GW_PORT" --cc 1 --phone-number 6505551234
 curl -s -H "$H" -X POST "$API/v1/account/verify" -d "{\"code\":\"$CODE\"}" >/dev/null
 curl -s -H "$H" -X PATCH "$API/v1/settings/application" -d '{"webhooks":{"url":"http://127.0.0.1:9/hook"}}' >/dev/null
 set +e
+# The shard change last, on its own: within 7 days of registration it works without cert, and
+# once the count is above the one coreapp here, sends to unowned shards answer 503 (as they
+# should), which would fail every later message case as a server error.
 schemathesis run "$API/v1/openapi.json" --checks all -H "$H" --max-examples "${SCHEMATHESIS_EXAMPLES:-40}" \
-  --seed 1 --workers 1 --request-timeout 15 "$@"
+  --seed 1 --workers 1 --request-timeout 15 --exclude-operation-id setShards "$@"
 status=$?
+if [ "$status" -eq 0 ]; then
+  schemathesis run "$API/v1/openapi.json" --checks all -H "$H" --max-examples "${SCHEMATHESIS_EXAMPLES:-40}" \
+    --seed 1 --workers 1 --request-timeout 15 --include-operation-id setShards "$@"
+  status=$?
+fi
 set -e
 [ "$status" -eq 0 ] || echo "schemathesis failed (status $status); node logs in $RUN"
 [ "$status" -ne 0 ] || rm -rf "$RUN"

@@ -90,4 +90,35 @@ extension TimelineParser {
         return .nemesis(NemesisPlan(faults: faults, interval: interval, duration: duration, hold: hold, targets: targets,
                                     concurrent: concurrent, seed: seed), line: line)
     }
+
+    /// `contacts: {on_whatsapp: ["+16315551002"], not_on_whatsapp: ["16315551003"]}`: numbers as
+    /// a client writes them; each must name a WhatsApp id (5 to 20 digits).
+    func contacts(_ value: Field, line: Int) -> Step? {
+        guard let fields = MappingFields(value, allowed: ["on_whatsapp", "not_on_whatsapp"], diagnostics: diagnostics,
+                                         expecting: "{on_whatsapp: [NUMBER, ...], not_on_whatsapp: [NUMBER, ...]}") else { return nil }
+        func numbers(_ key: String) -> [String]? {
+            guard let f = fields.optional(key) else { return [] }
+            guard case .sequence(let items) = f.node else {
+                diagnostics.report(f.node, f.path, "expected a list of phone numbers, got \(describe(f.node))"); return nil
+            }
+            var out: [String] = []
+            for (i, n) in items.enumerated() {
+                let item = Field(node: n, path: "\(f.path)[\(i)]")
+                guard let text = diagnostics.string(item) else { return nil }
+                guard let id = RequestRules.contactID(text) else {
+                    diagnostics.report(item.node, item.path, "expected a phone number (5 to 20 digits, optionally with +, spaces, dashes or parentheses), got \"\(text)\""); return nil
+                }
+                out.append(id)
+            }
+            return out
+        }
+        guard let on = numbers("on_whatsapp"), let off = numbers("not_on_whatsapp") else { return nil }
+        guard !on.isEmpty || !off.isEmpty else {
+            diagnostics.report(value.node, value.path, "names no number; give on_whatsapp, not_on_whatsapp or both"); return nil
+        }
+        if let both = on.first(where: off.contains) {
+            diagnostics.report(value.node, value.path, "\(both) is in both on_whatsapp and not_on_whatsapp"); return nil
+        }
+        return .contacts(onWhatsApp: on, notOnWhatsApp: off, line: line)
+    }
 }

@@ -56,6 +56,9 @@ public enum ScenarioWriter {
         case .expectRecovery(let within, _): return "expect_recovery: {\(within.map { "within: \(number($0))" } ?? "")}"
         case .dbLock(let seconds, _): return "db_lock: {for: \(number(seconds))}"
         case .expectPrimaryMaster(let changes, let within, _): return "expect_primary_master: {changes: \(changes), within: \(number(within))}"
+        case .contacts(let on, let off, _):
+            func list(_ xs: [String]) -> String { "[" + xs.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
+            return "contacts: {on_whatsapp: \(list(on)), not_on_whatsapp: \(list(off))}"
         case .setShards(let n, _): return "set_shards: \(n)"
         case .sleep(let s, _): return "sleep: \(number(s))"
         case .run(let command, _): return "run: \(quote(command))"

@@ -31,6 +31,8 @@ public enum StepKind: String, CaseIterable, Sendable {
     case dbLock = "db_lock"
     case sleep, run
     case skew, gateway, nemesis
+    /// Which numbers the WhatsApp server says are on WhatsApp (`POST /v1/contacts`).
+    case contacts
 
     /// Steps that disturb the cluster; `expect_failover` measures from the most recent one.
     public var isFault: Bool {
@@ -93,6 +95,9 @@ public enum Step: Equatable, Sendable {
     case gateway(GatewayFault, line: Int)
     /// Random faults drawn from the seed; the runner writes the schedule it ran.
     case nemesis(NemesisPlan, line: Int)
+    /// `contacts: {on_whatsapp: [...], not_on_whatsapp: [...]}`: what the WhatsApp server
+    /// answers for these numbers from now on (others keep the seeded answer).
+    case contacts(onWhatsApp: [String], notOnWhatsApp: [String], line: Int)
 
     /// The line of the step in its file.
     public var line: Int {
@@ -104,7 +109,7 @@ public enum Step: Equatable, Sendable {
              .expectNoFailover(_, _, _, let line), .expectPrimaryMaster(_, _, let line),
              .expectRecovery(_, let line), .dbLock(_, let line),
              .setShards(_, let line), .sleep(_, let line), .run(_, let line), .skew(_, _, _, let line),
-             .gateway(_, let line), .nemesis(_, let line):
+             .gateway(_, let line), .nemesis(_, let line), .contacts(_, _, let line):
             return line
         }
     }
@@ -135,6 +140,7 @@ public enum Step: Equatable, Sendable {
         case .run: return .run
         case .skew: return .skew
         case .gateway: return .gateway
+        case .contacts: return .contacts
         case .nemesis: return .nemesis
         }
     }

@@ -62,6 +62,7 @@ struct TimelineParser {
         case .expectRecovery: return expectRecovery(value, line: line)
         case .dbLock: return dbLock(value, line: line)
         case .setShards: return setShards(value, line: line)
+        case .contacts: return contacts(value, line: line)
         case .sleep: return diagnostics.duration(value).map { .sleep($0, line: line) }
         case .run: return run(value, line: line)
         case .skew: return skew(value, line: line)

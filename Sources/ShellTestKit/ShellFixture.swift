@@ -36,13 +36,14 @@ public final class ShellFixture: Sendable {
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     /// A runtime for one node named `hostname` with node id `nodeID`, on this fixture's parts.
-    public func runtime(_ role: NodeRole, hostname: String, nodeID: String, port: Int) throws -> NodeRuntime {
+    /// `gateway`: a WhatsApp server the test started (in-process); nil opens no sessions.
+    public func runtime(_ role: NodeRole, hostname: String, nodeID: String, port: Int, gateway: HostPort? = nil) throws -> NodeRuntime {
         let env = Environment(["WA_DB_HOSTNAME": "127.0.0.1", "WA_DB_PORT": "6300", "WA_DB_PASSWORD": "fixture-db-password",
-                               "WA_CLUSTER_SECRET": "fixture-cluster-secret-0123456789", "COREAPP_HOSTNAME": hostname,
+                               "WA_CLUSTER_SECRET": Self.clusterSecret, "COREAPP_HOSTNAME": hostname,
                                "COREAPP_EXTERNAL_PORTS": "\(port),\(port + 1),\(port + 2),\(port + 3)",
                                "WA_GATEWAY_ADDRESS": "127.0.0.1:5222", "WA_DATA_DIR": directory + "/" + hostname])
         var config = try NodeConfig.from(env, role: role)
-        config.gatewayAddress = nil  // no gateway here: the shells open no sessions
+        config.gatewayAddress = gateway  // none by default: the shells open no sessions
 
         return NodeRuntime(config: config, nodeID: nodeID, clock: clock, store: store,
                            logger: Logger.node(hostname, clock: clock, sink: sink), addressBook: .direct,
@@ -52,11 +53,15 @@ public final class ShellFixture: Sendable {
     /// The events logged so far, in order (the nodes' own log format, read as the runner reads it).
     public func events() -> [NodeEvent] { NodeEvent.read(file: logPath) }
 
-    public func registerAccount(shards: Int = 1, holder: String) async throws {
+    /// The fixture's cluster secret, which a gateway started by a test must be given too.
+    public static let clusterSecret = "fixture-cluster-secret-0123456789"
+
+    public func registerAccount(shards: Int = 1, holder: String, registeredAt: LogicalInstant? = nil) async throws {
         let lease = try await store.masterLease()
         guard lease.holder == holder else { throw FixtureError("\(holder) does not hold the master lease") }
         let term = lease.lease.term
-        let saved = try await store.saveAccount(AccountRecord(cc: "1", phoneNumber: "6505551234", vname: "Fixture", state: .registered, shards: shards),
+        let saved = try await store.saveAccount(AccountRecord(cc: "1", phoneNumber: "6505551234", vname: "Fixture", state: .registered, shards: shards,
+                                                                                registeredAt: registeredAt ?? clock.now),
                                                 guard: MasterGuard(nodeID: holder, term: term))
         guard saved else { throw FixtureError("the account was not saved") }
     }

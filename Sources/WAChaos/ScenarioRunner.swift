@@ -398,6 +398,12 @@ final class ScenarioRunner {
             try await holdDatabaseLock(logicalSeconds: seconds, line: line)
         case .expectPrimaryMaster(let changes, let within, let line):
             try await expectPrimaryMaster(changes: changes, within: within, line: line)
+        case .contacts(let on, let off, _):
+            note("step", "contacts: \(on.count) on WhatsApp, \(off.count) not")
+            var f = GatewayFrame(.admin)
+            f.op = "set_contacts"; f.ids = on; f.absent = off
+            let answer = try await GatewayAdmin.request(f, gateway: cluster.gatewayAddress, secret: cluster.clusterSecret, group: cluster.group, timeout: 5)
+            guard answer.ok == true else { throw RunnerError("the WhatsApp server did not take the contacts: \(answer.reason ?? "no reason")") }
         case .setShards(let n, let line):
             note("step", "set shards \(shardsNow) -> \(n)")
             inject("set_shards", "set shards \(shardsNow) -> \(n)", targets: [], healedBy: "set_shards", line: line, allShards: true) {}
@@ -587,10 +593,10 @@ final class ScenarioRunner {
         }
     }
 
+    /// A `run:` step: the command under the supervisor like every child of the runner (the
+    /// runner is a child subreaper that adopts and reaps children nobody owns, so a child
+    /// started any other way could lose its exit status to it: a failing command then passed).
     func runCommand(_ command: String, line: Int) async throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", command]
         var env = ProcessInfo.processInfo.environment
         env["WACHAOS_RUN_DIR"] = directory
         env["WACHAOS_WEBAPP"] = cluster.webappAddress.description
@@ -598,15 +604,25 @@ final class ScenarioRunner {
         env["WACHAOS_DB"] = cluster.dbPath
         env["WACHAOS_DB_ENGINE"] = cluster.databaseConfig.engine.rawValue
         env["WACHAOS_DB_ADDRESS"] = cluster.databaseConfig.address?.description ?? ""
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out; p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        record(CheckResult(name: "run", line: line, verdict: p.terminationStatus == 0 ? .pass : .fail,
-                           reason: "`\(command)` exited \(p.terminationStatus)\(text.isEmpty ? "" : ": \(text.suffix(300))")"))
+        // What a client of the API needs to drive the cluster as a user would: the admin's
+        // credentials, the number and its cert, and the gateway (to read a verification code
+        // with `wacluster code`).
+        env["WACHAOS_ADMIN_USER"] = "admin"
+        env["WACHAOS_ADMIN_PASSWORD"] = LocalCluster.password
+        env["WACHAOS_CC"] = LocalCluster.cc
+        env["WACHAOS_PHONE_NUMBER"] = LocalCluster.phoneNumber
+        env["WACHAOS_CERT"] = cluster.cert
+        env["WACHAOS_GATEWAY"] = cluster.gatewayAddress.description
+        env["WACHAOS_WACLUSTER"] = cluster.binary
+        env[ClusterSecret.variable] = cluster.clusterSecretText
+        let log = "\(directory)/run-line-\(line).log"
+        let process = try supervisor.spawn(ProcessSpec(name: "run-line-\(line)", executable: "/bin/sh", arguments: ["-c", command],
+                                                      environment: env, logFile: log))
+        let status = await process.waitForExit() ?? .exited(-1)
+        let text = (FileManager.default.contents(atPath: log).map { String(decoding: $0, as: UTF8.self) } ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        record(CheckResult(name: "run", line: line, verdict: status == .exited(0) ? .pass : .fail,
+                           reason: "`\(command)` \(status == .exited(0) ? "exited 0" : "\(status)")\(text.isEmpty ? "" : ": \(text.suffix(300))")"))
     }
 
 }

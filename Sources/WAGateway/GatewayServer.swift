@@ -117,8 +117,12 @@ final class GatewayConnectionHandler: ChannelInboundHandler {
             guard let msgID = frame.id else { return }
             // The WhatsApp server refuses a message it can never deliver, for that message alone.
             let problem: String? = {
-                do { _ = try RequestRules.recipient(frame.to ?? "", field: "to"); try RequestRules.textBody(frame.body ?? "", field: "body"); return nil }
-                catch { return (error as? APIError)?.details ?? "\(error)" }
+                guard let kind = MessageKind(rawValue: frame.kind ?? "text") else { return "kind must be text, template or hsm, got \(frame.kind ?? "")" }
+                do {
+                    _ = try RequestRules.recipient(frame.to ?? "", field: "to")
+                    if kind == .text { try RequestRules.textBody(frame.body ?? "", field: "body") } else { try RequestRules.content(frame.body ?? "", kind: kind) }
+                    return nil
+                } catch { return (error as? APIError)?.details ?? "\(error)" }
             }()
             if let problem {
                 var nack = GatewayFrame(.ack); nack.id = msgID; nack.status = "failed"; nack.reason = problem

@@ -21,6 +21,8 @@ public final class GatewayState: Sendable {
         var messageCounts: [String: Int] = [:]
         var messageShard: [String: Key] = [:]
         var delivered: Set<String> = []
+        /// Numbers a chaos step said are (true) or are not (false) on WhatsApp.
+        var contacts: [String: Bool] = [:]
         var nextSessionID = 0
         var rng: SplitMix64
         /// Misbehaviour the chaos runner asked for (see `GatewayFault`).
@@ -42,9 +44,14 @@ public final class GatewayState: Sendable {
     let logger: Logger
     let stateFile: String?
 
+    /// The share of numbers, in percent, that are not on WhatsApp unless a chaos step says otherwise.
+    public static let absentContactPercent: UInt64 = 10
+    let seed: UInt64
+
     public init(clock: any ClusterClock, timings: ClusterTimings, journal: GatewayJournal, logger: Logger,
                 stateFile: String?, seed: UInt64) {
         self.clock = clock; self.timings = timings; self.journal = journal; self.logger = logger
+        self.seed = seed
         self.stateFile = stateFile
         var initial = State(rng: SplitMix64(seed: seed))
         if let stateFile, let data = FileManager.default.contents(atPath: stateFile),
@@ -295,6 +302,37 @@ public final class GatewayState: Sendable {
                 out.ok = false; out.reason = error.description
             }
             return out
+        case "check_contacts":
+            let asked = f.ids ?? []
+            guard asked.count <= RequestRules.maxContactsPerRequest else {
+                out.ok = false; out.reason = "at most \(RequestRules.maxContactsPerRequest) contacts per request"; return out
+            }
+            let decided = state.withLock { s in asked.map { ($0, s.contacts[$0] ?? Self.onWhatsApp($0, seed: seed)) } }
+            out.ids = decided.filter(\.1).map(\.0)
+            out.absent = decided.filter { !$0.1 }.map(\.0)
+            journal.record("contacts_checked", ["count": asked.count, "absent": out.absent!.count])
+            out.ok = true
+            return out
+        case "set_contacts":
+            state.withLock { s in
+                for id in f.ids ?? [] { s.contacts[id] = true }
+                for id in f.absent ?? [] { s.contacts[id] = false }
+            }
+            journal.record("contacts_set", ["on_whatsapp": (f.ids ?? []).joined(separator: ","), "absent": (f.absent ?? []).joined(separator: ",")])
+            out.ok = true
+            return out
+        case "restore_account":
+            guard RequestRules.isASCIIDigits(cc), RequestRules.isASCIIDigits(pn) else {
+                out.ok = false; out.reason = "restore_account needs cc and phone_number (digits)"; return out
+            }
+            return state.withLock { s in
+                s.accounts[phone] = Account(cc: cc, phoneNumber: pn, vname: f.vname ?? "", verified: true)
+                s.pendingCodes[phone] = nil
+                persist(s.accounts)
+                journal.record("registered", ["phone": phone, "via": "restore"])
+                out.ok = true; out.vname = f.vname
+                return out
+            }
         case "get_code":
             out.code = state.withLock { $0.pendingCodes[phone] }
             out.ok = out.code != nil
@@ -304,5 +342,15 @@ public final class GatewayState: Sendable {
             out.ok = false; out.reason = "unknown admin op \(f.op ?? "nil")"
             return out
         }
+    }
+
+    /// Whether a number is on WhatsApp when no chaos step said: a hash of the number and the
+    /// gateway's seed, so the same seed answers the same way on every run.
+    static func onWhatsApp(_ id: String, seed: UInt64) -> Bool {
+        var h = SplitMix64(seed: seed ^ 0x636F_6E74_6163_7473)
+        var x: UInt64 = 0
+        for b in id.utf8 { x = (x &* 1_099_511_628_211) ^ UInt64(b) }
+        h = SplitMix64(seed: h.next() ^ x)
+        return h.next() % 100 >= absentContactPercent
     }
 }

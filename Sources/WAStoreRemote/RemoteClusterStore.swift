@@ -161,6 +161,13 @@ public final class RemoteClusterStore: ClusterStore, Sendable {
         guard case .text(let t) = r else { throw unexpected(r, "clusterSecret") }
         return t
     }
+    public func document(_ name: String) async throws -> String? {
+        let r = try await call(.document(name))
+        guard case .optionalText(let t) = r else { throw unexpected(r, "document") }
+        return t
+    }
+    public func saveDocument(_ name: String, body: String?) async throws { try await done(.saveDocument(name, body: body)) }
+    public func eraseDeliveredContent(_ ids: [String]) async throws { try await done(.eraseDeliveredContent(ids)) }
     public func acceptMessages(_ batch: [MessageRecord]) async throws -> [String] {
         let r = try await call(.acceptMessages(batch))
         guard case .ids(let v) = r else { throw unexpected(r, "acceptMessages") }

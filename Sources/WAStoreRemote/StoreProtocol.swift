@@ -36,6 +36,9 @@ public enum StoreRequest: Codable, Sendable, Equatable {
     case token(hash: String)
     case deleteTokens(of: String)
     case clusterSecret(proposing: String)
+    case document(String)
+    case saveDocument(String, body: String?)
+    case eraseDeliveredContent([String])
     case acceptMessages([MessageRecord])
     case applyStatuses([StatusUpdate], at: LogicalInstant, callbacks: CallbackStamp?)
     case pendingMessages(shard: Int, limit: Int)
@@ -70,6 +73,7 @@ public enum StoreResponse: Codable, Sendable, Equatable {
     case token(TokenRecord?)
     case ids([String])
     case text(String)
+    case optionalText(String?)
     case statusChanges([StatusChange])
     case messages([MessageRecord])
     case message(MessageRecord?)
@@ -123,6 +127,9 @@ extension StoreRequest {
             case .token(let hash): return .token(try await store.token(hash: hash))
             case .deleteTokens(let user): try await store.deleteTokens(of: user); return .done
             case .clusterSecret(let candidate): return .text(try await store.clusterSecret(proposing: candidate))
+            case .document(let name): return .optionalText(try await store.document(name))
+            case .saveDocument(let name, let body): try await store.saveDocument(name, body: body); return .done
+            case .eraseDeliveredContent(let ids): try await store.eraseDeliveredContent(ids); return .done
             case .acceptMessages(let batch): return .ids(try await store.acceptMessages(batch))
             case .applyStatuses(let updates, let at, let stamp): return .statusChanges(try await store.applyStatuses(updates, at: at, callbacks: stamp))
             case .pendingMessages(let s, let limit): return .messages(try await store.pendingMessages(shard: s, limit: limit))

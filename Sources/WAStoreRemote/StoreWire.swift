@@ -19,7 +19,10 @@ extension StoreRequest: JSONValueConvertible {
         case .acceptMessages(let batch): return op("accept", ["batch": .array(batch.map(\.json))])
         case .applyStatuses(let updates, let at, let stamp):
             var f: [String: JSONValue] = ["updates": .array(updates.map { u in .array([.string(u.id), .string(u.state.rawValue)] + (u.failure.map { [.string($0)] } ?? [])) }), "at": at.json]
-            if let stamp { f["stamp"] = .number(Double(stamp.unixTime)) }
+            if let stamp {
+                f["stamp"] = .number(Double(stamp.unixTime))
+                if !stamp.silenced.isEmpty { f["silenced"] = .array(stamp.silenced.map { .string($0.rawValue) }) }
+            }
             return op("statuses", f)
         case .pendingMessages(let shard, let limit): return op("pending", ["shard": .int(shard), "limit": .int(limit)])
         case .dueCallbacks(let shard, let now, let limit): return op("due", ["shard": .int(shard), "now": now.json, "limit": .int(limit)])
@@ -63,7 +66,11 @@ extension StoreRequest: JSONValueConvertible {
                       let state = pair[1].stringValue.flatMap(MessageState.init(rawValue:)) else { throw WireReader.bad("updates") }
                 return StatusUpdate(id: id, state: state, failure: pair.count == 3 ? pair[2].stringValue : nil)
             }
-            self = .applyStatuses(updates, at: try r.instant("at"), callbacks: try r.optionalInt("stamp").map(CallbackStamp.init(unixTime:)))
+            let silenced = try (json["silenced"]?.arrayValue ?? []).map { v -> MessageState in
+                guard let s = v.stringValue.flatMap(MessageState.init(rawValue:)) else { throw WireReader.bad("silenced") }
+                return s
+            }
+            self = .applyStatuses(updates, at: try r.instant("at"), callbacks: try r.optionalInt("stamp").map { CallbackStamp(unixTime: $0, silenced: silenced) })
         case "pending": self = .pendingMessages(shard: try r.int("shard"), limit: try r.int("limit"))
         case "due": self = .dueCallbacks(shard: try r.int("shard"), now: try r.instant("now"), limit: try r.int("limit"))
         case "complete": self = .completeCallbacks(try r.array("ids").map { try WireReader.int64($0, "ids") })
@@ -208,13 +215,20 @@ extension MessageRecord {
         var o: [String: JSONValue] = ["id": .string(id), "shard": .int(shard), "to": .string(recipient), "body": .string(body),
                                       "state": .string(state.rawValue), "by": .string(acceptedBy), "at": acceptedAt.json]
         if let idempotencyKey { o["key"] = .string(idempotencyKey) }
+        if kind != .text { o["kind"] = .string(kind.rawValue) }
         return .object(o)
     }
     init(wire v: JSONValue) throws {
         let r = WireReader(v)
         guard let state = MessageState(rawValue: try r.string("state")) else { throw WireReader.bad("state") }
+        // No "kind": text (and what a node of an earlier version sends).
+        let kind = try r.optionalString("kind").map { k throws -> MessageKind in
+            guard let kind = MessageKind(rawValue: k) else { throw WireReader.bad("kind") }
+            return kind
+        } ?? .text
         self.init(id: try r.string("id"), shard: try r.int("shard"), recipient: try r.string("to"), body: try r.string("body"),
-                  idempotencyKey: r.optionalString("key"), state: state, acceptedBy: try r.string("by"), acceptedAt: try r.instant("at"))
+                  idempotencyKey: r.optionalString("key"), state: state, acceptedBy: try r.string("by"), acceptedAt: try r.instant("at"),
+                  kind: kind)
     }
 }
 

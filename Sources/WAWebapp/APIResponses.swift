@@ -52,8 +52,10 @@ enum RequestBody {
         return obj
     }
 
-    static func string(_ obj: [String: JSONValue], _ key: String, required: Bool = true) throws(APIError) -> String? {
-        guard let v = obj[key] else {
+    /// `nullable`: an optional field sent as JSON null counts as not sent (clients of the
+    /// product send `"pin": null` for a number without two-step verification).
+    static func string(_ obj: [String: JSONValue], _ key: String, required: Bool = true, nullable: Bool = false) throws(APIError) -> String? {
+        guard let v = obj[key], !(nullable && !required && v == .null) else {
             if required { throw .missing(key) }
             return nil
         }

@@ -218,7 +218,7 @@ final class WebappAPI: Sendable {
         try RequestBody.onlyKnown(body, ["cc", "phone_number", "method", "cert", "pin"])
         let params = NodeRPC.Register.Params(cc: try RequestBody.string(body, "cc")!, phoneNumber: try RequestBody.string(body, "phone_number")!,
                                              method: try RequestBody.string(body, "method")!, cert: try RequestBody.string(body, "cert")!,
-                                             pin: try RequestBody.string(body, "pin", required: false))
+                                             pin: try RequestBody.string(body, "pin", required: false, nullable: true))
         try params.validate()
         let r = try await forward(NodeRPC.Register.self, params)
         if r.registered { return APIResponse.empty(.created) }
@@ -241,8 +241,8 @@ final class WebappAPI: Sendable {
         let body = try await RequestBody.object(request)
         try RequestBody.onlyKnown(body, ["cc", "phone_number", "shards", "pin", "cert"])
         let params = NodeRPC.SetShards.Params(cc: try RequestBody.string(body, "cc")!, phoneNumber: try RequestBody.string(body, "phone_number")!,
-                                              shards: try RequestBody.int(body, "shards"), cert: try RequestBody.string(body, "cert")!,
-                                              pin: try RequestBody.string(body, "pin", required: false))
+                                              shards: try RequestBody.int(body, "shards"), cert: try RequestBody.string(body, "cert", required: false, nullable: true),
+                                              pin: try RequestBody.string(body, "pin", required: false, nullable: true))
         try params.validate()
         _ = try await forward(NodeRPC.SetShards.self, params)
         return APIResponse.empty(.created)
@@ -260,8 +260,10 @@ final class WebappAPI: Sendable {
     func getSettings(_ request: Request) async throws -> Response {
         _ = try await authenticate(request)
         try requireSchema()
-        let s = try await rt.store.settings().settings
-        return APIResponse.json(["settings": ["application": s]])
+        var application = try JSONCodec.encode(try await rt.store.settings().settings).objectValue ?? [:]
+        // The registered number, read-only, as the product shows it.
+        if let a = try await rt.store.account(), a.state != .pendingCode { application["wa_id"] = .string(a.fullNumber) }
+        return APIResponse.json(JSONValue.object(["settings": .object(["application": .object(application)])]))
     }
 
     func patchSettings(_ request: Request) async throws -> Response {

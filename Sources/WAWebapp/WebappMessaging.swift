@@ -82,32 +82,48 @@ extension WebappAPI {
         let user = try await authenticate(request)
         try requireSchema()
         let body = try await RequestBody.object(request)
-        try RequestBody.onlyKnown(body, ["recipient_type", "to", "type", "text", "preview_url"])
-        if let rt = try RequestBody.string(body, "recipient_type", required: false), rt != "individual" {
-            throw APIError.invalid("recipient_type", "only \"individual\" is supported")
+        try RequestBody.onlyKnown(body, ["recipient_type", "to", "type", "text", "template", "hsm", "preview_url"])
+        switch try RequestBody.string(body, "recipient_type", required: false) {
+        case nil, "individual"?: break
+        case "group"?:
+            throw APIError(.invalidRecipientType, "recipient_type \"group\" is not supported: the product no longer sends to groups; send to an individual (\"recipient_type\": \"individual\")", status: 400)
+        case let other?: throw APIError(.invalidRecipientType, "recipient_type must be \"individual\", got \"\(other)\"", status: 400)
         }
+        if let preview = body["preview_url"], preview.boolValue == nil { throw APIError.invalid("preview_url", "expected a boolean, got \(preview.typeName)") }
         let digits = try RequestRules.recipient(try RequestBody.string(body, "to")!)
-        let type = try RequestBody.string(body, "type", required: false) ?? "text"
-        guard type == "text" else { throw APIError.invalid("type", "only \"text\" messages are supported") }
-        guard let textValue = body["text"] else { throw APIError.missing("text") }
-        guard let text = textValue.objectValue else { throw APIError.invalid("text", "expected an object with \"body\"") }
-        try RequestBody.onlyKnown(text, ["body", "preview_url"])
-        let messageBody = try RequestBody.string(text, "body")!
-        try RequestRules.textBody(messageBody)
+        let typeName = try RequestBody.string(body, "type", required: false) ?? "text"
+        guard let kind = MessageKind(rawValue: typeName) else {
+            throw APIError.invalid("type", "this cluster sends \"text\", \"template\" and \"hsm\" messages, got \"\(typeName)\"")
+        }
+        for other in MessageKind.allCases where other != kind && body[other.field] != nil {
+            throw APIError.invalid(other.field, "a \(kind.rawValue) message carries no \"\(other.field)\" object")
+        }
+        let messageBody: String
+        switch kind {
+        case .text:
+            guard let textValue = body["text"] else { throw APIError.missing("text") }
+            guard let text = textValue.objectValue else { throw APIError.invalid("text", "expected an object with \"body\"") }
+            try RequestBody.onlyKnown(text, ["body", "preview_url"])
+            if let preview = text["preview_url"], preview.boolValue == nil { throw APIError.invalid("text.preview_url", "expected a boolean, got \(preview.typeName)") }
+            messageBody = try RequestBody.string(text, "body")!
+        case .template: messageBody = String(decoding: JSONCodec.data(try RequestRules.template(body["template"])), as: UTF8.self)
+        case .hsm: messageBody = String(decoding: JSONCodec.data(try RequestRules.hsm(body["hsm"])), as: UTF8.self)
+        }
+        try RequestRules.content(messageBody, kind: kind)
         let key = request.headers[HTTPField.Name("Idempotency-Key")!]
         try RequestRules.idempotencyKey(key)
         guard rt.settings.webhookURL != nil else {
             throw APIError(.webhookNotConfigured, "set webhooks.url with PATCH /v1/settings/application before sending: statuses are delivered there", status: 409)
         }
         // Keys are the user's own: another user's key never finds this user's message.
-        let id = try await route(to: digits, body: messageBody, key: key.map { IdempotencyScope.key(user: user, key: $0) })
+        let id = try await route(to: digits, body: messageBody, kind: kind, key: key.map { IdempotencyScope.key(user: user, key: $0) })
         return APIResponse.json(JSONValue.object(["messages": .array([.object(["id": .string(id)])])]), status: .created)
     }
 
     /// Sends to the owner of the recipient's shard. Never hangs: a missing or dead owner is a
     /// 503 the client can retry (the message was not accepted); an owner that took the request
     /// and did not answer is a 504, because the message may have been stored.
-    func route(to: String, body: String, key: String?) async throws -> String {
+    func route(to: String, body: String, kind: MessageKind = .text, key: String?) async throws -> String {
         var attempt = 0
         while true {
             attempt += 1
@@ -117,7 +133,7 @@ extension WebappAPI {
                 throw APIError(.serviceNotReady, "shard \(shard) has no primary coreapp right now; retry later", status: 503)
             }
             do {
-                let r = try await rt.peers.call(NodeRPC.SendMessage.self, .init(to: to, body: body, idempotencyKey: key),
+                let r = try await rt.peers.call(NodeRPC.SendMessage.self, .init(to: to, body: body, idempotencyKey: key, kind: kind),
                                                 on: owner.rpcAddress,
                                                 timeout: rt.real(rt.timings.ownerCall, floor: ClusterTimings.ownerCallFloorReal))
                 return r.id

@@ -81,6 +81,49 @@ struct MessagePipelineTests {
         #expect(await pipeline.memoryCallbacks.isEmpty)
     }
 
+    /// `webhooks.message.sent: false` (and `sent_status: false`): no `sent` callback, on the
+    /// in-memory path as on the stored one; `pass_through`: a delivered message's content is
+    /// removed from the database, its id and state stay.
+    @Test func theSettingsDecideWhichStatusesAreCalledBackAndPassThroughErasesDeliveredContent() async throws {
+        let webhook = FakeWebhook()
+        let f = try await ShellFixture(webhooks: webhook)
+        let (rt, pipeline) = try await owner(f) { $0.callbackPersist = false; $0.webhooks.message.sent = false; $0.passThrough = true }
+        let message = MessageRecord(id: "gBEGmessage2", shard: 0, recipient: "15550001111", body: "secret", idempotencyKey: nil,
+                                    state: .accepted, acceptedBy: "c1", acceptedAt: f.clock.now, kind: .text)
+        _ = try await f.store.acceptMessages([message])
+        try await withSideWork(rt) {
+            var ack = GatewayFrame(.ack)
+            ack.id = message.id; ack.status = "sent"
+            await pipeline.receive(ack)
+            var delivered = GatewayFrame(.status)
+            delivered.id = message.id; delivered.status = "delivered"
+            await pipeline.receive(delivered)
+            #expect(await settles { (try? await f.store.message(message.id))?.state == .delivered })
+            #expect(await settles { (try? await f.store.message(message.id))?.body == "" }, "pass_through keeps the content")
+            #expect(await pipeline.memoryCallbacks.map(\.payload).allSatisfy { !$0.contains("\"sent\"") })
+            #expect(await settles { await pipeline.memoryCallbacks.count == 1 })
+        }
+    }
+
+    @Test func aTemplateIsAcceptedAndSentWithItsKind() async throws {
+        let f = try await ShellFixture()
+        let (rt, pipeline) = try await owner(f) { _ in }
+        let template = #"{"language":{"code":"en"},"name":"order_update","namespace":"ns"}"#
+        try await withSideWork(rt) {
+            let id = try await pipeline.accept(to: "15550001111", body: template, kind: .template, idempotencyKey: nil)
+            let stored = try #require(try await f.store.message(id))
+            #expect(stored.kind == .template && stored.body == template)
+            // The same key with another kind is a different message: refused, not merged.
+            let keyed = try await pipeline.accept(to: "15550001111", body: "order_update", kind: .text, idempotencyKey: "u/k1")
+            await #expect(throws: APIError.self) {
+                _ = try await pipeline.accept(to: "15550001111", body: "order_update", kind: .hsm, idempotencyKey: "u/k1")
+            }
+            #expect(try await f.store.message(keyed)?.kind == .text)
+        }
+        #expect(MessagePipeline.unsendable(MessageRecord(id: "x", shard: 0, recipient: "15550001111", body: "not json", idempotencyKey: nil,
+                                                         state: .accepted, acceptedBy: "c1", acceptedAt: f.clock.now, kind: .template)) != nil)
+    }
+
     /// Found by the suite's nemesis replay on a loaded machine: a group commit slower than the
     /// reconcile horizon left a fresh accept in the pending page, the sync for it went out, then
     /// the fast path sent it; the gateway's "not known" (true when it answered) made reconcile

@@ -20,7 +20,8 @@ struct ErrorShapeAPITests {
     static let open: Set<String> = ["POST /v1/users/login", "GET /v1/openapi.json"]
     static let bodyRoutes: [(HTTPRequest.Method, String)] = [
         (.post, "/v1/users"), (.post, "/v1/account"), (.post, "/v1/account/verify"), (.post, "/v1/account/shards"),
-        (.patch, "/v1/settings/application"), (.post, "/v1/messages"),
+        (.patch, "/v1/settings/application"), (.post, "/v1/messages"), (.post, "/v1/contacts"), (.post, "/v1/settings/backup"),
+        (.post, "/v1/settings/restore"), (.patch, "/v1/settings/profile/about"), (.post, "/v1/settings/business/profile"),
     ]
 
     @Test func theRouteTableIsTheSpecsEndpointList() {
@@ -28,7 +29,11 @@ struct ErrorShapeAPITests {
         #expect(served == ["POST /v1/users/login", "POST /v1/users", "DELETE /v1/users/{username}", "GET /v1/health", "POST /v1/account",
                            "POST /v1/account/verify", "POST /v1/account/shards", "GET /v1/account/shards", "GET /v1/settings/application",
                            "PATCH /v1/settings/application", "POST /v1/messages", "GET /v1/support", "GET /v1/stats/db", "GET /metrics",
-                           "GET /v1/openapi.json"])
+                           "GET /v1/openapi.json",
+                           // The rest of the API real clients call (wabclient).
+                           "POST /v1/contacts", "POST /v1/settings/backup", "POST /v1/settings/restore",
+                           "GET /v1/settings/profile/about", "PATCH /v1/settings/profile/about", "GET /v1/settings/profile/photo",
+                           "POST /v1/settings/profile/photo", "GET /v1/settings/business/profile", "POST /v1/settings/business/profile"])
         #expect(served.count == WebappRoutes.all.count, "no route is listed twice")
     }
 

@@ -103,8 +103,6 @@ struct ShardsAPITests {
                                   status: 400, code: 1008, details: "'cc'")
             try await expectError(client, .post, "/v1/account/shards", headers: auth, body: #"{"cc":"1","shards":2,"cert":"\#(Self.cert)"}"#,
                                   status: 400, code: 1008, details: "'phone_number'")
-            try await expectError(client, .post, "/v1/account/shards", headers: auth, body: #"{"cc":"1","phone_number":"6505551234","shards":2}"#,
-                                  status: 400, code: 1008, details: "'cert'")
             // Bad values of the other fields.
             try await expectError(client, .post, "/v1/account/shards", headers: auth, body: Self.body(shards: "2", pin: "12345"), status: 400, code: 1009,
                                   details: "'pin'")

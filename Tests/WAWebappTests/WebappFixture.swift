@@ -206,6 +206,9 @@ final class FaultyStore: ClusterStore, Sendable {
         try check(); return try await inner.recordInbound(id: id, shard: shard, sender: sender, body: body, at: at)
     }
     func dbStats() async throws -> DBStats { try check(); return try await inner.dbStats() }
+    func document(_ name: String) async throws -> String? { try check(); return try await inner.document(name) }
+    func saveDocument(_ name: String, body: String?) async throws { try check(); try await inner.saveDocument(name, body: body) }
+    func eraseDeliveredContent(_ ids: [String]) async throws { try check(); try await inner.eraseDeliveredContent(ids) }
 }
 
 /// Something that is not a database's error, for the 500/1014 path.

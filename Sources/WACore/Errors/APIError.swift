@@ -2,6 +2,8 @@
 public enum APIErrorCode: Int, Sendable, Codable, CaseIterable {
     case generic = 1000
     case messageTooLong = 1001
+    /// A recipient type the cluster does not serve (groups: the product sunset them).
+    case invalidRecipientType = 1002
     case alreadyExists = 1004
     case accessDenied = 1005
     case notFound = 1006
@@ -24,6 +26,7 @@ public enum APIErrorCode: Int, Sendable, Codable, CaseIterable {
         switch self {
         case .generic: "Generic error"
         case .messageTooLong: "Message too long"
+        case .invalidRecipientType: "Invalid recipient type"
         case .alreadyExists: "Already exists"
         case .accessDenied: "Access denied"
         case .notFound: "Not found"
@@ -77,6 +80,12 @@ public struct APIError: Error, Codable, Sendable, Equatable, CustomStringConvert
     /// schema cannot say, such as `unhealthy_interval` > `heartbeat_interval`.
     public static func conflict(_ field: String, _ why: String) -> APIError {
         APIError(.parameterInvalid, "Parameter '\(field)' is not valid: \(why)", status: 409)
+    }
+    /// The same error with a sentence more of what to do.
+    public func adding(_ advice: String) -> APIError {
+        var e = self
+        e.details += ": " + advice
+        return e
     }
     public static func notReady(_ why: String) -> APIError { APIError(.serviceNotReady, why, status: 503) }
     public static func database(_ why: String) -> APIError { APIError(.databaseError, why, status: 500) }

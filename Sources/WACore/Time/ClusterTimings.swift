@@ -33,6 +33,9 @@ public struct ClusterTimings: Sendable, Equatable {
     /// real seconds): more than one database operation, so the owner's own 503 arrives first.
     public var ownerCall: Double = 5
     public static let ownerCallFloorReal = 2.0
+    /// How long after registration `POST /v1/account/shards` works without `cert` (logical
+    /// seconds; the seeds' 7 days). Later, such a call logs the cluster off.
+    public static let shardChangeWithoutCert: Double = 7 * 86_400
     /// The longest a real-seconds backoff keeps a node from re-dialling the database.
     public static let databaseRedialCapReal = 1.0
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The rules every entry point applies to what a client asks for: the REST API and node RPC
 /// call the same functions, so a request that bypasses the webapp (straight to an owner's RPC
 /// port) meets the same checks, and the owner applies them once more before anything goes to
@@ -8,6 +10,8 @@ public enum RequestRules {
     public static let maxIdempotencyKeyLength = 128
     public static let recipientDigits = 5...20
     public static let maxCertLength = 4096
+    /// Contacts one `POST /v1/contacts` may check.
+    public static let maxContactsPerRequest = 1000
 
     /// ASCII 0-9 only: the product's rule. `Character.isNumber` also takes '½', Roman numerals
     /// and Arabic-Indic digits, which no phone number contains.
@@ -113,4 +117,102 @@ public enum WireLimits {
 /// cannot contain '/', and are folded to lower case as they are unique regardless of case).
 public enum IdempotencyScope {
     public static func key(user: String, key: String) -> String { "\(user.lowercased())/\(key)" }
+}
+
+/// What a message carries. Text has its body as it is; a template (and the older `hsm` form)
+/// carries the template object as a JSON document, checked here and delivered like text.
+public enum MessageKind: String, Codable, Sendable, CaseIterable {
+    case text, template, hsm
+
+    /// The REST field that holds the content of this kind.
+    public var field: String { rawValue }
+}
+
+extension RequestRules {
+    /// A message's content as stored and sent: text by the text rules; a template document no
+    /// longer than a text may be, and an object.
+    public static func content(_ body: String, kind: MessageKind) throws(APIError) {
+        switch kind {
+        case .text: try textBody(body)
+        case .template, .hsm:
+            guard !body.isEmpty else { throw APIError.missing(kind.field) }
+            let n = body.unicodeScalars.count
+            guard n <= maxTextBodyCharacters else {
+                throw APIError(.messageTooLong, "\(kind.field) is \(n) characters as JSON; the limit is \(maxTextBodyCharacters)", status: 400)
+            }
+            guard (try? JSONCodec.parse(Data(body.utf8)))?.objectValue != nil else {
+                throw APIError.invalid(kind.field, "expected a JSON object")
+            }
+        }
+    }
+
+    /// A template message as the product takes it (`type: template`): namespace, name, a
+    /// language with a code (and a policy), and optional components. Returns the normalised object.
+    public static func template(_ value: JSONValue?) throws(APIError) -> JSONValue {
+        guard let value else { throw APIError.missing("template") }
+        guard let o = value.objectValue else { throw APIError.invalid("template", "expected an object with namespace, name, language and components") }
+        try onlyKnownKeys(o, ["namespace", "name", "language", "components"], in: "template")
+        for k in ["namespace", "name"] {
+            guard let s = o[k]?.stringValue else { throw o[k] == nil ? APIError.missing("template.\(k)") : APIError.invalid("template.\(k)", "expected a string") }
+            guard (1...512).contains(s.unicodeScalars.count) else { throw APIError.invalid("template.\(k)", "1 to 512 characters") }
+        }
+        try language(o["language"], in: "template")
+        if let c = o["components"] {
+            guard let list = c.arrayValue else { throw APIError.invalid("template.components", "expected an array") }
+            for (i, item) in list.enumerated() {
+                guard let comp = item.objectValue, let t = comp["type"]?.stringValue,
+                      ["header", "body", "footer", "button"].contains(t.lowercased()) else {
+                    throw APIError.invalid("template.components[\(i)]", "expected an object with type header, body, footer or button")
+                }
+                if let p = comp["parameters"], p.arrayValue == nil { throw APIError.invalid("template.components[\(i)].parameters", "expected an array") }
+            }
+        }
+        return value
+    }
+
+    /// The older template form (`type: hsm`): namespace, element_name, language and localizable_params.
+    public static func hsm(_ value: JSONValue?) throws(APIError) -> JSONValue {
+        guard let value else { throw APIError.missing("hsm") }
+        guard let o = value.objectValue else { throw APIError.invalid("hsm", "expected an object with namespace, element_name, language and localizable_params") }
+        try onlyKnownKeys(o, ["namespace", "element_name", "language", "localizable_params"], in: "hsm")
+        for k in ["namespace", "element_name"] {
+            guard let s = o[k]?.stringValue else { throw o[k] == nil ? APIError.missing("hsm.\(k)") : APIError.invalid("hsm.\(k)", "expected a string") }
+            guard (1...512).contains(s.unicodeScalars.count) else { throw APIError.invalid("hsm.\(k)", "1 to 512 characters") }
+        }
+        try language(o["language"], in: "hsm")
+        if let p = o["localizable_params"], p.arrayValue == nil { throw APIError.invalid("hsm.localizable_params", "expected an array") }
+        return value
+    }
+
+    static func language(_ value: JSONValue?, in parent: String) throws(APIError) {
+        guard let value else { throw APIError.missing("\(parent).language") }
+        guard let o = value.objectValue else { throw APIError.invalid("\(parent).language", "expected {\"code\": \"en\", \"policy\": \"deterministic\"}") }
+        try onlyKnownKeys(o, ["code", "policy"], in: "\(parent).language")
+        guard let code = o["code"]?.stringValue, (2...16).contains(code.unicodeScalars.count) else {
+            throw o["code"] == nil ? APIError.missing("\(parent).language.code") : APIError.invalid("\(parent).language.code", "a language code such as \"en\" or \"en_US\"")
+        }
+        if let p = o["policy"], !(p.stringValue == "deterministic" || p.stringValue == "fallback") {
+            throw APIError.invalid("\(parent).language.policy", "must be \"deterministic\" or \"fallback\"")
+        }
+    }
+
+    static func onlyKnownKeys(_ o: [String: JSONValue], _ known: Set<String>, in parent: String) throws(APIError) {
+        if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
+            throw APIError.invalid("\(parent).\(unknown)", "unknown field")
+        }
+    }
+
+    /// A contact as the client gives it ("+1 (631) 555-1002"): the WhatsApp id it names (its
+    /// digits), or nil when it cannot be a phone number.
+    public static func contactID(_ input: String) -> String? {
+        var digits = ""
+        for (i, ch) in input.unicodeScalars.enumerated() {
+            switch ch {
+            case "0"..."9": digits.unicodeScalars.append(ch)
+            case "+" where i == 0, " ", "-", "(", ")", ".": continue
+            default: return nil
+            }
+        }
+        return recipientDigits.contains(digits.utf8.count) ? digits : nil
+    }
 }

@@ -27,7 +27,7 @@ public final class CoreappService: Service, Sendable {
         }
         routes.on(NodeRPC.ShardMapChanged.self) { _ in rt.tasks.spawn { await controller.nudge() }; return Empty() }
         routes.on(NodeRPC.SendMessage.self) { p in
-            NodeRPC.SendMessage.Result(id: try await controller.pipeline.accept(to: p.to, body: p.body, idempotencyKey: p.idempotencyKey))
+            NodeRPC.SendMessage.Result(id: try await controller.pipeline.accept(to: p.to, body: p.body, kind: p.kind, idempotencyKey: p.idempotencyKey))
         }
         routes.on(NodeRPC.Support.self) { _ in await controller.support() }
         let server = try await RPCServer.bind(host: rt.config.bindAddress, port: rt.config.controlPort, routes: routes,

@@ -82,7 +82,7 @@ public actor MessagePipeline {
 
     // MARK: accept
 
-    public func accept(to: String, body: String, idempotencyKey: String?) async throws -> String {
+    public func accept(to: String, body: String, kind: MessageKind = .text, idempotencyKey: String?) async throws -> String {
         guard let o = ownership else {
             throw APIError(.notPrimaryCoreapp, "this coreapp (\(rt.config.hostname)) does not own a shard right now; retry", status: 503)
         }
@@ -92,7 +92,7 @@ public actor MessagePipeline {
             throw APIError(.notPrimaryCoreapp, "recipient belongs to shard \(shard); this coreapp serves shard \(o.shard); retry", status: 503)
         }
         let record = MessageRecord(id: MessageID.make(), shard: shard, recipient: recipient, body: body, idempotencyKey: idempotencyKey,
-                                   state: .accepted, acceptedBy: rt.nodeID, acceptedAt: rt.clock.now)
+                                   state: .accepted, acceptedBy: rt.nodeID, acceptedAt: rt.clock.now, kind: kind)
         return try await withCheckedThrowingContinuation { c in
             accepting.append((record, c))
             if !flushing {
@@ -136,7 +136,8 @@ public actor MessagePipeline {
     /// different recipient or body is a client bug, refused so the new message is not lost silently.
     func reuseMismatch(_ record: MessageRecord, existingID: String) async -> APIError? {
         guard let existing = try? await rt.store.message(existingID) else { return nil }
-        guard existing.recipient != record.recipient || existing.body != record.body else { return nil }
+        // A message whose content pass_through removed keeps its recipient and kind to compare.
+        guard existing.recipient != record.recipient || existing.kind != record.kind || (existing.body != record.body && !existing.body.isEmpty) else { return nil }
         return APIError(.parameterInvalid, "Idempotency-Key was already used for message \(existingID) with a different recipient or body; use a new key for a new message", status: 409)
     }
 
@@ -147,7 +148,7 @@ public actor MessagePipeline {
         guard let s = session, s.state == .connected, let o = ownership, m.shard == o.shard, sentOnSession[m.id] == nil else { return }
         if !validated, let problem = Self.unsendable(m) { fail(m, problem); return }
         var f = GatewayFrame(.message)
-        f.id = m.id; f.to = m.recipient; f.body = m.body
+        f.id = m.id; f.to = m.recipient; f.body = m.body; f.kind = m.kind == .text ? nil : m.kind.rawValue
         if s.send(f) {
             sentOnSession[m.id] = rt.clock.monotonicNow
             if reconciling { sentSinceSync.insert(m.id) }
@@ -159,16 +160,17 @@ public actor MessagePipeline {
     static func unsendable(_ m: MessageRecord) -> String? {
         // Pages of pending messages carry a body cut one character past the limit: "longer than".
         if m.body.unicodeScalars.count > RequestRules.maxTextBodyCharacters {
-            return "text.body is longer than the \(RequestRules.maxTextBodyCharacters) characters a message may have"
+            return "\(m.kind == .text ? "text.body" : m.kind.field) is longer than the \(RequestRules.maxTextBodyCharacters) characters a message may have"
         }
-        if m.body.isEmpty { return "text.body is empty" }
+        if m.body.isEmpty { return "\(m.kind == .text ? "text.body" : m.kind.field) is empty" }
+        if m.kind != .text { do { try RequestRules.content(m.body, kind: m.kind) } catch { return error.details } }
         do { _ = try RequestRules.recipient(m.recipient, field: "recipient") } catch { return error.details }
         // Every character escaped as \uXXXX is the worst case; only a row that could pass the
         // frame limit that way (a huge id) is encoded to measure it.
         let worst = (m.body.utf8.count + m.id.utf8.count) * 6 + 256
         if worst > WireLimits.gatewayFrameBytes {
             var f = GatewayFrame(.message)
-            f.id = m.id; f.to = m.recipient; f.body = m.body
+            f.id = m.id; f.to = m.recipient; f.body = m.body; f.kind = m.kind == .text ? nil : m.kind.rawValue
             let size = f.encodedLine().count
             if size > WireLimits.gatewayFrameBytes { return "the message is \(size) bytes on the wire; the WhatsApp server takes at most \(WireLimits.gatewayFrameBytes)" }
         }
@@ -286,15 +288,21 @@ public actor MessagePipeline {
         while !statusBuffer.isEmpty {
             let batch = statusBuffer
             statusBuffer = []
-            let persist = rt.settings.callbackPersist
-            let stamp = CallbackStamp(unixTime: rt.unixTime)
+            let settings = rt.settings
+            let persist = settings.callbackPersist
+            let stamp = CallbackStamp(unixTime: rt.unixTime, silenced: CallbackStamp.silenced(by: settings))
             do {
                 let moved = try await rt.store.applyStatuses(batch, at: rt.clock.now, callbacks: persist ? stamp : nil)
                 if persist, !moved.isEmpty { storedCallbacksMayBeDue = true }
                 if !persist {
-                    for change in moved {
+                    for change in moved where stamp.callsBack(change.state) {
                         memoryCallback(shard: change.shard, kind: "status", payload: CallbackPayloads.status(change, unixTime: stamp.unixTime))
                     }
+                }
+                if settings.passThrough {
+                    let arrived = moved.filter { $0.state == .delivered || $0.state == .read }.map(\.id)
+                    do { try await rt.store.eraseDeliveredContent(arrived) }
+                    catch { rt.logger.event("db_error", "pass_through: could not remove the content of \(arrived.count) delivered message(s): \(error)", level: .warning) }
                 }
             } catch {
                 rt.logger.event("db_error", "could not record \(batch.count) status(es): \(error)", level: .warning)

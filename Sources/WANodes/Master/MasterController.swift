@@ -23,6 +23,9 @@ public actor MasterController {
     var outages: DatabaseOutageLedger
     /// The coreapps as last read: heartbeats are node to node, so they go on while the DB is away.
     var knownCoreapps: [NodeRecord] = []
+    /// What the WhatsApp server said of contacts looked up on this master (true: on WhatsApp).
+    var contactCache: [String: Bool] = [:]
+    var contactsInFlight: Set<String> = []
 
     public init(runtime: NodeRuntime) {
         rt = runtime
@@ -186,6 +189,8 @@ public actor MasterController {
                     reportedUnhealthy[c.nodeID] = "\(owned.epoch)"
                     rt.logger.event(.coreappUnhealthy(hostname: c.hostname, shard: owned.shard, path: verdict.path, reason: verdict.description),
                                     "\(c.hostname) (shard \(owned.shard)) is unhealthy: \(verdict)", extra: ["node": c.nodeID], level: .warning)
+                    page("CRITICAL: \(c.hostname), primary coreapp of shard \(owned.shard), is unhealthy (\(verdict)); failing it over",
+                         key: "unhealthy/\(c.nodeID)/\(owned.epoch)", map: map, nodes: byID)
                 }
             }
             for decision in ShardPlanner.plan(shardCount: map.shardCount, map: map.rows, coreapps: candidates) {
@@ -205,6 +210,7 @@ public actor MasterController {
                     if reportedNoCandidate[shard] == nil || now - reportedNoCandidate[shard]! > 30 {
                         reportedNoCandidate[shard] = now
                         rt.logger.event("shard_unowned", "shard \(shard) has no owner: \(reason)", ["shard": "\(shard)", "reason": reason], level: .warning)
+                        page("CRITICAL: shard \(shard) has no primary coreapp: \(reason)", key: "unowned/\(shard)/\(Int(now.seconds))", map: map, nodes: byID)
                     }
                 }
             }
@@ -298,7 +304,8 @@ public actor MasterController {
         guard answer.ok == true else { throw Self.certRefused(answer.reason) }
         let verified = answer.verified == true
         let record = AccountRecord(cc: p.cc, phoneNumber: p.phoneNumber, vname: answer.vname ?? "",
-                                   state: verified ? .registered : .pendingCode, shards: account?.shards ?? 1)
+                                   state: verified ? .registered : .pendingCode, shards: account?.shards ?? 1,
+                                   registeredAt: verified ? (account?.registeredAt ?? rt.clock.now) : nil)
         guard let g = guardNow(), try await rt.store.saveAccount(record, guard: g) else {
             throw APIError(.notPrimaryMaster, "lost the master lease while registering; retry", status: 403)
         }
@@ -320,6 +327,7 @@ public actor MasterController {
         let answer = try await gatewayAdmin(f)
         guard answer.ok == true else { throw APIError(.parameterInvalid, "Parameter 'code' is not valid: \(answer.reason ?? "rejected by the WhatsApp server")", status: 403) }
         a.state = .registered
+        a.registeredAt = rt.clock.now
         guard let g = guardNow(), try await rt.store.saveAccount(a, guard: g) else {
             throw APIError(.notPrimaryMaster, "lost the master lease while verifying; retry", status: 403)
         }
@@ -333,16 +341,30 @@ public actor MasterController {
         guard ShardRouter.validShardCounts.contains(p.shards) else {
             throw APIError.invalid("shards", "must be one of 1, 2, 4, 8, 16, 32")
         }
-        guard let a = try await rt.store.account(), a.isRegistered else {
+        guard var a = try await rt.store.account(), a.isRegistered || a.state == .loggedOff else {
             throw APIError(.serviceNotReady, "the account is not registered yet; register it with POST /v1/account first", status: 409)
         }
         guard a.cc == p.cc, a.phoneNumber == p.phoneNumber else {
             throw APIError.conflict("phone_number", "+\(p.cc) \(p.phoneNumber) is not the registered number")
         }
-        var f = GatewayFrame(.admin)
-        f.op = "check_cert"; f.cc = p.cc; f.phoneNumber = p.phoneNumber; f.cert = p.cert
-        let answer = try await gatewayAdmin(f)
-        guard answer.ok == true else { throw Self.certRefused(answer.reason) }
+        if let cert = p.cert {
+            var f = GatewayFrame(.admin)
+            f.op = "check_cert"; f.cc = p.cc; f.phoneNumber = p.phoneNumber; f.cert = cert
+            let answer = try await gatewayAdmin(f)
+            guard answer.ok == true else { throw Self.certRefused(answer.reason) }
+        } else {
+            try await allowWithoutCert(a)
+        }
+        if a.state == .loggedOff {
+            // The right cert logs the cluster on again.
+            a.state = .registered
+            guard let g = guardNow(), try await rt.store.saveAccount(a, guard: g) else {
+                throw APIError(.notPrimaryMaster, "lost the master lease while logging on; retry", status: 403)
+            }
+            account = a
+            rt.logger.event("account_logged_on", "account +\(a.cc) \(a.phoneNumber) logged on again with its cert", ["cc": a.cc, "phone_number": a.phoneNumber])
+            for node in await coreapps() { notify(NodeRPC.ShardMapChanged.self, Empty(), at: node.rpcAddress) }
+        }
         if a.shards == p.shards { return Empty() }
         guard let g = guardNow(), try await rt.store.setShardCount(p.shards, guard: g) else {
             throw APIError(.notPrimaryMaster, "lost the master lease while changing shards; retry", status: 403)
@@ -352,6 +374,117 @@ public actor MasterController {
                         ["from": "\(a.shards)", "to": "\(p.shards)"])
         for node in await coreapps() { notify(NodeRPC.ShardMapChanged.self, Empty(), at: node.rpcAddress) }
         return Empty()
+    }
+
+    /// The seed's rule for a shard change without `cert`: it works within 7 days of registration;
+    /// later the WhatsApp server logs the cluster off, and the call says to send `cert`.
+    func allowWithoutCert(_ a: AccountRecord) async throws {
+        if a.state == .loggedOff {
+            throw APIError.missing("cert").adding("the cluster is logged off; call again with the number's cert to log it on and set the shards")
+        }
+        guard let registeredAt = a.registeredAt else {
+            throw APIError.missing("cert").adding("this cluster does not know when it was registered (it was registered by an earlier version); send the number's cert")
+        }
+        let age = rt.clock.now - registeredAt
+        guard age > ClusterTimings.shardChangeWithoutCert else { return }
+        var off = a
+        off.state = .loggedOff
+        guard let g = guardNow(), try await rt.store.saveAccount(off, guard: g) else {
+            throw APIError(.notPrimaryMaster, "lost the master lease while changing shards; retry", status: 403)
+        }
+        account = off
+        stopControl(reason: "logged off")
+        let days = String(format: "%.1f", age / 86_400)
+        rt.logger.event("account_logged_off", "shard change without cert \(days) days after registration: the WhatsApp server logged the cluster off",
+                        ["cc": a.cc, "phone_number": a.phoneNumber, "days": days], level: .error)
+        for node in await coreapps() { notify(NodeRPC.ShardMapChanged.self, Empty(), at: node.rpcAddress) }
+        throw APIError.missing("cert").adding("\(days) days have passed since registration (without cert the call works for 7 days), so the cluster is now logged off; call again with the number's cert to log it on and set the shards")
+    }
+
+    // MARK: contacts
+
+    /// `POST /v1/contacts`: each input is `invalid` (not a phone number or not on WhatsApp),
+    /// `valid` with its WhatsApp id, or (without waiting) `processing` until it was looked up.
+    public func checkContacts(_ p: NodeRPC.CheckContacts.Params) async throws -> NodeRPC.CheckContacts.Result {
+        _ = try requirePrimary()
+        let ids = p.contacts.map(RequestRules.contactID)
+        let unknown = Array(Set(ids.compactMap { $0 }.filter { contactCache[$0] == nil }))
+        if p.wait { try await lookUpContacts(unknown) }
+        else if !unknown.isEmpty {
+            let fresh = unknown.filter { !contactsInFlight.contains($0) }
+            contactsInFlight.formUnion(fresh)
+            if !fresh.isEmpty { rt.tasks.spawn { try? await self.lookUpContacts(fresh) } }
+        }
+        return .init(contacts: zip(p.contacts, ids).map { input, id in
+            guard let id else { return .init(input: input, status: "invalid", waID: nil) }
+            switch contactCache[id] {
+            case true?: return .init(input: input, status: "valid", waID: id)
+            case false?: return .init(input: input, status: "invalid", waID: nil)
+            case nil: return .init(input: input, status: "processing", waID: nil)
+            }
+        })
+    }
+
+    func lookUpContacts(_ ids: [String]) async throws {
+        defer { contactsInFlight.subtract(ids) }
+        guard !ids.isEmpty else { return }
+        var f = GatewayFrame(.admin)
+        f.op = "check_contacts"; f.ids = ids
+        let answer = try await gatewayAdmin(f)
+        guard answer.ok == true else { throw APIError(.serviceNotReady, "the WhatsApp server did not check the contacts: \(answer.reason ?? "no reason")", status: 503) }
+        for id in answer.ids ?? [] { contactCache[id] = true }
+        for id in answer.absent ?? [] { contactCache[id] = false }
+        if contactCache.count > 100_000 { contactCache.removeAll() }
+    }
+
+    /// Stores a restored backup's account and tells the WhatsApp server the number is this
+    /// cluster's (a backup moves a setup between clusters).
+    public func restoreAccount(_ p: NodeRPC.RestoreAccount.Params) async throws -> Empty {
+        _ = try requirePrimary()
+        if let a = try await rt.store.account(), a.state != .pendingCode, a.fullNumber != p.cc + p.phoneNumber {
+            throw APIError(.alreadyExists, "this cluster is registered for +\(a.cc) \(a.phoneNumber); the backup is of +\(p.cc) \(p.phoneNumber)", status: 409)
+        }
+        var f = GatewayFrame(.admin)
+        f.op = "restore_account"; f.cc = p.cc; f.phoneNumber = p.phoneNumber; f.vname = p.vname
+        let answer = try await gatewayAdmin(f)
+        guard answer.ok == true else { throw APIError(.serviceNotReady, "the WhatsApp server refused the restored number: \(answer.reason ?? "no reason")", status: 503) }
+        let record = AccountRecord(cc: p.cc, phoneNumber: p.phoneNumber, vname: p.vname, state: .registered, shards: p.shards,
+                                   registeredAt: account?.registeredAt ?? rt.clock.now)
+        guard let g = guardNow(), try await rt.store.saveAccount(record, guard: g) else {
+            throw APIError(.notPrimaryMaster, "lost the master lease while restoring; retry", status: 403)
+        }
+        if (try await rt.store.shardMap()).shardCount != p.shards, let g = guardNow() {
+            _ = try await rt.store.setShardCount(p.shards, guard: g)
+        }
+        account = record
+        rt.logger.event("account_restored", "account +\(p.cc) \(p.phoneNumber) restored from a backup", ["cc": p.cc, "phone_number": p.phoneNumber])
+        for node in await coreapps() { notify(NodeRPC.ShardMapChanged.self, Empty(), at: node.rpcAddress) }
+        return Empty()
+    }
+
+    // MARK: on-call pager
+
+    /// Sends a critical error to `on_call_pager` as a text message, through the owner of the
+    /// pager's shard like any message (stored, delivered, its statuses called back). The key
+    /// makes a repeat of the same page one message.
+    func page(_ text: String, key: String, map: ShardMapSnapshot, nodes: [String: NodeRecord]) {
+        guard let pager = settings.onCallPager, settings.webhookURL != nil else { return }
+        let shard = ShardRouter.shard(for: pager, shards: map.shardCount)
+        guard let owner = map.owner(of: shard), let address = nodes[owner]?.rpcAddress else {
+            rt.logger.event("page_undelivered", "no owner for the pager's shard \(shard): \(text)", ["shard": "\(shard)"], level: .warning)
+            return
+        }
+        let body = String("[\(rt.config.hostname)] \(text)".prefix(RequestRules.maxTextBodyCharacters))
+        let params = NodeRPC.SendMessage.Params(to: pager, body: body, idempotencyKey: IdempotencyScope.key(user: "on_call_pager", key: key))
+        let peers = rt.peers, timeout = rt.real(rt.timings.ownerCall, floor: ClusterTimings.ownerCallFloorReal), logger = rt.logger
+        rt.tasks.spawn {
+            do {
+                let r = try await peers.call(NodeRPC.SendMessage.self, params, on: address, timeout: timeout)
+                logger.event("paged", "paged \(pager): \(text)", ["id": r.id, "to": pager])
+            } catch {
+                logger.event("page_undelivered", "could not page \(pager): \(error)", ["to": pager], level: .warning)
+            }
+        }
     }
 
     public func support() -> NodeRPC.Support.Result {

@@ -23,6 +23,8 @@ public final class MasterService: Service, Sendable {
         routes.on(NodeRPC.Support.self) { _ in await controller.support() }
         routes.on(NodeRPC.Verify.self) { p in try await controller.verify(p) }
         routes.on(NodeRPC.SetShards.self) { p in try await controller.setShards(p) }
+        routes.on(NodeRPC.CheckContacts.self) { p in try await controller.checkContacts(p) }
+        routes.on(NodeRPC.RestoreAccount.self) { p in try await controller.restoreAccount(p) }
         let server = try await RPCServer.bind(host: rt.config.bindAddress, port: rt.config.controlPort, routes: routes,
                                               keyring: rt.keyring, group: rt.group, variable: "COREAPP_EXTERNAL_PORTS")
         rt.logger.event("node_started", "master \(rt.healthKey) listening on \(rt.config.controlPort)",

@@ -66,6 +66,11 @@ public protocol ClusterStore: Sendable {
     /// The cluster secret kept in the database: `candidate` is stored if there is none yet;
     /// returns the stored one (every node gets the same).
     func clusterSecret(proposing candidate: String) async throws -> String
+    /// A named document the cluster keeps whole (the profile's about text, photo and business
+    /// profile); nil when none was saved.
+    func document(_ name: String) async throws -> String?
+    /// Saves a document (nil removes it).
+    func saveDocument(_ name: String, body: String?) async throws
 
     // Messaging
     /// Makes a batch durable in one transaction; returns each message's id (for a repeated
@@ -82,6 +87,9 @@ public protocol ClusterStore: Sendable {
     func retryCallbacks(_ retries: [CallbackRetry], error: String) async throws
     /// Stores an inbound message once; false when its id was already stored.
     func recordInbound(id: String, shard: Int, sender: String, body: String, at: LogicalInstant) async throws -> Bool
+    /// `pass_through`: removes the content of messages the recipient has (delivered or read);
+    /// their id, key and state stay, so a retry under the same key is still answered, not resent.
+    func eraseDeliveredContent(_ ids: [String]) async throws
     func dbStats() async throws -> DBStats
 }
 
@@ -89,7 +97,7 @@ public protocol ClusterStore: Sendable {
 /// a binary knows which databases it can work with.
 public enum ClusterSchema {
     /// The version this build creates and expects.
-    public static let version = 3
+    public static let version = 4
 }
 
 public struct MigrationResult: Equatable, Sendable, Codable {

@@ -6,9 +6,11 @@ extension SQLClusterStore {
         guard let id = r[0].text else { return nil }
         return MessageRecord(id: id, shard: r[1].int ?? 0, recipient: r[2].text ?? "", body: r[3].text ?? "",
                              idempotencyKey: r[4].text, state: MessageState(rawValue: r[5].text ?? "") ?? .accepted,
-                             acceptedBy: r[6].text ?? "", acceptedAt: .init(seconds: r[7].double ?? 0))
+                             acceptedBy: r[6].text ?? "", acceptedAt: .init(seconds: r[7].double ?? 0),
+                             kind: r[8].text.flatMap(MessageKind.init(rawValue:)) ?? .text)
     }
-    static let messageColumns = "id, shard, recipient, body, idempotency_key, state, accepted_by, accepted_at"
+    /// `content_kind` is NULL for text, so rows written before templates existed read as text.
+    static let messageColumns = "id, shard, recipient, body, idempotency_key, state, accepted_by, accepted_at, content_kind"
     static let pageBodyCharacters = RequestRules.maxTextBodyCharacters + 1
 
     public func acceptMessages(_ batch: [MessageRecord]) async throws -> [String] {
@@ -28,7 +30,7 @@ extension SQLClusterStore {
             // per message (on PostgreSQL each is a round trip to the server).
             for chunk in stride(from: 0, to: keyed.count, by: 100) {
                 let rows = keyed[chunk..<min(chunk + 100, keyed.count)].map { batch[$0] }
-                let placeholders = Array(repeating: "(?,?,?,?,?,?,?,?,?)", count: rows.count).joined(separator: ",")
+                let placeholders = Array(repeating: "(?,?,?,?,?,?,?,?,?,?)", count: rows.count).joined(separator: ",")
                 let inserted = Set(try c.query("""
                     INSERT INTO messages(\(Self.messageColumns), updated_at) VALUES \(placeholders)
                     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id
@@ -47,7 +49,7 @@ extension SQLClusterStore {
             }
             for chunk in stride(from: 0, to: plain.count, by: 100) {
                 let rows = plain[chunk..<min(chunk + 100, plain.count)]
-                let placeholders = Array(repeating: "(?,?,?,?,?,?,?,?,?)", count: rows.count).joined(separator: ",")
+                let placeholders = Array(repeating: "(?,?,?,?,?,?,?,?,?,?)", count: rows.count).joined(separator: ",")
                 try c.execute("INSERT INTO messages(\(Self.messageColumns), updated_at) VALUES \(placeholders)", rows.flatMap(Self.values))
             }
             return ids
@@ -56,7 +58,8 @@ extension SQLClusterStore {
 
     static func values(_ m: MessageRecord) -> [SQLValue] {
         [.text(m.id), .int(Int64(m.shard)), .text(m.recipient), .text(m.body), m.idempotencyKey.map { .text($0) } ?? .null,
-         .text(m.state.rawValue), .text(m.acceptedBy), .double(m.acceptedAt.seconds), .double(m.acceptedAt.seconds)]
+         .text(m.state.rawValue), .text(m.acceptedBy), .double(m.acceptedAt.seconds),
+         m.kind == .text ? .null : .text(m.kind.rawValue), .double(m.acceptedAt.seconds)]
     }
 
     public func applyStatuses(_ updates: [StatusUpdate], at: LogicalInstant, callbacks: CallbackStamp?) async throws -> [StatusChange] {
@@ -87,9 +90,10 @@ extension SQLClusterStore {
                 }
             }
             if let callbacks {
-                let last = moved.count
+                let called = moved.filter { callbacks.callsBack($0.state) }
+                let last = called.count
                 for chunk in stride(from: 0, to: last, by: 100) {
-                    let part = moved[chunk..<min(chunk + 100, last)]
+                    let part = called[chunk..<min(chunk + 100, last)]
                     let placeholders = Array(repeating: "(?, 'status', ?, 0, ?, ?)", count: part.count).joined(separator: ",")
                     try c.execute("INSERT INTO callbacks(shard, kind, payload, attempts, next_attempt_at, created_at) VALUES \(placeholders)",
                                   part.flatMap { change -> [SQLValue] in
@@ -102,12 +106,23 @@ extension SQLClusterStore {
         }
     }
 
+    public func eraseDeliveredContent(_ ids: [String]) async throws {
+        guard !ids.isEmpty else { return }
+        try await write { c in
+            for chunk in stride(from: 0, to: ids.count, by: 200) {
+                let part = Array(ids[chunk..<min(chunk + 200, ids.count)])
+                try c.execute("UPDATE messages SET body='' WHERE state IN ('delivered','read') AND id IN (\(Array(repeating: "?", count: part.count).joined(separator: ",")))",
+                              part.map { .text($0) })
+            }
+        }
+    }
+
     public func pendingMessages(shard: Int, limit: Int) async throws -> [MessageRecord] {
         try await look { c in
             // A page carries at most one character more of a body than a message may have: enough
             // for the owner to see that a row is too long (and fail it), never megabytes per row.
             try c.query("""
-                SELECT id, shard, recipient, substr(body, 1, \(Self.pageBodyCharacters)), idempotency_key, state, accepted_by, accepted_at
+                SELECT id, shard, recipient, substr(body, 1, \(Self.pageBodyCharacters)), idempotency_key, state, accepted_by, accepted_at, content_kind
                 FROM messages WHERE shard=? AND state='accepted' ORDER BY accepted_at LIMIT ?
                 """, [.int(Int64(shard)), .int(Int64(limit))]).compactMap(Self.message)
         }

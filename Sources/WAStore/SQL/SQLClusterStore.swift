@@ -162,19 +162,21 @@ public final class SQLClusterStore: ClusterStore {
     }
 
     static func account(_ c: any SQLConnection) throws -> AccountRecord? {
-        guard let r = try c.query("SELECT cc, phone_number, vname, state, shards FROM account WHERE id=1").first else { return nil }
+        guard let r = try c.query("SELECT cc, phone_number, vname, state, shards, registered_at FROM account WHERE id=1").first else { return nil }
         return AccountRecord(cc: r[0].text ?? "", phoneNumber: r[1].text ?? "", vname: r[2].text ?? "",
-                             state: AccountRecord.State(rawValue: r[3].text ?? "") ?? .pendingCode, shards: r[4].int ?? 1)
+                             state: AccountRecord.State(rawValue: r[3].text ?? "") ?? .pendingCode, shards: r[4].int ?? 1,
+                             registeredAt: r[5].double.map(LogicalInstant.init(seconds:)))
     }
 
     public func saveAccount(_ a: AccountRecord, guard g: MasterGuard) async throws -> Bool {
         try await write { c in
             guard try Self.holds(g, c) else { return false }
             try c.execute("""
-                INSERT INTO account(id, cc, phone_number, vname, state, shards) VALUES (1,?,?,?,?,?)
+                INSERT INTO account(id, cc, phone_number, vname, state, shards, registered_at) VALUES (1,?,?,?,?,?,?)
                 ON CONFLICT(id) DO UPDATE SET cc=excluded.cc, phone_number=excluded.phone_number, vname=excluded.vname,
-                  state=excluded.state, shards=excluded.shards
-                """, [.text(a.cc), .text(a.phoneNumber), .text(a.vname), .text(a.state.rawValue), .int(Int64(a.shards))])
+                  state=excluded.state, shards=excluded.shards, registered_at=excluded.registered_at
+                """, [.text(a.cc), .text(a.phoneNumber), .text(a.vname), .text(a.state.rawValue), .int(Int64(a.shards)),
+                      a.registeredAt.map { .double($0.seconds) } ?? .null])
             if a.state == .registered, try c.scalar("SELECT COUNT(*) FROM shard_map")?.int == 0 {
                 try Self.resetShards(count: a.shards, c, now: try c.databaseNow())
             }
@@ -382,6 +384,21 @@ public final class SQLClusterStore: ClusterStore {
 
     public func deleteTokens(of user: String) async throws {
         try await write { c in try c.execute("DELETE FROM tokens WHERE lower(username)=lower(?)", [.text(user)]) }
+    }
+
+    public func document(_ name: String) async throws -> String? {
+        try await look { c in try c.scalar("SELECT body FROM documents WHERE name=?", [.text(name)])?.text }
+    }
+
+    public func saveDocument(_ name: String, body: String?) async throws {
+        try await write { c in
+            if let body {
+                try c.execute("INSERT INTO documents(name, body) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET body=excluded.body",
+                              [.text(name), .text(body)])
+            } else {
+                try c.execute("DELETE FROM documents WHERE name=?", [.text(name)])
+            }
+        }
     }
 
     public func clusterSecret(proposing candidate: String) async throws -> String {

@@ -5,9 +5,9 @@ enum SQLMigrations {
     static func scripts(for dialect: SQLDialect) -> [(version: Int, sql: String)] {
         switch dialect {
         case .sqlite: [(1, v1(real: "REAL", integer: "INTEGER")), (2, v2(real: "REAL", integer: "INTEGER", serial: "INTEGER PRIMARY KEY AUTOINCREMENT")),
-                       (3, v3(integer: "INTEGER"))]
+                       (3, v3(integer: "INTEGER")), (4, v4(real: "REAL"))]
         case .postgres: [(1, v1(real: "DOUBLE PRECISION", integer: "BIGINT")), (2, v2(real: "DOUBLE PRECISION", integer: "BIGINT", serial: "BIGSERIAL PRIMARY KEY")),
-                         (3, v3(integer: "BIGINT"))]
+                         (3, v3(integer: "BIGINT")), (4, v4(real: "DOUBLE PRECISION"))]
         }
     }
 
@@ -62,6 +62,16 @@ enum SQLMigrations {
         """
         CREATE TABLE IF NOT EXISTS cluster_secret(id \(integer) PRIMARY KEY CHECK (id = 1), secret TEXT NOT NULL);
         CREATE UNIQUE INDEX IF NOT EXISTS users_by_folded_name ON users(lower(username));
+        """
+    }
+
+    /// The API as clients use it: template messages (`content_kind`, NULL for text), the time of
+    /// registration (the 7-day rule of a shard change without cert), and the profile's documents.
+    private static func v4(real: String) -> String {
+        """
+        ALTER TABLE messages ADD COLUMN content_kind TEXT;
+        ALTER TABLE account ADD COLUMN registered_at \(real);
+        CREATE TABLE IF NOT EXISTS documents(name TEXT PRIMARY KEY, body TEXT NOT NULL);
         """
     }
 }

@@ -12,7 +12,10 @@ import WACore
 /// message from a user (id, from, body).
 /// Admin (one request per connection): `admin` with `op` = `request_code`, `verify_code`,
 /// `check_cert`, `get_code`, `inject_inbound` (cc, phone_number, from, body), `mark_read`
-/// (id), `message_count` (id); answered by one `admin_result` (`ok`, `reason`, fields).
+/// (id), `message_count` (id), `check_contacts` (ids: answered with `ids` on WhatsApp and `absent`
+/// not), `set_contacts` (ids on WhatsApp, `absent` not: what a chaos step decides),
+/// `restore_account` (cc, phone_number, vname); answered by one `admin_result` (`ok`, `reason`, fields).
+/// A `message` carries `kind` when it is not text (`template`, `hsm`: `body` is the template as JSON).
 public struct GatewayFrame: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
         case hello, welcome, refused, ping, pong, bye
@@ -49,10 +52,12 @@ public struct GatewayFrame: Codable, Sendable, Equatable {
     public var count: Int?
     public var nonce: String?
     public var auth: String?
+    public var kind: String?
+    public var absent: [String]?
 
     enum CodingKeys: String, CodingKey {
         case type, phone, shard, node, epoch, seq, id, to, body, status, reason, op, cc
-        case phoneNumber = "phone_number", method, cert, code, vname, ok, verified, ids, from, shards, count, nonce, auth
+        case phoneNumber = "phone_number", method, cert, code, vname, ok, verified, ids, from, shards, count, nonce, auth, kind, absent
     }
 
     public init(_ type: Kind) { self.type = type }
@@ -67,8 +72,9 @@ public struct GatewayFrame: Codable, Sendable, Equatable {
         put("to", to); put("body", body); put("status", status); put("reason", reason); put("op", op); put("cc", cc)
         put("phone_number", phoneNumber); put("method", method); put("cert", cert); put("code", code); put("vname", vname)
         put("ok", ok); put("verified", verified); put("from", from); put("shards", shards); put("count", count)
-        put("nonce", nonce); put("auth", auth)
+        put("nonce", nonce); put("auth", auth); put("kind", kind)
         if let ids { o["ids"] = .array(ids.map { .string($0) }) }
+        if let absent { o["absent"] = .array(absent.map { .string($0) }) }
         var out: [UInt8] = []
         out.reserveCapacity(160)
         JSONCodec.write(.object(o), into: &out)
@@ -86,8 +92,9 @@ public struct GatewayFrame: Codable, Sendable, Equatable {
         f.phoneNumber = o["phone_number"]?.stringValue; f.method = o["method"]?.stringValue; f.cert = o["cert"]?.stringValue
         f.code = o["code"]?.stringValue; f.vname = o["vname"]?.stringValue; f.ok = o["ok"]?.boolValue; f.verified = o["verified"]?.boolValue
         f.from = o["from"]?.stringValue; f.shards = o["shards"]?.intValue; f.count = o["count"]?.intValue
-        f.nonce = o["nonce"]?.stringValue; f.auth = o["auth"]?.stringValue
+        f.nonce = o["nonce"]?.stringValue; f.auth = o["auth"]?.stringValue; f.kind = o["kind"]?.stringValue
         if case .array(let a)? = o["ids"] { f.ids = a.compactMap(\.stringValue) }
+        if case .array(let a)? = o["absent"] { f.absent = a.compactMap(\.stringValue) }
         return f
     }
 }

@@ -31,14 +31,24 @@ public enum NodeRPC {
     public enum SendMessage: RPCMethod {
         public struct Params: Codable, Sendable, JSONValueConvertible {
             public var to: String, body: String, idempotencyKey: String?
-            public init(to: String, body: String, idempotencyKey: String?) { self.to = to; self.body = body; self.idempotencyKey = idempotencyKey }
+            /// What `body` holds: text, or a template document (absent on the wire: text).
+            public var kind: MessageKind
+            public init(to: String, body: String, idempotencyKey: String?, kind: MessageKind = .text) {
+                self.to = to; self.body = body; self.idempotencyKey = idempotencyKey; self.kind = kind
+            }
             public init(json: JSONValue) throws {
                 guard let to = json["to"]?.stringValue, let body = json["body"]?.stringValue else { throw JSONShapeError("send_message needs to and body") }
-                self.init(to: to, body: body, idempotencyKey: json["idempotencyKey"]?.stringValue)
+                var kind = MessageKind.text
+                if let k = json["kind"] {
+                    guard let name = k.stringValue, let known = MessageKind(rawValue: name) else { throw JSONShapeError("send_message: kind must be text, template or hsm") }
+                    kind = known
+                }
+                self.init(to: to, body: body, idempotencyKey: json["idempotencyKey"]?.stringValue, kind: kind)
             }
             public var json: JSONValue {
                 var o: [String: JSONValue] = ["to": .string(to), "body": .string(body)]
                 if let idempotencyKey { o["idempotencyKey"] = .string(idempotencyKey) }
+                if kind != .text { o["kind"] = .string(kind.rawValue) }
                 return .object(o)
             }
         }
@@ -95,16 +105,50 @@ public enum NodeRPC {
         public static let name = "verify"
     }
 
-    /// `POST /v1/account/shards`, forwarded to the primary master.
+    /// `POST /v1/account/shards`, forwarded to the primary master. Without `cert` it works
+    /// within 7 days of registration; after that the cluster is logged off.
     public enum SetShards: RPCMethod {
         public struct Params: Codable, Sendable {
-            public var cc: String, phoneNumber: String, shards: Int, cert: String, pin: String?
-            public init(cc: String, phoneNumber: String, shards: Int, cert: String, pin: String?) {
+            public var cc: String, phoneNumber: String, shards: Int, cert: String?, pin: String?
+            public init(cc: String, phoneNumber: String, shards: Int, cert: String?, pin: String?) {
                 self.cc = cc; self.phoneNumber = phoneNumber; self.shards = shards; self.cert = cert; self.pin = pin
             }
         }
         public typealias Result = Empty
         public static let name = "set_shards"
+    }
+
+    /// `POST /v1/contacts`, forwarded to the primary master, which asks the WhatsApp server.
+    public enum CheckContacts: RPCMethod {
+        public struct Params: Codable, Sendable {
+            public var contacts: [String]
+            /// `blocking: wait`: look every contact up now; `no_wait`: answer what is known and
+            /// `processing` for the rest, which are looked up on the side.
+            public var wait: Bool
+            public init(contacts: [String], wait: Bool) { self.contacts = contacts; self.wait = wait }
+        }
+        public struct Contact: Codable, Sendable, Equatable {
+            public var input: String
+            public var status: String
+            public var waID: String?
+            enum CodingKeys: String, CodingKey { case input, status, waID = "wa_id" }
+            public init(input: String, status: String, waID: String?) { self.input = input; self.status = status; self.waID = waID }
+        }
+        public struct Result: Codable, Sendable { public var contacts: [Contact]; public init(contacts: [Contact]) { self.contacts = contacts } }
+        public static let name = "check_contacts"
+    }
+
+    /// `POST /v1/settings/restore` of a backup that holds the account: the primary master
+    /// stores it (and the WhatsApp server learns the number is this cluster's).
+    public enum RestoreAccount: RPCMethod {
+        public struct Params: Codable, Sendable {
+            public var cc: String, phoneNumber: String, vname: String, shards: Int
+            public init(cc: String, phoneNumber: String, vname: String, shards: Int) {
+                self.cc = cc; self.phoneNumber = phoneNumber; self.vname = vname; self.shards = shards
+            }
+        }
+        public typealias Result = Empty
+        public static let name = "restore_account"
     }
 }
 
@@ -112,7 +156,7 @@ public enum NodeRPC {
 extension NodeRPC.SendMessage.Params: ValidatedParams {
     public func validate() throws(APIError) {
         _ = try RequestRules.recipient(to)
-        try RequestRules.textBody(body)
+        try RequestRules.content(body, kind: kind)
         try RequestRules.idempotencyKey(idempotencyKey, scoped: true)
     }
 }
@@ -133,12 +177,29 @@ extension NodeRPC.SetShards.Params: ValidatedParams {
     public func validate() throws(APIError) {
         try RequestRules.number(cc: cc, phone: phoneNumber, pin: pin)
         try RequestRules.shards(shards)
-        try RequestRules.cert(cert)
+        if let cert { try RequestRules.cert(cert) }
     }
 }
 
 extension NodeRPC.Heartbeat.Params: ValidatedParams {
     public func validate() throws(APIError) {
         guard (1...64).contains(master.utf8.count) else { throw APIError.invalid("master", "a node name of 1 to 64 characters") }
+    }
+}
+
+extension NodeRPC.CheckContacts.Params: ValidatedParams {
+    public func validate() throws(APIError) {
+        guard (1...RequestRules.maxContactsPerRequest).contains(contacts.count) else {
+            throw APIError.invalid("contacts", "1 to \(RequestRules.maxContactsPerRequest) contacts per request, got \(contacts.count)")
+        }
+        if let long = contacts.first(where: { $0.unicodeScalars.count > 64 }) { throw APIError.invalid("contacts", "a contact of at most 64 characters, got \(long.unicodeScalars.count)") }
+    }
+}
+
+extension NodeRPC.RestoreAccount.Params: ValidatedParams {
+    public func validate() throws(APIError) {
+        try RequestRules.number(cc: cc, phone: phoneNumber, pin: nil)
+        try RequestRules.shards(shards)
+        guard (0...256).contains(vname.utf8.count) else { throw APIError.invalid("vname", "at most 256 characters") }
     }
 }

@@ -6,7 +6,7 @@ import Testing
 struct APIErrorTests {
     @Test func theCodesAreTheProductsCodes() {
         #expect(APIErrorCode.allCases.map(\.rawValue) ==
-                [1000, 1001, 1004, 1005, 1006, 1008, 1009, 1011, 1014, 1015, 1017, 1018, 1022, 1023, 1024, 1025, 1026])
+                [1000, 1001, 1002, 1004, 1005, 1006, 1008, 1009, 1011, 1014, 1015, 1017, 1018, 1022, 1023, 1024, 1025, 1026])
         #expect(Set(APIErrorCode.allCases.map(\.title)).count == APIErrorCode.allCases.count)
         #expect(APIErrorCode.serviceNotReady.title == "Service not ready")
         #expect(APIErrorCode.notPrimaryMaster.title == "Not Primary Master")

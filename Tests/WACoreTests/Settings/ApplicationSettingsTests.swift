@@ -76,7 +76,15 @@ struct ApplicationSettingsTests {
     static let badPatches: [BadPatch] = [
         BadPatch(name: "unknown key", patch: ["heartbeat": .number(5)], field: "heartbeat"),
         BadPatch(name: "unknown webhooks key", patch: ["webhooks": .object(["secret": .string("x")])], field: "webhooks.secret"),
-        BadPatch(name: "string for an integer", patch: ["heartbeat_interval": .string("5")], field: "heartbeat_interval"),
+        BadPatch(name: "a string not of digits for an integer", patch: ["heartbeat_interval": .string("5s")], field: "heartbeat_interval"),
+        BadPatch(name: "a negative number as a string", patch: ["callback_backoff_delay_ms": .string("-1")], field: "callback_backoff_delay_ms"),
+        BadPatch(name: "an empty string for an integer", patch: ["unhealthy_interval": .string("")], field: "unhealthy_interval"),
+        BadPatch(name: "on_call_pager not a WhatsApp id", patch: ["on_call_pager": .string("pager")], field: "on_call_pager"),
+        BadPatch(name: "tcp_listen_address not an address", patch: ["tcp_listen_address": .string("everywhere")], field: "tcp_listen_address"),
+        BadPatch(name: "unknown media type", patch: ["media": .object(["auto_download": .array([.string("hologram")])])], field: "media.auto_download"),
+        BadPatch(name: "unknown webhooks.message key", patch: ["webhooks": .object(["message": .object(["seen": .bool(true)])])], field: "webhooks.message.seen"),
+        BadPatch(name: "log_level not a level", patch: ["log_level": .string("loud")], field: "log_level"),
+        BadPatch(name: "wa_id is read-only", patch: ["wa_id": .string("16505551234")], field: "wa_id"),
         BadPatch(name: "fraction for an integer", patch: ["unhealthy_interval": .number(30.5)], field: "unhealthy_interval"),
         BadPatch(name: "null for an integer", patch: ["heartbeat_interval": .null], field: "heartbeat_interval"),
         BadPatch(name: "number for a boolean", patch: ["callback_persist": .number(1)], field: "callback_persist"),
@@ -121,7 +129,7 @@ struct ApplicationSettingsTests {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         let text = String(decoding: try enc.encode(ApplicationSettings()), as: UTF8.self)
-        #expect(text == #"{"callback_backoff_delay_ms":3000,"callback_persist":true,"db_garbagecollector_enable":true,"heartbeat_interval":5,"max_callback_backoff_delay_ms":900000,"pass_through":false,"sent_status":false,"unhealthy_interval":30,"webhooks":{"max_concurrent_requests":6,"url":""}}"#)
+        #expect(text == #"{"callback_backoff_delay_ms":3000,"callback_persist":true,"db_garbagecollector_enable":true,"garbagecollector_enable":{"media":false,"messages":true},"heartbeat_interval":5,"log_level":"info","max_callback_backoff_delay_ms":900000,"media":{"auto_download":[]},"notify_user_change_number":false,"on_call_pager":"","pass_through":false,"sent_status":false,"show_security_notifications":false,"tcp_listen_address":"any","unhealthy_interval":30,"verbose_logging":false,"webhooks":{"max_concurrent_requests":6,"message":{"delivered":true,"read":true,"sent":true},"url":""}}"#)
     }
 
     @Test func jsonRoundTripKeepsEverySetting() throws {
@@ -148,5 +156,61 @@ struct ApplicationSettingsTests {
         var expected = ApplicationSettings()
         expected.heartbeatInterval = 7
         #expect(back == expected)
+    }
+
+    // MARK: the product's types and coercions
+
+    /// What wabclient (a 2019 client from PyPI) sends as its usual settings: the delays as
+    /// strings, and the older fields beside `webhooks`.
+    @Test func theClientLibrarysUsualPatchIsAccepted() throws {
+        let s = try ApplicationSettings().applying(patch: [
+            "on_call_pager": .string("+16505550999"), "webhooks": .object(["url": .string("https://hooks.example/wa")]),
+            "tcp_listen_address": .string("any"), "pass_through": .bool(false), "callback_persist": .bool(true),
+            "sent_status": .bool(true), "callback_backoff_delay_ms": .string("3000"), "max_callback_backoff_delay_ms": .string("900000"),
+            "heartbeat_interval": .number(5), "unhealthy_interval": .number(30),
+        ])
+        #expect(s.callbackBackoffDelayMs == 3000 && s.maxCallbackBackoffDelayMs == 900_000)
+        #expect(s.onCallPager == "16505550999")
+        #expect(s.sentStatus && s.tcpListenAddress == "any" && s.webhookURL == "https://hooks.example/wa")
+    }
+
+    @Test func integersMayComeAsStringsOfDigits() throws {
+        let s = try ApplicationSettings().applying(patch: ["heartbeat_interval": .string("7"), "unhealthy_interval": .string("45"),
+                                                            "webhooks": .object(["max_concurrent_requests": .string("12")])])
+        #expect(s.heartbeatInterval == 7 && s.unhealthyInterval == 45 && s.webhooks.maxConcurrentRequests == 12)
+        // The range is checked on the number the string holds.
+        #expect(patchError(["heartbeat_interval": .string("3601")])?.details.contains("between 1 and 3600") == true)
+    }
+
+    @Test func everyDocumentedSettingIsStoredAndReturned() throws {
+        let s = try ApplicationSettings().applying(patch: [
+            "media": .object(["auto_download": .array([.string("image"), .string("audio"), .string("image")])]),
+            "garbagecollector_enable": .object(["media": .bool(true)]), "notify_user_change_number": .bool(true),
+            "show_security_notifications": .bool(true), "verbose_logging": .bool(true), "log_level": .string("debug"),
+            "tcp_listen_address": .string("::1"), "on_call_pager": .string(""),
+            "webhooks": .object(["message": .object(["sent": .bool(false), "read": .bool(false)])]),
+        ])
+        #expect(s.media.autoDownload == ["image", "audio"])
+        #expect(s.garbageCollectorEnable.media && s.garbageCollectorEnable.messages)
+        #expect(s.notifyUserChangeNumber && s.showSecurityNotifications && s.verboseLogging && s.logLevel == "debug")
+        #expect(s.tcpListenAddress == "::1" && s.onCallPager == nil)
+        #expect(!s.webhooks.message.sent && s.webhooks.message.delivered && !s.webhooks.message.read)
+        let back = try JSONDecoder().decode(ApplicationSettings.self, from: try JSONEncoder().encode(s))
+        #expect(back == s)
+    }
+
+    /// `sent` is called back when either switch asks for it; `delivered` and `read` by
+    /// `webhooks.message`; `failed` always.
+    @Test func whichStatusesAreCalledBack() throws {
+        var s = ApplicationSettings()
+        #expect(s.callsBack(status: "sent") && s.callsBack(status: "delivered") && s.callsBack(status: "read"))
+        s.webhooks.message = .init()
+        s.webhooks.message.sent = false
+        #expect(!s.callsBack(status: "sent"))
+        s.sentStatus = true
+        #expect(s.callsBack(status: "sent"))
+        s.webhooks.message.delivered = false
+        s.webhooks.message.read = false
+        #expect(!s.callsBack(status: "delivered") && !s.callsBack(status: "read") && s.callsBack(status: "failed"))
     }
 }

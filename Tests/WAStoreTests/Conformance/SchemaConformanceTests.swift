@@ -12,11 +12,11 @@ struct SchemaConformanceTests {
             #expect(try await s.a.schemaVersion() == 0)
             let first = try await s.a.migrate(to: ClusterSchema.version)
             #expect(first == MigrationResult(from: 0, to: ClusterSchema.version))
-            #expect(ClusterSchema.version == 3, "1: cluster, 2: messaging, 3: cluster secret and case-folded usernames")
+            #expect(ClusterSchema.version == 4, "1: cluster, 2: messaging, 3: cluster secret and case-folded usernames, 4: template messages, registration time, documents")
             #expect(try await s.a.schemaVersion() == ClusterSchema.version)
             #expect(try await s.b.schemaVersion() == ClusterSchema.version)
-            #expect(try await s.a.migrate(to: ClusterSchema.version) == MigrationResult(from: 3, to: 3))
-            #expect(try await s.b.migrate(to: ClusterSchema.version) == MigrationResult(from: 3, to: 3))
+            #expect(try await s.a.migrate(to: ClusterSchema.version) == MigrationResult(from: 4, to: 4))
+            #expect(try await s.b.migrate(to: ClusterSchema.version) == MigrationResult(from: 4, to: 4))
         }
     }
 
@@ -38,6 +38,9 @@ struct SchemaConformanceTests {
             #expect(try await s.a.migrate(to: 1) == MigrationResult(from: 0, to: 1))
             #expect(try await s.b.schemaVersion() == 1)
             #expect(try await s.b.migrate(to: 2) == MigrationResult(from: 1, to: 2))
+            for v in 3...ClusterSchema.version {
+                #expect(try await (v % 2 == 0 ? s.b : s.a).migrate(to: v) == MigrationResult(from: v - 1, to: v))
+            }
             #expect(try await s.a.acceptMessages([message("m1", shard: 0)]) == ["m1"])
         }
     }

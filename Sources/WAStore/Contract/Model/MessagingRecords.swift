@@ -16,10 +16,22 @@ public struct MessageRecord: Codable, Equatable, Sendable {
     public var state: MessageState
     public var acceptedBy: String
     public var acceptedAt: LogicalInstant
+    /// What `body` holds: the text, or a template document (JSON).
+    public var kind: MessageKind
     public init(id: String, shard: Int, recipient: String, body: String, idempotencyKey: String?, state: MessageState,
-                acceptedBy: String, acceptedAt: LogicalInstant) {
+                acceptedBy: String, acceptedAt: LogicalInstant, kind: MessageKind = .text) {
         self.id = id; self.shard = shard; self.recipient = recipient; self.body = body; self.idempotencyKey = idempotencyKey
-        self.state = state; self.acceptedBy = acceptedBy; self.acceptedAt = acceptedAt
+        self.state = state; self.acceptedBy = acceptedBy; self.acceptedAt = acceptedAt; self.kind = kind
+    }
+    enum CodingKeys: String, CodingKey { case id, shard, recipient, body, idempotencyKey, state, acceptedBy, acceptedAt, kind }
+    /// A record without `kind` (written by an earlier version) is text.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try c.decode(String.self, forKey: .id), shard: try c.decode(Int.self, forKey: .shard),
+                  recipient: try c.decode(String.self, forKey: .recipient), body: try c.decode(String.self, forKey: .body),
+                  idempotencyKey: try c.decodeIfPresent(String.self, forKey: .idempotencyKey), state: try c.decode(MessageState.self, forKey: .state),
+                  acceptedBy: try c.decode(String.self, forKey: .acceptedBy), acceptedAt: try c.decode(LogicalInstant.self, forKey: .acceptedAt),
+                  kind: try c.decodeIfPresent(MessageKind.self, forKey: .kind) ?? .text)
     }
 }
 
@@ -47,7 +59,14 @@ public struct StatusChange: Codable, Equatable, Sendable {
 /// Queue status callbacks with this webhook `timestamp` (unix seconds, as the product sends).
 public struct CallbackStamp: Codable, Equatable, Sendable {
     public var unixTime: Int
-    public init(unixTime: Int) { self.unixTime = unixTime }
+    /// States whose callbacks the settings turned off (`webhooks.message`, `sent_status`).
+    public var silenced: [MessageState]
+    public init(unixTime: Int, silenced: [MessageState] = []) { self.unixTime = unixTime; self.silenced = silenced }
+    public func callsBack(_ state: MessageState) -> Bool { !silenced.contains(state) }
+    /// The states the settings call back none of.
+    public static func silenced(by settings: ApplicationSettings) -> [MessageState] {
+        MessageState.allCases.filter { $0 != .accepted && !settings.callsBack(status: $0.rawValue) }
+    }
 }
 
 /// A failed delivery's next try.

@@ -21,14 +21,20 @@ public struct NodeRecord: Codable, Equatable, Sendable {
 
 /// The WhatsApp account this cluster serves.
 public struct AccountRecord: Codable, Equatable, Sendable {
-    public enum State: String, Codable, Sendable { case pendingCode = "pending_code", registered }
+    /// `loggedOff`: the WhatsApp server logged the cluster off (a shard change without `cert`
+    /// more than 7 days after registration); a call with the right cert logs it on again.
+    public enum State: String, Codable, Sendable { case pendingCode = "pending_code", registered, loggedOff = "logged_off" }
     public var cc: String
     public var phoneNumber: String
     public var vname: String
     public var state: State
     public var shards: Int
-    public init(cc: String, phoneNumber: String, vname: String, state: State, shards: Int) {
+    /// When registration completed, on the database's logical clock (nil: before it, or a row
+    /// written by a version that did not record it).
+    public var registeredAt: LogicalInstant?
+    public init(cc: String, phoneNumber: String, vname: String, state: State, shards: Int, registeredAt: LogicalInstant? = nil) {
         self.cc = cc; self.phoneNumber = phoneNumber; self.vname = vname; self.state = state; self.shards = shards
+        self.registeredAt = registeredAt
     }
     public var isRegistered: Bool { state == .registered }
     /// The full number the gateway knows: country code then number.
