@@ -147,16 +147,9 @@ extension RequestRules {
     }
 
     /// A template message as the product takes it (`type: template`): namespace, name, a
-    /// language with a code (and a policy), and optional components. Returns the normalised object.
+    /// language with a code (and a policy), and optional components. Returns the object as sent.
     public static func template(_ value: JSONValue?) throws(APIError) -> JSONValue {
-        guard let value else { throw APIError.missing("template") }
-        guard let o = value.objectValue else { throw APIError.invalid("template", "expected an object with namespace, name, language and components") }
-        try onlyKnownKeys(o, ["namespace", "name", "language", "components"], in: "template")
-        for k in ["namespace", "name"] {
-            guard let s = o[k]?.stringValue else { throw o[k] == nil ? APIError.missing("template.\(k)") : APIError.invalid("template.\(k)", "expected a string") }
-            guard (1...512).contains(s.unicodeScalars.count) else { throw APIError.invalid("template.\(k)", "1 to 512 characters") }
-        }
-        try language(o["language"], in: "template")
+        let (whole, o) = try templateHead(value, field: "template", nameKey: "name", listKey: "components")
         if let c = o["components"] {
             guard let list = c.arrayValue else { throw APIError.invalid("template.components", "expected an array") }
             for (i, item) in list.enumerated() {
@@ -167,21 +160,29 @@ extension RequestRules {
                 if let p = comp["parameters"], p.arrayValue == nil { throw APIError.invalid("template.components[\(i)].parameters", "expected an array") }
             }
         }
-        return value
+        return whole
     }
 
     /// The older template form (`type: hsm`): namespace, element_name, language and localizable_params.
     public static func hsm(_ value: JSONValue?) throws(APIError) -> JSONValue {
-        guard let value else { throw APIError.missing("hsm") }
-        guard let o = value.objectValue else { throw APIError.invalid("hsm", "expected an object with namespace, element_name, language and localizable_params") }
-        try onlyKnownKeys(o, ["namespace", "element_name", "language", "localizable_params"], in: "hsm")
-        for k in ["namespace", "element_name"] {
-            guard let s = o[k]?.stringValue else { throw o[k] == nil ? APIError.missing("hsm.\(k)") : APIError.invalid("hsm.\(k)", "expected a string") }
-            guard (1...512).contains(s.unicodeScalars.count) else { throw APIError.invalid("hsm.\(k)", "1 to 512 characters") }
-        }
-        try language(o["language"], in: "hsm")
+        let (whole, o) = try templateHead(value, field: "hsm", nameKey: "element_name", listKey: "localizable_params")
         if let p = o["localizable_params"], p.arrayValue == nil { throw APIError.invalid("hsm.localizable_params", "expected an array") }
-        return value
+        return whole
+    }
+
+    /// What both template forms share: an object of known keys with a namespace, a name (under
+    /// `nameKey`) of 1 to 512 characters and a language; the list under `listKey` is the caller's.
+    static func templateHead(_ value: JSONValue?, field: String, nameKey: String, listKey: String) throws(APIError)
+        -> (value: JSONValue, fields: [String: JSONValue]) {
+        guard let value else { throw APIError.missing(field) }
+        guard let o = value.objectValue else { throw APIError.invalid(field, "expected an object with namespace, \(nameKey), language and \(listKey)") }
+        try onlyKnownKeys(o, ["namespace", nameKey, "language", listKey], in: field)
+        for k in ["namespace", nameKey] {
+            guard let s = o[k]?.stringValue else { throw o[k] == nil ? APIError.missing("\(field).\(k)") : APIError.invalid("\(field).\(k)", "expected a string") }
+            guard (1...512).contains(s.unicodeScalars.count) else { throw APIError.invalid("\(field).\(k)", "1 to 512 characters") }
+        }
+        try language(o["language"], in: field)
+        return (value, o)
     }
 
     static func language(_ value: JSONValue?, in parent: String) throws(APIError) {
