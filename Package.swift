@@ -87,7 +87,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], resources: [.copy("Resources/openapi.json")], swiftSettings: settings),
         .executableTarget(name: "wacluster", dependencies: [
-            "WACore", "WANodes", "WAWebapp", "WAGateway",
+            "WACore", "WAStore", "WANodes", "WAWebapp", "WAGateway",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: settings),

@@ -111,8 +111,16 @@ public final class FakePeers: PeerCaller, Sendable {
         handlers.withLock { $0[M.name] = { params, peer in try answer(params as! M.Params, peer) } }
     }
 
+    private let asyncHandlers = Locked<[String: @Sendable (Any, HostPort) async throws -> Any]>([:])
+    /// Answers `method` by awaiting `answer`: a shell under test playing the peer (a coreapp
+    /// controller answering the master).
+    public func answer<M: RPCMethod>(_ method: M.Type, awaiting answer: @escaping @Sendable (M.Params, HostPort) async throws -> M.Result) {
+        asyncHandlers.withLock { $0[M.name] = { params, peer in try await answer(params as! M.Params, peer) } }
+    }
+
     public func call<M: RPCMethod>(_ method: M.Type, _ params: M.Params, on peer: HostPort, timeout: Double) async throws -> M.Result {
         recorded.withLock { $0.append(Call(method: M.name, peer: peer, params: "\(params)")) }
+        if let handler = asyncHandlers.value[M.name] { return try await handler(params, peer) as! M.Result }
         if let handler = handlers.value[M.name] { return try handler(params, peer) as! M.Result }
         if M.self == NodeRPC.Heartbeat.self {
             guard answeringPeers.value.contains(peer) else { throw FixtureError("fake: \(peer) does not answer heartbeats") }

@@ -37,6 +37,10 @@ public struct ShardOwnerMachine: Sendable {
     public private(set) var state: State = .standby
     private var lastRenewSent: LogicalInstant?
     private var reconnectAfter: LogicalInstant?
+    /// The assignment given up on the master's command: the database may still name this node
+    /// for it until the release is written (or a step read the map just before), and that word
+    /// must not lead it back to the shard.
+    public private(set) var released: (shard: Int, epoch: Int)?
 
     public init(timings: ClusterTimings) { self.timings = timings }
 
@@ -57,6 +61,7 @@ public struct ShardOwnerMachine: Sendable {
     /// The DB's current word on this node's assignment (nil: it owns nothing).
     public mutating func observe(_ assignment: Assignment?, now: LogicalInstant) -> [Directive] {
         var out: [Directive] = []
+        let assignment = assignment.flatMap { a in released.map { $0.shard == a.shard && $0.epoch == a.epoch } == true ? nil : a }
         let current = currentAssignment
         if let current, current.shard != assignment?.shard || current.epoch != assignment?.epoch {
             out += dropShard(current, reason: assignment == nil ? "the shard map no longer names this node" : "reassigned to shard \(assignment!.shard) epoch \(assignment!.epoch)")
@@ -178,6 +183,14 @@ public struct ShardOwnerMachine: Sendable {
         state = .serving(a, leaseUntil: until, connection: .down)
         reconnectAfter = now + retryAfter
         return []
+    }
+
+    /// A planned handover: give up `shard` of `epoch` now (disconnect first; the shell then
+    /// frees it in the DB). Nil when this node does not hold that assignment.
+    public mutating func release(shard: Int, epoch: Int) -> [Directive]? {
+        guard let a = currentAssignment, a.shard == shard, a.epoch == epoch else { return nil }
+        released = (shard, epoch)
+        return dropShard(a, reason: "planned handover: released on the primary master's request")
     }
 
     /// Graceful stop: disconnect; the shell then releases the shard in the DB.

@@ -70,8 +70,10 @@ public final class RemoteClusterStore: ClusterStore, Sendable {
     }
 
     public func schemaVersion() async throws -> Int { try await int(.schemaVersion) }
-    public func migrate(to version: Int) async throws -> MigrationResult {
-        let r = try await call(.migrate(to: version))
+    /// Hands the db node this release's migrations: it may be of an older release (it is
+    /// upgraded like any node) and not know the newest ones.
+    public func migrate(to version: Int, scripts: [MigrationScript]?) async throws -> MigrationResult {
+        let r = try await call(.migrate(to: version, scripts: scripts ?? SQLMigrations.scripts(for: .sqlite)))
         guard case .migration(let m) = r else { throw unexpected(r, "migrate") }
         return m
     }

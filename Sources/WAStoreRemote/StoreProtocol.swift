@@ -7,7 +7,7 @@ import WAWire
 /// one request, carried out as one transaction there.
 public enum StoreRequest: Codable, Sendable, Equatable {
     case schemaVersion
-    case migrate(to: Int)
+    case migrate(to: Int, scripts: [MigrationScript]?)
     case upsertNode(NodeRecord)
     case touchNode(String, at: LogicalInstant)
     case removeNode(String)
@@ -96,7 +96,7 @@ extension StoreRequest {
         do {
             switch self {
             case .schemaVersion: return .int(try await store.schemaVersion())
-            case .migrate(let v): return .migration(try await store.migrate(to: v))
+            case .migrate(let v, let scripts): return .migration(try await store.migrate(to: v, scripts: scripts))
             case .upsertNode(let n): try await store.upsertNode(n); return .done
             case .touchNode(let id, let at): try await store.touchNode(id, at: at); return .done
             case .removeNode(let id): try await store.removeNode(id); return .done

@@ -102,10 +102,13 @@ public func buildWebapp(runtime rt: NodeRuntime, port: Int? = nil, limits: HTTPC
     return Application(router: router,
                        server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuardHandler(limits: limits, counter: counter)])),
                        configuration: .init(address: .hostname(rt.config.bindAddress, port: port ?? rt.config.webappPort), serverName: "wacluster-webapp",
-                                            reuseAddress: false),
+                                            // A restarted webapp binds at once although its previous process's
+                                            // connections linger (FIN_WAIT_2); a live listener still refuses it.
+                                            reuseAddress: true),
                        onServerRunning: { ch in
                            rt.logger.event("node_started", "webapp \(rt.healthKey) listening on \(ch.localAddress?.port ?? 0)",
-                                           ["role": "webapp", "node_id": rt.nodeID, "port": "\(ch.localAddress?.port ?? 0)"])
+                                           ["role": "webapp", "node_id": rt.nodeID, "port": "\(ch.localAddress?.port ?? 0)",
+                                            "version": NodeRuntime.version, "schema_version": "\(ClusterSchema.version)"])
                        },
                        logger: quiet)
 }

@@ -7,6 +7,7 @@ import ServiceLifecycle
 import WACore
 import WAGateway
 import WANodes
+import WAStore
 import WAWebapp
 import WAWire
 
@@ -15,6 +16,7 @@ struct WACluster: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wacluster",
         abstract: "A node of the WhatsApp Business API HA / Multiconnect cluster replica (one node per process).",
+        version: ClusterSchema.versionLine,
         subcommands: [Webapp.self, Master.self, Coreapp.self, Gateway.self, Database.self, DBUpgradeCommand.self, Cert.self, Code.self])
 }
 

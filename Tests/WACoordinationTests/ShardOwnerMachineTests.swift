@@ -23,6 +23,23 @@ struct ShardOwnerMachineTests {
         d.contains { if case .disconnect = $0 { true } else { false } }
     }
 
+    /// A planned handover: the owner lets go on command, and the database's stale word (the
+    /// map still naming it until the release is written) does not bring it back.
+    @Test func aReleasedShardIsNotTakenAgainFromTheSameEpoch() {
+        var m = servingMachine()
+        #expect(m.release(shard: 1, epoch: 5) == nil, "not this node's shard")
+        #expect(m.release(shard: 0, epoch: 4) == nil, "not this epoch")
+        let out = m.release(shard: 0, epoch: 5)
+        #expect(out.map(disconnects) == true)
+        #expect(out?.contains { if case .demoted = $0 { true } else { false } } == true)
+        #expect(m.state == .standby)
+        #expect(m.observe(a, now: t(101)) == [], "the released epoch must not be acquired again")
+        #expect(m.tick(now: t(102)) == [])
+        // A later assignment (a new epoch) is the master's new word.
+        let again = ShardOwnerMachine.Assignment(shard: 0, epoch: 6, fenceUntil: t(101))
+        #expect(m.observe(again, now: t(103)) == [.acquireLease(shard: 0, epoch: 6)])
+    }
+
     @Test func aStandbyWithNoAssignmentDoesNothing() {
         var m = ShardOwnerMachine(timings: timings)
         #expect(m.state == .standby)

@@ -143,4 +143,76 @@ struct MasterControllerTests {
         #expect(await second.support().role == "secondary_master")
         #expect(try await f.store.masterLease().holder == "m1")
     }
+
+    /// SPEC §13's planned handover, in-process: the owner (a real coreapp controller) releases
+    /// on the master's request, the standby is promoted in a new epoch with no fence to wait
+    /// out, and takes the lease at once; the released owner does not take the shard back.
+    @Test func aPlannedHandoverMovesTheShardWithoutWaitingForTheOldLease() async throws {
+        let f = try await ShellFixture()
+        let rt = try f.runtime(.master, hostname: "master1", nodeID: "m1", port: 7010)
+        let master = MasterController(runtime: rt)
+        let rt1 = try f.runtime(.coreapp, hostname: "wacore1", nodeID: "c1", port: 7110)
+        let rt2 = try f.runtime(.coreapp, hostname: "wacore2", nodeID: "c2", port: 7120)
+        let (c1, c2) = (CoreappController(runtime: rt1), CoreappController(runtime: rt2))
+        rt1.markSchemaReady(); rt2.markSchemaReady()
+        try await rt1.registerSelf(role: .coreapp)
+        try await rt2.registerSelf(role: .coreapp)
+        f.peers.answerHeartbeats(at: rt1.config.rpcAddress)
+        f.peers.answerHeartbeats(at: rt2.config.rpcAddress)
+        f.peers.answer(NodeRPC.ReleaseShard.self, awaiting: { p, peer in
+            guard peer == rt1.config.rpcAddress else { throw FixtureError("only wacore1 owns a shard") }
+            return await c1.releaseShard(p)
+        })
+        f.peers.answer(NodeRPC.ShardMapChanged.self, awaiting: { _, peer in
+            if peer == rt2.config.rpcAddress { await c2.step() } else { await c1.step() }
+            return Empty()
+        })
+
+        try await withSideWork(rt) {
+            await master.step()
+            try await f.registerAccount(holder: "m1")
+            for _ in 0..<6 where try await f.store.shardMap().owner(of: 0) == nil {
+                f.clock.advance(by: rt.timings.tick)
+                await master.renewLease()
+                await master.step()
+            }
+            #expect(try await f.store.shardMap().owner(of: 0) == "c1", "wacore1 (the lowest hostname) is promoted first")
+            await c1.step()
+            let before = try #require(try await f.store.shardMap().rows.first)
+            #expect(before.leaseUntil != nil, "wacore1 holds the lease")
+
+            let result = try await master.handover(.init(shard: 0))
+            #expect(result.from == "wacore1")
+            #expect(result.to == "wacore2")
+            #expect(result.released)
+            #expect(result.epoch > before.epoch)
+            #expect(result.acquiredAfter != nil, "wacore2 took the lease while the master waited")
+            let after = try #require(try await f.store.shardMap().rows.first)
+            #expect(after.owner == "c2")
+            #expect(after.fenceUntil < before.leaseUntil!, "released: the successor's fence is not the old lease's end")
+            #expect(await c2.heartbeat().shard == 0)
+            #expect(await c1.heartbeat().shard == nil)
+            // The old owner's next pass does not bring it back, and the planner leaves the shard alone.
+            f.clock.advance(by: rt.timings.tick)
+            await c1.step()
+            await master.step()
+            #expect(try await f.store.shardMap().owner(of: 0) == "c2")
+            #expect(await c1.heartbeat().shard == nil)
+            #expect(f.events().contains { $0.event == "handover_done" && $0.fields["released"] == "true" })
+        }
+    }
+
+    @Test func aHandoverWithNoStandbyOrNoOwnerSaysWhy() async throws {
+        let (f, rt, master, core) = try await masterAndOneCoreapp()
+        f.peers.answerHeartbeats(at: core.rpcAddress)
+        try await withSideWork(rt) {
+            await master.step()
+            await #expect(throws: APIError.self) { try await master.handover(.init(shard: 0)) }
+            try await f.registerAccount(holder: "m1")
+            do { _ = try await master.handover(.init(shard: 3)); Issue.record("shard 3 of 1 was handed over") }
+            catch let e as APIError { #expect(e.details.contains("must be 0 to 0"), "\(e)") }
+            do { _ = try await master.handover(.init(shard: 0)); Issue.record("an unowned shard was handed over") }
+            catch let e as APIError { #expect(e.details.contains("no owner"), "\(e)") }
+        }
+    }
 }

@@ -18,7 +18,7 @@ struct StoreWireTests {
     static let guardian = MasterGuard(nodeID: "m1", term: 3)
 
     static let requests: [StoreRequest] = [
-        .schemaVersion, .migrate(to: 2), .upsertNode(node), .touchNode("n", at: t(9)), .removeNode("n"), .nodes,
+        .schemaVersion, .migrate(to: 2, scripts: nil), .migrate(to: 5, scripts: [MigrationScript(version: 5, engine: .sqlite, sql: "CREATE TABLE x(y INTEGER)")]), .upsertNode(node), .touchNode("n", at: t(9)), .removeNode("n"), .nodes,
         .acquireMasterLease(node: "m1", ttl: 10), .renewMasterLease(node: "m1", term: 2, ttl: 10), .releaseMasterLease(node: "m1", term: 2),
         .masterLease, .account, .saveAccount(AccountRecord(cc: "1", phoneNumber: "555", vname: "V", state: .registered, shards: 2), guard: guardian),
         .shardMap, .assignShard(1, to: "c2", guard: guardian), .setShardCount(4, guard: guardian),

@@ -149,7 +149,7 @@ final class FaultyStore: ClusterStore, Sendable {
     var engine: DatabaseEngine { inner.engine }
     var location: String { inner.location }
     func schemaVersion() async throws -> Int { try check(); return try await inner.schemaVersion() }
-    func migrate(to version: Int) async throws -> MigrationResult { try check(); return try await inner.migrate(to: version) }
+    func migrate(to version: Int, scripts: [MigrationScript]?) async throws -> MigrationResult { try check(); return try await inner.migrate(to: version, scripts: scripts) }
     func upsertNode(_ node: NodeRecord) async throws { try check(); try await inner.upsertNode(node) }
     func touchNode(_ nodeID: String, at: LogicalInstant) async throws { try check(); try await inner.touchNode(nodeID, at: at) }
     func removeNode(_ nodeID: String) async throws { try check(); try await inner.removeNode(nodeID) }

@@ -152,6 +152,9 @@ public struct NodeConfig: Sendable {
     /// gateway session when its shard lease says it must leave (`WA_UNSAFE_DISABLE_FENCING=1`).
     /// Never set it on a real cluster: it lets two coreapps serve one shard.
     public var unsafeDisableFencing = false
+    /// Test-only, for proving an upgrade that fails leaves the old cluster serving: `dbupgrade`
+    /// exits 1 before it touches the schema (`WA_TEST_FAIL_DBUPGRADE=1`).
+    public var failDBUpgrade = false
     /// The operator's cluster secret (`WA_CLUSTER_SECRET`); nil: the nodes share one kept in the database.
     public var clusterSecret: ClusterSecret?
     /// `WA_BIND_ADDRESS`: where listeners bind when the operator says (e.g. 0.0.0.0 on purpose).
@@ -233,6 +236,7 @@ public struct NodeConfig: Sendable {
                           clockControlFile: env["WA_CLOCK_CONTROL"].flatMap { $0.isEmpty ? nil : $0 },
                           unsafeDisableFencing: env["WA_UNSAFE_DISABLE_FENCING"] == "1")
         config.clusterSecret = try ClusterSecret.fromEnvironment(env)
+        config.failDBUpgrade = env["WA_TEST_FAIL_DBUPGRADE"] == "1"
         if let text = env["WA_HTTP_REQUEST_TIMEOUT"] {
             guard let t = Double(text), t >= 1, t <= 3600 else {
                 throw ConfigError(.invalidValue, variable: "WA_HTTP_REQUEST_TIMEOUT", detail: "expected 1 to 3600 seconds, got '\(text)'")

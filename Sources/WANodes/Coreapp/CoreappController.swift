@@ -152,6 +152,23 @@ public actor CoreappController {
         }
     }
 
+    /// The owner's part of a planned handover: leave the gateway, then free the lease in the
+    /// DB so the successor's fence ends now. Not released (false) when this node does not hold
+    /// that shard in that epoch, or the DB did not take the release (the successor then waits
+    /// out the lease, as after a failure).
+    public func releaseShard(_ p: NodeRPC.ReleaseShard.Params) async -> NodeRPC.ReleaseShard.Result {
+        guard let directives = machine.release(shard: p.shard, epoch: p.epoch) else { return .init(released: false) }
+        await apply(directives)
+        do {
+            try await rt.store.releaseShard(shard: p.shard, epoch: p.epoch, node: rt.nodeID)
+        } catch {
+            rt.logger.event("db_error", "could not release shard \(p.shard) for a handover: \(error)", level: .warning)
+            return .init(released: false)
+        }
+        rt.logger.event(.shardReleased(shard: p.shard), "released shard \(p.shard) for a planned handover")
+        return .init(released: true)
+    }
+
     // MARK: RPC answers
 
     public func heartbeat() -> NodeRPC.Heartbeat.Result {
@@ -162,7 +179,8 @@ public actor CoreappController {
         let shard = machine.servingShard
         let conn: String = switch machine.connection { case .connected: "connected"; case .connecting: "connecting"; case .down: "disconnected" }
         return .init(role: "coreapp", shards: shard.map { [[$0, $0]] } ?? [], socketConn: conn,
-                     dbEngine: rt.config.database.engine.rawValue, multiConnect: shardCount > 1)
+                     dbEngine: rt.config.database.engine.rawValue, multiConnect: shardCount > 1,
+                     version: NodeRuntime.version, schemaVersion: ClusterSchema.version)
     }
 
     public func health() -> JSONValue {

@@ -1,5 +1,6 @@
 import ServiceLifecycle
 import WACore
+import WAStore
 import WAWire
 
 /// The `wacoreN` process: standby until promoted for a shard, then the shard's gateway
@@ -30,10 +31,12 @@ public final class CoreappService: Service, Sendable {
             NodeRPC.SendMessage.Result(id: try await controller.pipeline.accept(to: p.to, body: p.body, kind: p.kind, idempotencyKey: p.idempotencyKey))
         }
         routes.on(NodeRPC.Support.self) { _ in await controller.support() }
+        routes.on(NodeRPC.ReleaseShard.self) { p in await controller.releaseShard(p) }
         let server = try await RPCServer.bind(host: rt.config.bindAddress, port: rt.config.controlPort, routes: routes,
                                               keyring: rt.keyring, group: rt.group, variable: "COREAPP_EXTERNAL_PORTS")
         rt.logger.event("node_started", "coreapp \(rt.healthKey) listening on \(rt.config.controlPort)",
-                        ["role": "coreapp", "node_id": rt.nodeID, "port": "\(rt.config.controlPort)"])
+                        ["role": "coreapp", "node_id": rt.nodeID, "port": "\(rt.config.controlPort)",
+                         "version": NodeRuntime.version, "schema_version": "\(ClusterSchema.version)"])
         return CoreappService(rt: rt, controller: controller, server: server)
     }
 

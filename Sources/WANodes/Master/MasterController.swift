@@ -26,6 +26,11 @@ public actor MasterController {
     /// What the WhatsApp server said of contacts looked up on this master (true: on WhatsApp).
     var contactCache: [String: Bool] = [:]
     var contactsInFlight: Set<String> = []
+    /// Shards a planned handover (or a shard-count change) is moving: the planner leaves them
+    /// alone meanwhile, and the owner giving one up is no candidate for it.
+    var handingOver: Set<Int> = []
+    var releasing: Set<String> = []
+    var resharding = false
 
     public init(runtime: NodeRuntime) {
         rt = runtime
@@ -169,23 +174,11 @@ public actor MasterController {
             let now = rt.clock.now
             let nodes = try await rt.store.nodes()
             let map = try await rt.store.shardMap()
-            // Peers are named by hostname so the unhealthy reason reads well in events.
-            let masterNames = Dictionary(nodes.filter { $0.role == .master }.map { ($0.nodeID, $0.hostname) }, uniquingKeysWith: { a, _ in a })
-            let peers = try await rt.store.peerReports(excluding: rt.nodeID).map { r -> PeerReport in
-                var r = r; r.masterID = masterNames[r.masterID] ?? r.masterID; return r
-            }
-            let coreapps = nodes.filter { $0.role == .coreapp }
-            let byID = Dictionary(coreapps.map { ($0.nodeID, $0) }, uniquingKeysWith: { a, _ in a })
-            var candidates: [CoreappCandidate] = []
-            for c in coreapps {
-                let verdict = monitor.verdict(for: c.nodeID, now: now, own: ledger, peers: peers,
-                                              dbHeartbeat: c.heartbeatAt, registeredAt: c.registeredAt, outages: outages)
-                candidates.append(CoreappCandidate(nodeID: c.nodeID, hostname: c.hostname, unhealthy: verdict,
-                                                   promotable: monitor.isPromotable(c.nodeID, now: now, own: ledger, dbHeartbeat: c.heartbeatAt,
-                                                                                    outages: outages),
-                                                   pending: monitor.isPending(c.nodeID, now: now, own: ledger)))
+            let byID = Dictionary(nodes.filter { $0.role == .coreapp }.map { ($0.nodeID, $0) }, uniquingKeysWith: { a, _ in a })
+            let candidates = try await self.candidates(nodes: nodes, map: map, now: now)
+            for c in candidates {
                 let owned = map.shard(ownedBy: c.nodeID)
-                if let verdict, let owned, reportedUnhealthy[c.nodeID] != "\(owned.epoch)" {
+                if let verdict = c.unhealthy, let owned, reportedUnhealthy[c.nodeID] != "\(owned.epoch)" {
                     reportedUnhealthy[c.nodeID] = "\(owned.epoch)"
                     rt.logger.event(.coreappUnhealthy(hostname: c.hostname, shard: owned.shard, path: verdict.path, reason: verdict.description),
                                     "\(c.hostname) (shard \(owned.shard)) is unhealthy: \(verdict)", extra: ["node": c.nodeID], level: .warning)
@@ -193,8 +186,11 @@ public actor MasterController {
                          key: "unhealthy/\(c.nodeID)/\(owned.epoch)", map: map, nodes: byID)
                 }
             }
+            if resharding { return }
             for decision in ShardPlanner.plan(shardCount: map.shardCount, map: map.rows, coreapps: candidates) {
                 switch decision {
+                case let .promote(shard, _, _, _) where handingOver.contains(shard):
+                    continue
                 case let .promote(shard, node, replacing, reason):
                     guard let g = guardNow() else { return }
                     guard let row = try await rt.store.assignShard(shard, to: node, guard: g) else { continue }
@@ -219,6 +215,113 @@ public actor MasterController {
             outages.failed(at: rt.clock.now)
             rt.logger.event("db_error", "primary duties failed: \(error)", level: .warning)
         }
+    }
+
+    /// Every coreapp as the planner sees it now: the failure detector's verdict, and whether it
+    /// may be promoted (an owner releasing its shard for a handover may not).
+    func candidates(nodes: [NodeRecord], map: ShardMapSnapshot, now: LogicalInstant) async throws -> [CoreappCandidate] {
+        let masterNames = Dictionary(nodes.filter { $0.role == .master }.map { ($0.nodeID, $0.hostname) }, uniquingKeysWith: { a, _ in a })
+        // Peers are named by hostname so the unhealthy reason reads well in events.
+        let peers = try await rt.store.peerReports(excluding: rt.nodeID).map { r -> PeerReport in
+            var r = r; r.masterID = masterNames[r.masterID] ?? r.masterID; return r
+        }
+        return nodes.filter { $0.role == .coreapp }.map { c in
+            CoreappCandidate(nodeID: c.nodeID, hostname: c.hostname,
+                             unhealthy: monitor.verdict(for: c.nodeID, now: now, own: ledger, peers: peers,
+                                                        dbHeartbeat: c.heartbeatAt, registeredAt: c.registeredAt, outages: outages),
+                             promotable: !releasing.contains(c.nodeID)
+                                && monitor.isPromotable(c.nodeID, now: now, own: ledger, dbHeartbeat: c.heartbeatAt, outages: outages),
+                             pending: monitor.isPending(c.nodeID, now: now, own: ledger))
+        }
+    }
+
+    // MARK: planned handover
+
+    /// Moves a shard to a standby without waiting for failure detection: the owner releases it
+    /// on request (leaves the gateway, frees the lease), the master assigns it to the standby
+    /// in a new epoch (fenced until the old lease's end: now, when released), and the standby
+    /// connects as soon as it holds the lease. An owner that cannot release (unreachable, or a
+    /// release without `release_shard`) is fenced by its lease instead: slower, never overlapping.
+    public func handover(_ p: NodeRPC.Handover.Params) async throws -> NodeRPC.Handover.Result {
+        let started = rt.clock.monotonicNow
+        _ = try requirePrimary()
+        guard let account = try await rt.store.account(), account.isRegistered else {
+            throw APIError(.serviceNotReady, "the account is not registered: no shard has an owner to hand over", status: 409)
+        }
+        let map = try await rt.store.shardMap()
+        guard (0..<map.shardCount).contains(p.shard) else {
+            throw APIError.invalid("shard", "must be 0 to \(map.shardCount - 1) (the cluster has \(map.shardCount) shard\(map.shardCount == 1 ? "" : "s"))")
+        }
+        guard !handingOver.contains(p.shard), !resharding else {
+            throw APIError.conflict("shard", "shard \(p.shard) is being moved already; retry when that is done")
+        }
+        guard let row = map.rows.first(where: { $0.shard == p.shard }), let owner = row.owner else {
+            throw APIError.conflict("shard", "shard \(p.shard) has no owner to hand over; the primary master promotes a standby on its own")
+        }
+        let nodes = try await rt.store.nodes()
+        let byID = Dictionary(nodes.filter { $0.role == .coreapp }.map { ($0.nodeID, $0) }, uniquingKeysWith: { a, _ in a })
+        let busy = Set(map.rows.compactMap(\.owner))
+        let standbys = try await candidates(nodes: nodes, map: map, now: rt.clock.now)
+            .filter { $0.promotable && $0.unhealthy == nil && !busy.contains($0.nodeID) }
+            .sorted(by: ShardPlanner.precedes)
+        let target: CoreappCandidate
+        if let wanted = p.to {
+            guard let t = standbys.first(where: { $0.hostname == wanted || $0.nodeID == wanted }) else {
+                throw APIError.invalid("to", "\(wanted) is not a healthy standby coreapp; standbys now: \(standbys.map(\.hostname).joined(separator: ", "))")
+            }
+            target = t
+        } else {
+            guard let t = standbys.first else {
+                throw APIError.conflict("shard", "no healthy standby coreapp to hand shard \(p.shard) over to")
+            }
+            target = t
+        }
+        let ownerName = byID[owner]?.hostname ?? owner
+        handingOver.insert(p.shard)
+        releasing.insert(owner)
+        defer { handingOver.remove(p.shard); releasing.remove(owner) }
+        rt.logger.event("handover_started", "handing shard \(p.shard) over from \(ownerName) to \(target.hostname)",
+                        ["shard": "\(p.shard)", "from": ownerName, "to": target.hostname])
+        let released = await release(shard: p.shard, epoch: row.epoch, owner: owner, at: byID[owner]?.rpcAddress)
+        let releasedAt = rt.clock.monotonicNow
+        guard let g = guardNow(), let assigned = try await rt.store.assignShard(p.shard, to: target.nodeID, guard: g) else {
+            throw APIError(.notPrimaryMaster, "lost the master lease during the handover of shard \(p.shard); retry", status: 403)
+        }
+        rt.logger.event("promotion", "promoted \(target.hostname) to primary coreapp of shard \(p.shard): planned handover from \(ownerName)",
+                        ["shard": "\(p.shard)", "node": target.nodeID, "hostname": target.hostname, "replacing": ownerName,
+                         "epoch": "\(assigned.epoch)", "fence_until": "\(assigned.fenceUntil.seconds)", "reason": "planned handover"])
+        if let addr = byID[target.nodeID]?.rpcAddress {
+            _ = try? await rt.peers.call(NodeRPC.ShardMapChanged.self, Empty(), on: addr, timeout: rt.real(2, floor: 0.2))
+        }
+        // Until the successor holds the lease: the fence (the old lease, when not released) and
+        // a few ticks for the standby's step.
+        let wait = max(0, assigned.fenceUntil.seconds - rt.clock.now.seconds) + 5 * rt.timings.tick
+        var acquiredAt: LogicalInstant?
+        let deadline = rt.clock.monotonicNow + wait
+        while rt.clock.monotonicNow < deadline {
+            if let r = try? await rt.store.shardMap().rows.first(where: { $0.shard == p.shard }) {
+                guard r.epoch == assigned.epoch else { break }
+                if r.leaseUntil != nil { acquiredAt = rt.clock.monotonicNow; break }
+            }
+            try await rt.clock.sleep(logicalSeconds: rt.timings.tick / 20)
+        }
+        let real = { (t: LogicalInstant) in ((self.rt.clock.scale.real(t - started)) * 1000).rounded() / 1000 }
+        let result = NodeRPC.Handover.Result(shard: p.shard, from: ownerName, to: target.hostname, epoch: assigned.epoch, released: released,
+                                             releasedAfter: real(releasedAt), acquiredAfter: acquiredAt.map(real))
+        rt.logger.event("handover_done", "shard \(p.shard) handed over from \(ownerName) to \(target.hostname)"
+                            + (released ? "" : " (the owner did not release: its lease fenced it)")
+                            + (acquiredAt == nil ? "; the new owner had not taken the lease within \(Int(wait)) logical s" : ""),
+                        ["shard": "\(p.shard)", "from": ownerName, "to": target.hostname, "epoch": "\(assigned.epoch)", "released": "\(released)",
+                         "released_after": "\(result.releasedAfter)", "acquired_after": result.acquiredAfter.map { "\($0)" } ?? ""])
+        return result
+    }
+
+    /// Asks an owner to release its shard; false when it did not (or could not be asked).
+    func release(shard: Int, epoch: Int, owner: String, at address: HostPort?) async -> Bool {
+        guard let address else { return false }
+        let r = try? await rt.peers.call(NodeRPC.ReleaseShard.self, .init(shard: shard, epoch: epoch), on: address,
+                                         timeout: rt.real(rt.timings.ownerCall, floor: ClusterTimings.ownerCallFloorReal))
+        return r?.released ?? false
     }
 
     func broadcastSettingsIfChanged() async {
@@ -366,6 +469,14 @@ public actor MasterController {
             for node in await coreapps() { notify(NodeRPC.ShardMapChanged.self, Empty(), at: node.rpcAddress) }
         }
         if a.shards == p.shards { return Empty() }
+        guard !resharding, handingOver.isEmpty else {
+            throw APIError.conflict("shards", "a shard change or handover is under way; retry when it is done")
+        }
+        resharding = true
+        defer { resharding = false }
+        // Owners release on command, so the new map's fence (the end of every old lease) is now
+        // rather than a lease TTL away; an owner that does not answer is still fenced by its lease.
+        await releaseEveryOwner()
         guard let g = guardNow(), try await rt.store.setShardCount(p.shards, guard: g) else {
             throw APIError(.notPrimaryMaster, "lost the master lease while changing shards; retry", status: 403)
         }
@@ -374,6 +485,18 @@ public actor MasterController {
                         ["from": "\(a.shards)", "to": "\(p.shards)"])
         for node in await coreapps() { notify(NodeRPC.ShardMapChanged.self, Empty(), at: node.rpcAddress) }
         return Empty()
+    }
+
+    func releaseEveryOwner() async {
+        guard let map = try? await rt.store.shardMap(), let nodes = try? await rt.store.nodes() else { return }
+        let byID = Dictionary(nodes.map { ($0.nodeID, $0.rpcAddress) }, uniquingKeysWith: { a, _ in a })
+        await withTaskGroup(of: Void.self) { group in
+            for row in map.rows {
+                guard let owner = row.owner else { continue }
+                let address = byID[owner]
+                group.addTask { _ = await self.release(shard: row.shard, epoch: row.epoch, owner: owner, at: address) }
+            }
+        }
     }
 
     /// The seed's rule for a shard change without `cert`: it works within 7 days of registration;
@@ -492,7 +615,8 @@ public actor MasterController {
         let multi = (account?.shards ?? 1) > 1
         let conn: String = switch control?.state { case .connected?: "connected"; case .connecting?: "connecting"; default: "disconnected" }
         return .init(role: primary ? "primary_master" : "secondary_master", shards: primary && multi ? [[-1, -1]] : [],
-                     socketConn: conn, dbEngine: rt.config.database.engine.rawValue, multiConnect: multi)
+                     socketConn: conn, dbEngine: rt.config.database.engine.rawValue, multiConnect: multi,
+                     version: NodeRuntime.version, schemaVersion: ClusterSchema.version)
     }
 
     // MARK: health and shutdown

@@ -25,10 +25,12 @@ public final class MasterService: Service, Sendable {
         routes.on(NodeRPC.SetShards.self) { p in try await controller.setShards(p) }
         routes.on(NodeRPC.CheckContacts.self) { p in try await controller.checkContacts(p) }
         routes.on(NodeRPC.RestoreAccount.self) { p in try await controller.restoreAccount(p) }
+        routes.on(NodeRPC.Handover.self) { p in try await controller.handover(p) }
         let server = try await RPCServer.bind(host: rt.config.bindAddress, port: rt.config.controlPort, routes: routes,
                                               keyring: rt.keyring, group: rt.group, variable: "COREAPP_EXTERNAL_PORTS")
         rt.logger.event("node_started", "master \(rt.healthKey) listening on \(rt.config.controlPort)",
-                        ["role": "master", "node_id": rt.nodeID, "port": "\(rt.config.controlPort)"])
+                        ["role": "master", "node_id": rt.nodeID, "port": "\(rt.config.controlPort)",
+                         "version": NodeRuntime.version, "schema_version": "\(ClusterSchema.version)"])
         return MasterService(rt: rt, controller: controller, server: server)
     }
 

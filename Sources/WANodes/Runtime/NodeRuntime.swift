@@ -25,7 +25,7 @@ public final class NodeRuntime: Sendable {
     public let addressBook: PeerAddressBook
     /// The cluster secret node RPC proves (see `ClusterSecret`).
     public let keyring: ClusterKeyring
-    public static let version = "2.53.2-replica"
+    public static var version: String { ClusterRelease.version }
 
     private struct State {
         var cachedSettings = SettingsRecord(version: 0, settings: ApplicationSettings())
@@ -122,6 +122,7 @@ public final class NodeRuntime: Sendable {
             do {
                 let v = try await store.schemaVersion()
                 noteDatabase(nil)
+                if let refusal = ClusterSchema.refusal(database: v) { throw refusal }
                 if v >= ClusterSchema.version {
                     state.withLock { $0.schemaReady = true }
                     return
@@ -130,6 +131,8 @@ public final class NodeRuntime: Sendable {
                     logger.event("schema_waiting", "waiting for the DB schema (version \(ClusterSchema.version)); run `wacluster dbupgrade` or start a master")
                     announced = true
                 }
+            } catch let e as StoreError where e.code == .schemaTooNew || e.code == .schemaTooOld {
+                throw e
             } catch {
                 noteDatabase(error)
             }

@@ -15,8 +15,11 @@ public protocol ClusterStore: Sendable {
     // Schema
     /// The schema version in the database (0: empty).
     func schemaVersion() async throws -> Int
-    /// Applies pending migrations up to `version`; refuses a database that is already newer.
-    func migrate(to version: Int) async throws -> MigrationResult
+    /// Applies pending migrations up to `version`; leaves a database of the next schema as it is
+    /// (see `ClusterSchema.fit`) and refuses one newer still or too old to upgrade in place.
+    /// `scripts`: the migrations a newer release brings, for a database server (the db node)
+    /// of an older release than its client; nil: the server's own.
+    func migrate(to version: Int, scripts: [MigrationScript]?) async throws -> MigrationResult
 
     // Nodes
     func upsertNode(_ node: NodeRecord) async throws
@@ -98,6 +101,65 @@ public protocol ClusterStore: Sendable {
 public enum ClusterSchema {
     /// The version this build creates and expects.
     public static let version = 4
+    /// Migrations only add (tables, columns, indexes), so this release keeps working on the
+    /// schema of the next one: release N-1 runs on schema N during a rolling upgrade.
+    public static let newestCompatible = version + 1
+    /// The oldest schema `dbupgrade` can bring to `version` in place (every migration so far
+    /// is additive, so all of them); older databases need an intermediate release first.
+    public static let oldestUpgradable = 1
+
+    /// How a binary that needs schema `binary` stands with a database at schema `database`.
+    public enum Fit: Equatable, Sendable {
+        /// An empty database: create the schema.
+        case create
+        /// Older and upgradable: migrate it (dbupgrade, or a master at start).
+        case upgrade(from: Int)
+        case current
+        /// One newer (a rolling upgrade is under way): run on it, change nothing.
+        case newerCompatible(Int)
+        /// Newer than this release can read: refuse with one line.
+        case tooNew(Int)
+        /// Older than `dbupgrade` can migrate in place: refuse with one line.
+        case tooOld(Int)
+    }
+
+    public static func fit(database: Int, binary: Int = version, newestCompatible: Int = newestCompatible,
+                           oldestUpgradable: Int = oldestUpgradable) -> Fit {
+        if database == 0 { return .create }
+        if database == binary { return .current }
+        if database > binary { return database <= newestCompatible ? .newerCompatible(database) : .tooNew(database) }
+        return database >= oldestUpgradable ? .upgrade(from: database) : .tooOld(database)
+    }
+
+    /// The one line a binary prints before it refuses a database, or nil when it can work with it.
+    public static func refusal(database: Int, binary: Int = version, newestCompatible: Int = newestCompatible,
+                               oldestUpgradable: Int = oldestUpgradable) -> StoreError? {
+        switch fit(database: database, binary: binary, newestCompatible: newestCompatible, oldestUpgradable: oldestUpgradable) {
+        case .tooNew(let v):
+            return StoreError(.schemaTooNew, "the database schema is version \(v), but release \(ClusterRelease.version) works with schema \(binary) to \(newestCompatible) only; run this node on a newer release")
+        case .tooOld(let v):
+            return StoreError(.schemaTooOld, "the database schema is version \(v), older than release \(ClusterRelease.version) can upgrade in place (from \(oldestUpgradable)); run the dbupgrade of an intermediate release first")
+        default:
+            return nil
+        }
+    }
+
+    /// What `wacluster --version` prints.
+    public static var versionLine: String {
+        "\(ClusterRelease.version) (schema \(version); runs on schema \(version) to \(newestCompatible))"
+    }
+}
+
+extension ClusterStore {
+    public func migrate(to version: Int) async throws -> MigrationResult { try await migrate(to: version, scripts: nil) }
+}
+
+/// One numbered migration of one engine, as `dbupgrade` may hand it to the db node.
+public struct MigrationScript: Equatable, Sendable, Codable {
+    public var version: Int
+    public var engine: DatabaseEngine
+    public var sql: String
+    public init(version: Int, engine: DatabaseEngine, sql: String) { self.version = version; self.engine = engine; self.sql = sql }
 }
 
 public struct MigrationResult: Equatable, Sendable, Codable {
@@ -109,7 +171,7 @@ public struct MigrationResult: Equatable, Sendable, Codable {
 /// A database problem, with what to do about it.
 public struct StoreError: Error, CustomStringConvertible, Sendable, Equatable, Codable {
     public enum Code: String, Sendable, Codable {
-        case schemaTooNew = "SCHEMA_TOO_NEW", schemaMissing = "SCHEMA_MISSING"
+        case schemaTooNew = "SCHEMA_TOO_NEW", schemaTooOld = "SCHEMA_TOO_OLD", schemaMissing = "SCHEMA_MISSING"
         /// The database could not be reached: the operation was not carried out.
         case unavailable = "DB_UNAVAILABLE"
         /// No answer in time: the operation may or may not have been carried out.

@@ -40,19 +40,26 @@ public final class SQLClusterStore: ClusterStore {
         return try c.scalar("SELECT MAX(version) FROM schema_info")?.int ?? 0
     }
 
-    public func migrate(to target: Int) async throws -> MigrationResult {
-        try await write { c in
+    public func migrate(to target: Int, scripts supplied: [MigrationScript]?) async throws -> MigrationResult {
+        let engine = engine
+        return try await write { c in
             if let lock = c.dialect.migrationLock { try c.query(lock) }
-            let scripts = SQLMigrations.scripts(for: c.dialect)
+            let own = SQLMigrations.scripts(for: c.dialect)
+            var scripts = own
+            if let supplied {
+                guard supplied.allSatisfy({ $0.engine == engine }) else {
+                    throw StoreError(.unsupported, "the migrations handed to this \(engine.rawValue) database are for another engine")
+                }
+                // A newer release's dbupgrade brings the migrations this server does not know.
+                scripts = own + supplied.filter { $0.version > own.last!.version }.map { ($0.version, $0.sql) }
+            }
             let known = scripts.last!.version
             guard target <= known else {
-                throw StoreError(.unsupported, "schema version \(target) was asked for, but this database server knows up to \(known); upgrade the db node to the same release")
+                throw StoreError(.unsupported, "schema version \(target) was asked for, but this database server knows up to \(known); run the dbupgrade of the release that needs it")
             }
             try c.execute("CREATE TABLE IF NOT EXISTS schema_info(version INTEGER NOT NULL)")
             let from = try Self.version(c)
-            guard from <= target else {
-                throw StoreError(.schemaTooNew, "the database schema is version \(from) but this binary works with version \(target); run a newer wacluster")
-            }
+            if let refusal = ClusterSchema.refusal(database: from, binary: target, newestCompatible: target + 1) { throw refusal }
             for m in scripts where m.version > from && m.version <= target {
                 try c.executeScript(m.sql)
                 try c.execute("INSERT INTO schema_info(version) VALUES (?)", [.int(Int64(m.version))])

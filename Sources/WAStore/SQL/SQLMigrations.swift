@@ -1,7 +1,15 @@
+import WACore
+
 /// Numbered schema migrations, one script per engine and version. A migration only adds
 /// (tables, columns, indexes), so a cluster of version N-1 keeps running on a schema of version
 /// N during a rolling upgrade.
-enum SQLMigrations {
+public enum SQLMigrations {
+    /// This release's migrations for an engine, as `dbupgrade` hands them to an older db node.
+    public static func scripts(for engine: DatabaseEngine) -> [MigrationScript] {
+        let dialect: SQLDialect = engine == .pgsql ? .postgres : .sqlite
+        return scripts(for: dialect).map { MigrationScript(version: $0.version, engine: engine, sql: $0.sql) }
+    }
+
     static func scripts(for dialect: SQLDialect) -> [(version: Int, sql: String)] {
         switch dialect {
         case .sqlite: [(1, v1(real: "REAL", integer: "INTEGER")), (2, v2(real: "REAL", integer: "INTEGER", serial: "INTEGER PRIMARY KEY AUTOINCREMENT")),

@@ -73,9 +73,15 @@ public enum NodeRPC {
             public var socketConn: String
             public var dbEngine: String
             public var multiConnect: Bool
-            enum CodingKeys: String, CodingKey { case role, shards, socketConn = "socket_conn", dbEngine = "db_engine", multiConnect = "multi_connect" }
-            public init(role: String, shards: [[Int]], socketConn: String, dbEngine: String, multiConnect: Bool) {
+            /// The node's release and the schema it needs (absent from releases before 2.54).
+            public var version: String?
+            public var schemaVersion: Int?
+            enum CodingKeys: String, CodingKey {
+                case role, shards, socketConn = "socket_conn", dbEngine = "db_engine", multiConnect = "multi_connect", version, schemaVersion = "schema_version"
+            }
+            public init(role: String, shards: [[Int]], socketConn: String, dbEngine: String, multiConnect: Bool, version: String? = nil, schemaVersion: Int? = nil) {
                 self.role = role; self.shards = shards; self.socketConn = socketConn; self.dbEngine = dbEngine; self.multiConnect = multiConnect
+                self.version = version; self.schemaVersion = schemaVersion
             }
         }
         public static let name = "support"
@@ -150,6 +156,53 @@ public enum NodeRPC {
         public typealias Result = Empty
         public static let name = "restore_account"
     }
+
+    /// A planned handover's first act, master to owner: leave the gateway for this shard and
+    /// free its lease now, so a standby may take it without waiting for the lease to run out.
+    public enum ReleaseShard: RPCMethod {
+        public struct Params: Codable, Sendable {
+            public var shard: Int, epoch: Int
+            public init(shard: Int, epoch: Int) { self.shard = shard; self.epoch = epoch }
+        }
+        public struct Result: Codable, Sendable {
+            /// False: this node did not serve that shard in that epoch (nothing was released).
+            public var released: Bool
+            public init(released: Bool) { self.released = released }
+        }
+        public static let name = "release_shard"
+    }
+
+    /// A planned handover, asked of the primary master (an upgrade moving an owner, or an
+    /// operator): release, fence, promote, instead of waiting for failure detection.
+    public enum Handover: RPCMethod {
+        public struct Params: Codable, Sendable {
+            public var shard: Int
+            /// The standby to promote (its hostname); nil: the one the planner would choose.
+            public var to: String?
+            public init(shard: Int, to: String? = nil) { self.shard = shard; self.to = to }
+        }
+        public struct Result: Codable, Sendable, Equatable {
+            public var shard: Int
+            public var from: String
+            public var to: String
+            public var epoch: Int
+            /// Whether the owner released on command; false: it did not answer (or runs a release
+            /// without `release_shard`), so the successor waits out its lease.
+            public var released: Bool
+            /// Real seconds from the request until the old owner had released, and until the
+            /// new owner held the shard's lease (nil: not within the wait).
+            public var releasedAfter: Double
+            public var acquiredAfter: Double?
+            enum CodingKeys: String, CodingKey {
+                case shard, from, to, epoch, released, releasedAfter = "released_after", acquiredAfter = "acquired_after"
+            }
+            public init(shard: Int, from: String, to: String, epoch: Int, released: Bool, releasedAfter: Double, acquiredAfter: Double?) {
+                self.shard = shard; self.from = from; self.to = to; self.epoch = epoch; self.released = released
+                self.releasedAfter = releasedAfter; self.acquiredAfter = acquiredAfter
+            }
+        }
+        public static let name = "handover"
+    }
 }
 
 // The RPC port checks what the REST API checks, with the same rules.
@@ -201,5 +254,20 @@ extension NodeRPC.RestoreAccount.Params: ValidatedParams {
         try RequestRules.number(cc: cc, phone: phoneNumber, pin: nil)
         try RequestRules.shards(shards)
         guard (0...256).contains(vname.utf8.count) else { throw APIError.invalid("vname", "at most 256 characters") }
+    }
+
+}
+
+extension NodeRPC.ReleaseShard.Params: ValidatedParams {
+    public func validate() throws(APIError) {
+        guard shard >= 0, shard < ShardRouter.validShardCounts.max()! else { throw APIError.invalid("shard", "must be 0 to \(ShardRouter.validShardCounts.max()! - 1)") }
+        guard epoch >= 0 else { throw APIError.invalid("epoch", "must not be negative") }
+    }
+}
+
+extension NodeRPC.Handover.Params: ValidatedParams {
+    public func validate() throws(APIError) {
+        guard shard >= 0, shard < ShardRouter.validShardCounts.max()! else { throw APIError.invalid("shard", "must be 0 to \(ShardRouter.validShardCounts.max()! - 1)") }
+        if let to, to.isEmpty || to.count > 253 { throw APIError.invalid("to", "must be a coreapp's hostname or node id") }
     }
 }

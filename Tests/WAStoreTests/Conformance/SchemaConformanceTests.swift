@@ -82,6 +82,40 @@ struct SchemaConformanceTests {
         }
     }
 
+    /// SPEC §13: the previous release keeps running on the next schema, and the next release's
+    /// dbupgrade brings its own migrations, also to a db node of the previous release.
+    @Test(arguments: Backend.all)
+    func theNextReleasesMigrationRunsFromItsScriptsAndThisReleaseKeepsWorkingOnIt(_ backend: Backend) async throws {
+        try await withStores(backend) { (s: StoreFixture) async throws in
+            let engine = s.a.engine
+            let next = ClusterSchema.version + 1
+            var scripts = SQLMigrations.scripts(for: engine)
+            scripts.append(MigrationScript(version: next, engine: engine, sql: "CREATE TABLE next_release_notes(note TEXT)"))
+            #expect(try await s.a.migrate(to: next, scripts: scripts) == MigrationResult(from: ClusterSchema.version, to: next))
+            #expect(try await s.b.schemaVersion() == next)
+            // This release, on schema N+1: it changes nothing and works as before.
+            #expect(try await s.b.migrate(to: ClusterSchema.version) == MigrationResult(from: next, to: next))
+            try await s.b.upsertNode(NodeRecord(nodeID: "n1", hostname: "wacore1", role: .coreapp, rpcAddress: HostPort(host: "127.0.0.1", port: 1),
+                                                version: ClusterRelease.version, registeredAt: t(0), heartbeatAt: t(0)))
+            #expect(try await s.a.nodes().map(\.hostname) == ["wacore1"])
+            // Two releases ahead is too new.
+            do {
+                _ = try await s.b.migrate(to: ClusterSchema.version - 1)
+                Issue.record("a release two schemas behind ran on the database")
+            } catch let e as StoreError {
+                #expect(e.code == .schemaTooNew, "\(e)")
+            }
+            // Scripts of another engine are refused, not run.
+            let other: DatabaseEngine = engine == .sqlite ? .pgsql : .sqlite
+            do {
+                _ = try await s.a.migrate(to: next + 1, scripts: [MigrationScript(version: next + 1, engine: other, sql: "SELECT 1")])
+                Issue.record("ran another engine's migration")
+            } catch let e as StoreError {
+                #expect(e.code == .unsupported, "\(e)")
+            }
+        }
+    }
+
     @Test(arguments: Backend.all)
     func aSchemaNewerThanThisBinaryIsRefused(_ backend: Backend) async throws {
         try await withStores(backend) { (s: StoreFixture) async throws in
@@ -148,5 +182,28 @@ struct TransactionConformanceTests {
             #expect(first)
             #expect(try await s.a.acceptMessages([message("last", shard: 0)]) == ["last"])
         }
+    }
+}
+
+@Suite("Schema compatibility across releases")
+struct SchemaCompatibilityTests {
+    @Test func eachDatabaseVersionHasOneAnswer() {
+        #expect(ClusterSchema.fit(database: 0, binary: 4, newestCompatible: 5, oldestUpgradable: 2) == .create)
+        #expect(ClusterSchema.fit(database: 1, binary: 4, newestCompatible: 5, oldestUpgradable: 2) == .tooOld(1))
+        #expect(ClusterSchema.fit(database: 2, binary: 4, newestCompatible: 5, oldestUpgradable: 2) == .upgrade(from: 2))
+        #expect(ClusterSchema.fit(database: 4, binary: 4, newestCompatible: 5, oldestUpgradable: 2) == .current)
+        #expect(ClusterSchema.fit(database: 5, binary: 4, newestCompatible: 5, oldestUpgradable: 2) == .newerCompatible(5))
+        #expect(ClusterSchema.fit(database: 6, binary: 4, newestCompatible: 5, oldestUpgradable: 2) == .tooNew(6))
+    }
+
+    @Test func aRefusalIsOneLineSayingWhatToDo() throws {
+        let tooNew = try #require(ClusterSchema.refusal(database: 7, binary: 4, newestCompatible: 5))
+        #expect(tooNew.code == .schemaTooNew)
+        #expect(tooNew.description == "error SCHEMA_TOO_NEW: the database schema is version 7, but release \(ClusterRelease.version) works with schema 4 to 5 only; run this node on a newer release")
+        let tooOld = try #require(ClusterSchema.refusal(database: 1, binary: 4, newestCompatible: 5, oldestUpgradable: 2))
+        #expect(tooOld.code == .schemaTooOld)
+        #expect(!tooOld.description.contains("\n"))
+        #expect(ClusterSchema.refusal(database: 5, binary: 4, newestCompatible: 5) == nil)
+        #expect(ClusterSchema.versionLine == "\(ClusterRelease.version) (schema \(ClusterSchema.version); runs on schema \(ClusterSchema.version) to \(ClusterSchema.version + 1))")
     }
 }
