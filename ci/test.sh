@@ -42,7 +42,20 @@ set -e
 tail -n 20 ci-artifacts/schemathesis.log
 if [ "$fuzz" -ne 0 ]; then echo "schemathesis --checks all failed (status $fuzz); see ci-artifacts/schemathesis.log"; exit "$fuzz"; fi
 sync
+set +e
 ci/chaos-suite.sh
+suite=$?
+set -e
+# Release upgrades (SPEC §13): the release named in ci/upgrade-from, built into its own scratch
+# folder, upgraded to this tree's build under traffic, on both engines.
+upgrade_started=$(date +%s)
+set +e
+ci/upgrade.sh "$(grep -v '^#' ci/upgrade-from | head -n 1)"
+upgraded=$?
+set -e
+echo "upgrade verification: $(( $(date +%s) - upgrade_started )) s (building the old release included)"
+[ "$suite" -ne 0 ] && exit "$suite"
+[ "$upgraded" -ne 0 ] && { echo "ci/upgrade.sh failed with status $upgraded"; exit "$upgraded"; }
 # The plain closing tally of the chaos suite per engine (swift test's own closing line is above).
 for engine in sqlite postgres; do
   python3 -c "import json,sys; r=json.load(open(sys.argv[1])); p=sum(1 for x in r if x['verdict']=='pass'); print(f'chaos on {sys.argv[2]}: {p} passed, {len(r)-p} failed')" "ci-artifacts/report-$engine.json" "$engine"

@@ -12,7 +12,11 @@ public enum ScenarioWriter {
         if let t = s.timeScale { out += "time_scale: \(number(t))\n" }
         if let seed = s.seed { out += "seed: \(seed)\n" }
         let t = s.topology
-        out += "topology: {db: \(t.db.scenarioName), webapps: \(t.webapps), masters: \(t.masters), coreapps: \(t.coreapps), standby_coreapps: \(t.standbyCoreapps)}\n"
+        var topology = "db: \(t.db.scenarioName), webapps: \(t.webapps), masters: \(t.masters), coreapps: \(t.coreapps), standby_coreapps: \(t.standbyCoreapps)"
+        if !t.builds.isEmpty { topology += ", builds: {" + t.builds.sorted { $0.key < $1.key }.map { "\($0.key): \(quote($0.value))" }.joined(separator: ", ") + "}" }
+        if let b = t.build { topology += ", build: \(b)" }
+        if !t.nodeBuilds.isEmpty { topology += ", node_builds: {" + t.nodeBuilds.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}" }
+        out += "topology: {\(topology)}\n"
         if !s.settings.isEmpty {
             out += "settings: {" + s.settings.applicationSettings.sorted { $0.key < $1.key }.map { "\($0.key): \(value($0.value))" }.joined(separator: ", ") + "}\n"
         }
@@ -60,6 +64,14 @@ public enum ScenarioWriter {
             func list(_ xs: [String]) -> String { "[" + xs.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
             return "contacts: {on_whatsapp: \(list(on)), not_on_whatsapp: \(list(off))}"
         case .setShards(let n, _): return "set_shards: \(n)"
+        case .upgrade(let u, _):
+            var parts = ["to: \(u.to)", "strategy: \(u.strategy.rawValue)"]
+            if let seed = u.seed { parts.append("seed: \(seed)") }
+            if let b = u.maxUnavailable { parts.append("max_unavailable: \(number(b))") }
+            if u.failDBUpgrade { parts.append("fail_dbupgrade: true") }
+            return "upgrade: {\(parts.joined(separator: ", "))}"
+        case .dbupgrade(let build, _): return "dbupgrade: \(build)"
+        case .handover(let shard, let to, _): return "handover: {shard: \(shard)\(to.map { ", to: \(quote($0.description))" } ?? "")}"
         case .sleep(let s, _): return "sleep: \(number(s))"
         case .run(let command, _): return "run: \(quote(command))"
         case .skew(let t, let by, let drift, _): return "skew: {node: \(quote(t.selector.description)), by: \(by)\(drift != 0 ? ", drift_ppm: \(drift)" : "")}"

@@ -33,11 +33,17 @@ public enum StepKind: String, CaseIterable, Sendable {
     case skew, gateway, nemesis
     /// Which numbers the WhatsApp server says are on WhatsApp (`POST /v1/contacts`).
     case contacts
+    /// Move the cluster to another build: its dbupgrade, then every node (SPEC §13).
+    case upgrade
+    /// A planned handover of one shard, asked of the primary master.
+    case handover
+    /// Only a build's `dbupgrade`, online: the nodes stay on their builds (N-1 on schema N).
+    case dbupgrade
 
     /// Steps that disturb the cluster; `expect_failover` measures from the most recent one.
     public var isFault: Bool {
         switch self {
-        case .kill, .stop, .restart, .pause, .partition, .delay, .bandwidth, .reset, .skew, .gateway, .nemesis, .dbLock: return true
+        case .kill, .stop, .restart, .pause, .partition, .delay, .bandwidth, .reset, .skew, .gateway, .nemesis, .dbLock, .upgrade, .handover: return true
         default: return false
         }
     }
@@ -98,6 +104,12 @@ public enum Step: Equatable, Sendable {
     /// `contacts: {on_whatsapp: [...], not_on_whatsapp: [...]}`: what the WhatsApp server
     /// answers for these numbers from now on (others keep the seeded answer).
     case contacts(onWhatsApp: [String], notOnWhatsApp: [String], line: Int)
+    /// `upgrade: {to: new, strategy: rolling}`: the target build's dbupgrade, then the nodes.
+    case upgrade(UpgradePlan, line: Int)
+    /// `handover: {shard: 0}`: release, fence, promote, without waiting for failure detection.
+    case handover(shard: Int, to: NodeSelector?, line: Int)
+    /// `dbupgrade: new`: that build's dbupgrade against the running cluster's database.
+    case dbupgrade(build: String, line: Int)
 
     /// The line of the step in its file.
     public var line: Int {
@@ -109,7 +121,7 @@ public enum Step: Equatable, Sendable {
              .expectNoFailover(_, _, _, let line), .expectPrimaryMaster(_, _, let line),
              .expectRecovery(_, let line), .dbLock(_, let line),
              .setShards(_, let line), .sleep(_, let line), .run(_, let line), .skew(_, _, _, let line),
-             .gateway(_, let line), .nemesis(_, let line), .contacts(_, _, let line):
+             .gateway(_, let line), .nemesis(_, let line), .contacts(_, _, let line), .upgrade(_, let line), .handover(_, _, let line), .dbupgrade(_, let line):
             return line
         }
     }
@@ -141,10 +153,42 @@ public enum Step: Equatable, Sendable {
         case .skew: return .skew
         case .gateway: return .gateway
         case .contacts: return .contacts
+        case .upgrade: return .upgrade
+        case .handover: return .handover
+        case .dbupgrade: return .dbupgrade
         case .nemesis: return .nemesis
         }
     }
 
     /// True for steps that disturb the cluster (see `StepKind.isFault`).
     public var isFault: Bool { kind.isFault }
+}
+
+/// The order an upgrade moves nodes in (SPEC §13).
+public enum UpgradeStrategy: String, CaseIterable, Sendable {
+    /// The seeds' way: every node stops, every node starts on the new build; downtime accepted.
+    case allAtOnce = "all-at-once"
+    /// Webapps, secondary masters, the primary master, standbys, then each owner after a
+    /// planned handover.
+    case rolling
+    /// The rolling moves in an order drawn from the seed, printed before it runs.
+    case random
+}
+
+/// One `upgrade` step.
+public struct UpgradePlan: Equatable, Sendable {
+    /// The build the nodes move to.
+    public var to: String
+    public var strategy: UpgradeStrategy
+    /// For `random`: the order's seed (default: the run's seed).
+    public var seed: UInt64?
+    /// Test-only: the target build's dbupgrade fails (`WA_TEST_FAIL_DBUPGRADE`), and the step
+    /// proves the cluster was left on its build, serving.
+    public var failDBUpgrade: Bool
+    /// The longest any shard may go without an accepted send during the upgrade, logical
+    /// seconds; nil: measured and reported, not bounded.
+    public var maxUnavailable: LogicalSeconds?
+    public init(to: String, strategy: UpgradeStrategy, seed: UInt64? = nil, failDBUpgrade: Bool = false, maxUnavailable: LogicalSeconds? = nil) {
+        self.to = to; self.strategy = strategy; self.seed = seed; self.failDBUpgrade = failDBUpgrade; self.maxUnavailable = maxUnavailable
+    }
 }

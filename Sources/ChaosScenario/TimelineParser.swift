@@ -68,6 +68,9 @@ struct TimelineParser {
         case .skew: return skew(value, line: line)
         case .gateway: return gatewayFault(value, line: line)
         case .nemesis: return nemesis(value, line: line)
+        case .upgrade: return upgrade(value, line: line)
+        case .handover: return handover(value, line: line)
+        case .dbupgrade: return buildName(value).map { .dbupgrade(build: $0, line: line) }
         }
     }
 
@@ -84,6 +87,43 @@ struct TimelineParser {
             message += " (indent \(keys.dropFirst().joined(separator: ", ")) under \(keys[0])?)"
         }
         diagnostics.report(item.node, item.path, message)
+    }
+
+    /// A build the topology names (or `new`).
+    private func buildName(_ f: Field) -> String? {
+        let known = Set(context.topology?.builds.keys.map { $0 } ?? []).union([Topology.newBuild])
+        guard let name = diagnostics.string(f) else { return nil }
+        guard context.topology == nil || known.contains(name) else {
+            diagnostics.report(f.node, f.path, "no build named \"\(name)\"; builds: \(known.sorted().joined(separator: ", ")) (name it under topology.builds)")
+            return nil
+        }
+        return name
+    }
+
+    /// `upgrade: {to: new, strategy: rolling|all-at-once|random, seed: 7, max_unavailable: 1, fail_dbupgrade: true}`.
+    private func upgrade(_ value: Field, line: Int) -> Step? {
+        guard let fields = MappingFields(value, allowed: ["to", "strategy", "seed", "max_unavailable", "fail_dbupgrade"], diagnostics: diagnostics,
+                                         expecting: "{to: BUILD, strategy: all-at-once|rolling|random}") else { return nil }
+        let to = fields.optional("to").flatMap(buildName) ?? Topology.newBuild
+        let strategy = fields.required("strategy").flatMap { diagnostics.choice($0, among: UpgradeStrategy.allCases, spelled: \.rawValue) }
+        let seed = fields.optional("seed").flatMap { diagnostics.integer($0, in: 0...Int.max) }.map(UInt64.init)
+        let bound = fields.optional("max_unavailable").flatMap { diagnostics.duration($0) }
+        let fail = fields.optional("fail_dbupgrade").flatMap(diagnostics.boolean) ?? false
+        if let s = fields.optional("seed"), strategy != .random, strategy != nil {
+            diagnostics.report(s.key ?? s.node, s.path, "seed orders a random upgrade only; remove it or use strategy: random")
+        }
+        guard let strategy else { return nil }
+        return .upgrade(UpgradePlan(to: to, strategy: strategy, seed: seed, failDBUpgrade: fail, maxUnavailable: bound), line: line)
+    }
+
+    /// `handover: {shard: 0, to: wacore3}`.
+    private func handover(_ value: Field, line: Int) -> Step? {
+        guard let fields = MappingFields(value, allowed: ["shard", "to"], diagnostics: diagnostics, expecting: "{shard: N, to: COREAPP}") else { return nil }
+        guard let shardField = fields.required("shard"), let shard = diagnostics.integer(shardField, in: 0...31) else { return nil }
+        if let problem = context.shardProblem(shard) { diagnostics.report(shardField.node, shardField.path, problem); return nil }
+        let to = fields.optional("to").flatMap { selector($0, use: .process(.handover)) }
+        if fields.optional("to") != nil, to == nil { return nil }
+        return .handover(shard: shard, to: to, line: line)
     }
 
     private mutating func setShards(_ value: Field, line: Int) -> Step? {

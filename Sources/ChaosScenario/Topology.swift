@@ -13,6 +13,18 @@ public struct Topology: Equatable, Sendable {
     public var coreapps: Int
     /// Extra coreapps defined but not started at boot, named after the boot coreapps.
     public var standbyCoreapps: Int
+    /// Builds of `wacluster` by name: the folder holding each binary (`builds: {old: DIR}`);
+    /// `new` is the runner's own build unless named here. `wachaos --build NAME=DIR` overrides.
+    public var builds: [String: String] = [:]
+    /// The build every node starts on (`build: old`); nil: `new`.
+    public var build: String?
+    /// Nodes that start on another build (`node_builds: {wacore3: new}`): a mixed-version cluster.
+    public var nodeBuilds: [String: String] = [:]
+
+    /// The build a node starts on.
+    public func build(of node: String) -> String { nodeBuilds[node] ?? build ?? Topology.newBuild }
+    /// The name of the runner's own build.
+    public static let newBuild = "new"
 
     /// The engines a scenario may name in `topology.db` (and `wachaos run --db`): the embedded
     /// engine (a `wacluster db` node) and a throwaway PostgreSQL server the runner starts.

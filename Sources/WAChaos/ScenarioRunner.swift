@@ -27,6 +27,8 @@ public struct RunOptions: Sendable {
     public var databaseEnvFile: String?
     /// Extra environment for every node (`--node-env KEY=VALUE`), e.g. a test-only switch.
     public var nodeEnvironment: [String: String] = [:]
+    /// Build folders by name (`--build NAME=DIR`), over the files' `topology.builds`.
+    public var builds: [String: String] = [:]
     public var progress: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     public init() {}
 }
@@ -71,6 +73,9 @@ final class ScenarioRunner {
 
     let databases: DatabaseProvider
     var database: ClusterDatabase?
+    /// The build each product node runs now (SPEC §13), and every upgrade step's record.
+    var builds: [String: String] = [:]
+    var upgrades: [UpgradeRecord] = []
     /// When each node's process started and stopped or froze, for the timeline's process lanes.
     var lifecycle: [String: [(at: Double, state: HTMLTimeline.ProcessState)]] = [:]
 
@@ -149,6 +154,7 @@ final class ScenarioRunner {
         layout.database = database
         layout.environment = options.nodeEnvironment
         cluster = try LocalCluster(layout: layout, runDirectory: directory, binary: options.binary, supervisor: supervisor)
+        try assignBuilds()
         history = HistoryRecorder(path: "\(cluster.runDirectory)/\(RunRecord.historyFile)", scale: scale)
         try? ScenarioWriter.yaml(scenario, comment: "The scenario as run (seed \(seed), scale \(scale)); `wachaos run` this file to run it again.")
             .write(toFile: "\(cluster.runDirectory)/scenario.yml", atomically: true, encoding: .utf8)
@@ -218,7 +224,7 @@ final class ScenarioRunner {
                                             changes: lifecycle[ClusterNodeNames.database] ?? [], end: end)]
         rows += HTMLTimeline.rows(cluster: cluster, deaths: deaths, end: end)
         if let run { rows += HTMLTimeline.availability(run.sends, bucket: max(0.1, real(1))) }
-        let markers = timeline.filter { $0.kind == "fault" || ($0.kind == "step" && ($0.detail.hasPrefix("heal ") || $0.detail.hasPrefix("SIGCONT") || $0.detail.hasPrefix("set shards") || $0.detail.hasPrefix("started"))) }
+        let markers = timeline.filter { $0.kind == "fault" || $0.kind == "version" || $0.kind == "handover" || ($0.kind == "step" && ($0.detail.hasPrefix("heal ") || $0.detail.hasPrefix("SIGCONT") || $0.detail.hasPrefix("set shards") || $0.detail.hasPrefix("started"))) }
             .map { (at: $0.ts, label: $0.detail, kind: $0.kind) }
         let page = HTMLTimeline(scenario: scenario.name, start: started, end: end, scale: scale)
             .html(rows: rows, markers: markers, run: run, checks: checks)
@@ -257,6 +263,7 @@ final class ScenarioRunner {
                        workloadFrom: workloadFrom, workloadTo: workloadTo, deaths: deaths, failovers: failovers)
         meta.nodeEnvironment = options.nodeEnvironment.isEmpty ? nil : options.nodeEnvironment
         meta.engine = cluster.layout.database.engine.scenarioName
+        meta.upgrades = upgrades.isEmpty ? nil : upgrades
         return meta
     }
 
@@ -421,6 +428,12 @@ final class ScenarioRunner {
             try await gatewayFault(fault, line: line)
         case .nemesis(let plan, let line):
             try await nemesis(plan, line: line)
+        case .upgrade(let plan, let line):
+            try await upgrade(plan, line: line)
+        case .handover(let shard, let to, let line):
+            try await handoverStep(shard: shard, to: to, line: line)
+        case .dbupgrade(let build, let line):
+            try await dbupgradeOnly(build: build, line: line)
         }
     }
 

@@ -248,13 +248,15 @@ extension ShardAssignment {
 
 extension NodeRecord {
     var json: JSONValue {
-        .object(["id": .string(nodeID), "host": .string(hostname), "role": .string(role.rawValue), "rpc": .string(rpcAddress.description),
-                 "version": .string(version), "registered": registeredAt.json, "heartbeat": heartbeatAt.json])
+        var o: [String: JSONValue] = ["id": .string(nodeID), "host": .string(hostname), "role": .string(role.rawValue), "rpc": .string(rpcAddress.description),
+                                      "version": .string(version), "registered": registeredAt.json, "heartbeat": heartbeatAt.json]
+        if let schemaVersion { o["schema"] = .int(schemaVersion) }
+        return .object(o)
     }
     init(wire v: JSONValue) throws {
         let r = WireReader(v)
         guard let role = NodeRole(rawValue: try r.string("role")), let rpc = HostPort(try r.string("rpc")) else { throw WireReader.bad("role or rpc") }
         self.init(nodeID: try r.string("id"), hostname: try r.string("host"), role: role, rpcAddress: rpc, version: try r.string("version"),
-                  registeredAt: try r.instant("registered"), heartbeatAt: try r.instant("heartbeat"))
+                  registeredAt: try r.instant("registered"), heartbeatAt: try r.instant("heartbeat"), schemaVersion: v["schema"]?.intValue)
     }
 }

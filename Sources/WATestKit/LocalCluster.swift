@@ -76,6 +76,8 @@ public final class LocalCluster: Sendable {
         /// Where the next readiness scan of a log starts: a restart must not match the old line.
         var readyScanFrom: [String: Int] = [:]
         var adminToken: String?
+        /// The `wacluster` each node runs when it is not the cluster's default (mixed versions).
+        var binaries: [String: String] = [:]
     }
     private let state = Locked(State())
     /// The admin's bearer token from the last `login`.
@@ -185,6 +187,14 @@ public final class LocalCluster: Sendable {
         state.withLock { $0.definedNodes[name] = node }
     }
 
+    /// The `wacluster` a node runs from its next start on (an upgrade moves it to another build).
+    public func setBinary(_ name: String, _ path: String) {
+        state.withLock { $0.binaries[name] = path == binary ? nil : path }
+    }
+
+    /// The `wacluster` a node runs (or will at its next start).
+    public func binary(of name: String) -> String { state.withLock { $0.binaries[name] } ?? binary }
+
     /// Sets an environment variable of one node for its next start (e.g. WA_PEER_OVERRIDES).
     public func setEnvironment(_ name: String, _ key: String, _ value: String?) {
         state.withLock { $0.definedNodes[name]?.environment[key] = value }
@@ -196,7 +206,7 @@ public final class LocalCluster: Sendable {
         guard let node = state.withLock({ $0.definedNodes[name] }) else { throw ClusterError("no node named \(name)") }
         var env = node.environment
         if node.role != .gateway && node.role != .db { env["WA_GATEWAY_ADDRESS"] = gatewayAddress.description }
-        let spec = ProcessSpec(name: name, executable: node.executable ?? binary, arguments: node.arguments, environment: env,
+        let spec = ProcessSpec(name: name, executable: node.executable ?? binary(of: name), arguments: node.arguments, environment: env,
                                workingDirectory: node.dataDirectory, logFile: node.logFile, user: node.user)
         let logSize = (try? FileManager.default.attributesOfItem(atPath: node.logFile)[.size] as? Int) ?? 0
         let p = try supervisor.spawn(spec)
@@ -239,6 +249,76 @@ public final class LocalCluster: Sendable {
             try await Polling.pause(seconds: 0.02)
         }
         throw ClusterError("the database node was not ready within \(timeout)s; see \(node.logFile)")
+    }
+
+    /// Waits until a restarted webapp, master or coreapp logs `node_started` (its port answers).
+    public func waitForNodeStarted(_ name: String, timeout: Double) async throws {
+        try await waitForEvent(name, "node_started", timeout: timeout)
+    }
+
+    /// Waits until a node logs `event` since its last start.
+    public func waitForEvent(_ name: String, _ event: String, timeout: Double) async throws {
+        guard let node = nodes[name] else { throw ClusterError("no node named \(name)") }
+        let from = state.withLock { $0.readyScanFrom[name] ?? 0 }
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let data = FileManager.default.contents(atPath: node.logFile), data.count > from,
+               String(decoding: data.suffix(from: from), as: UTF8.self).contains("\"event\":\"\(event)\"") { return }
+            if let p = process(name), !p.isAlive {
+                throw ClusterError("\(name) exited (\(p.exitStatus.map { "\($0)" } ?? "?")) before it logged \(event); see \(node.logFile)")
+            }
+            try await Polling.pause(seconds: 0.02)
+        }
+        throw ClusterError("\(name) did not log \(event) within \(timeout)s; see \(node.logFile)")
+    }
+
+    /// Runs `wacluster dbupgrade` of `binary` against this cluster's database, as an operator
+    /// would before moving nodes (`extraEnvironment`: e.g. a test-only switch).
+    public func dbupgrade(binary: String, extraEnvironment: [String: String] = [:], timeout: Double = 120) async throws -> DBUpgradeOutcome {
+        guard let master = layout.masterNames.first, var env = nodes[master]?.environment else { throw ClusterError("the cluster has no master to copy the database settings from") }
+        let dir = "\(runDirectory)/dbupgrade"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        env["WA_DATA_DIR"] = dir
+        env["COREAPP_HOSTNAME"] = "dbupgrade"
+        env["EXIT_ON_SUCCESS"] = "TRUE"
+        for (k, v) in extraEnvironment { env[k] = v }
+        let log = "\(runDirectory)/dbupgrade.log"
+        let before = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
+        let started = Date()
+        let p = try supervisor.spawn(ProcessSpec(name: "dbupgrade", executable: binary, arguments: ["dbupgrade"], environment: env,
+                                                 workingDirectory: dir, logFile: log))
+        guard let status = await p.waitForExit(timeout: .milliseconds(Int(timeout * 1000))) else {
+            p.kill()
+            throw ClusterError("dbupgrade of \(binary) did not finish within \(timeout)s; see \(log)")
+        }
+        let text = (FileManager.default.contents(atPath: log).map { String(decoding: $0.suffix(from: min(before, $0.count)), as: UTF8.self) }) ?? ""
+        let last = text.split(separator: "\n").last.map(String.init) ?? ""
+        return DBUpgradeOutcome(exitCode: status.shellCode, seconds: Date().timeIntervalSince(started), lastLine: last, log: log)
+    }
+
+    /// Asks the primary master for a planned handover of `shard` (to a given standby, or the
+    /// one the planner would choose); retries while no master is primary.
+    public func handover(shard: Int, to: String? = nil, timeout: Double = 10) async throws -> NodeRPC.Handover.Result {
+        let keyring = ClusterKeyring(clusterSecret)
+        let deadline = Date().addingTimeInterval(timeout)
+        var last = "no master answered"
+        while Date() < deadline {
+            for m in layout.masterNames {
+                guard let node = nodes[m], process(m)?.isAlive == true else { continue }
+                let client = RPCClient(peer: HostPort(host: "127.0.0.1", port: node.servicePort), keyring: keyring, group: group)
+                do {
+                    let support = try await client.call(NodeRPC.Support.self, Empty(), timeout: 2)
+                    guard support.role == "primary_master" else { continue }
+                    return try await client.call(NodeRPC.Handover.self, .init(shard: shard, to: to), timeout: max(5, timeout))
+                } catch {
+                    last = "\(m): \(error)"
+                    if "\(error)".contains("no healthy standby") || "\(error)".contains("is not a healthy standby") || "\(error)".contains("being moved") { break }
+                    if !"\(error)".contains("not the primary") { throw ClusterError("handover of shard \(shard) refused by \(m): \(error)") }
+                }
+            }
+            try await Polling.pause(seconds: 0.1)
+        }
+        throw ClusterError("handover of shard \(shard) not done within \(timeout)s: \(last)")
     }
 
     public func process(_ name: String) -> ManagedProcess? { state.withLock { $0.processes[name] } }
@@ -385,6 +465,16 @@ public final class LocalCluster: Sendable {
         }
         throw ClusterError("health condition not met within \(timeout)s; last: \(last?.description ?? "no answer")")
     }
+}
+
+/// How a `wacluster dbupgrade` ended: its exit code, how long it
+/// took, and the last line it printed (why, when it failed).
+public struct DBUpgradeOutcome: Sendable, Equatable {
+    /// The shell's convention: the exit code, or 128 + the signal that ended it.
+    public var exitCode: Int32
+    public var seconds: Double
+    public var lastLine: String
+    public var log: String
 }
 
 public struct ClusterError: Error, CustomStringConvertible {

@@ -10,7 +10,7 @@ struct WAChaos: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wachaos",
         abstract: "Chaos runner for the WhatsApp Business API HA / Multiconnect cluster replica.",
-        subcommands: [Run.self, Check.self, Plan.self, Recheck.self, Shrink.self, Bench.self])
+        subcommands: [Run.self, Check.self, Plan.self, Recheck.self, Shrink.self, Upgrade.self, Bench.self])
 }
 
 /// Scenario selection shared by `run` and `check`.
@@ -69,6 +69,7 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("db-env"), help: "Use an existing PostgreSQL server, described by a db.env file, instead of starting one (each scenario gets a database of its own there).")
     var dbEnv: String?
     @OptionGroup var nodeEnv: NodeEnvironmentOption
+    @OptionGroup var builds: BuildFoldersOption
 
     func validate() throws {
         if let dbEnv, !FileManager.default.isReadableFile(atPath: dbEnv) { throw ValidationError("--db-env: cannot read \(dbEnv)") }
@@ -90,6 +91,7 @@ struct Run: AsyncParsableCommand {
         options.database = dbEnv != nil ? .pgsql : db
         options.databaseEnvFile = dbEnv
         options.nodeEnvironment = try nodeEnv.parsed()
+        options.builds = try builds.parsed()
         let f = DateFormatter(); f.dateFormat = "yyyyMMdd-HHmmss"; f.timeZone = TimeZone(identifier: "UTC")
         let dir = "\(runsDir)/\(f.string(from: Date()))-seed\(seed.map(String.init) ?? "file")\(options.database.map { "-\($0.scenarioName)" } ?? "")"
         print("wachaos: \(scenarios.count) scenario(s), run folder \(dir)")
@@ -100,6 +102,98 @@ struct Run: AsyncParsableCommand {
         print("reports: \(dir)/report.json, \(dir)/junit.xml, timeline \(dir)/timeline.jsonl")
         if record { print("goldens rewritten under \(fixtures)/health (--record)") }
         for r in reports where r.verdict != .pass { print("\(r.scenario): \(r.verdict.rawValue) — rerun with --seed \(r.seed) --filter \(r.scenario)") }
+        if reports.contains(where: { $0.verdict != .pass }) { throw ExitCode(1) }
+    }
+}
+
+/// `--build NAME=DIR`, repeatable: the folder holding the `wacluster` of a named build.
+struct BuildFoldersOption: ParsableArguments {
+    @Option(name: .customLong("build"), help: "NAME=DIR: the folder holding the wacluster of the build a scenario names (topology.builds), e.g. old=.build-HEAD~1/debug (repeatable).")
+    var entries: [String] = []
+
+    func parsed() throws -> [String: String] {
+        var out: [String: String] = [:]
+        for e in entries {
+            guard let eq = e.firstIndex(of: "="), eq != e.startIndex, e.index(after: eq) != e.endIndex else { throw ValidationError("--build expects NAME=DIR, got '\(e)'") }
+            let name = String(e[..<eq]), dir = String(e[e.index(after: eq)...])
+            guard name.allSatisfy({ ($0.isLetter && $0.isLowercase) || $0.isNumber || $0 == "-" }) else { throw ValidationError("--build: '\(name)' is not a build name (lowercase letters, digits, -)") }
+            guard FileManager.default.isExecutableFile(atPath: dir + "/wacluster") else { throw ValidationError("--build \(name)=\(dir): no wacluster binary in \(dir)") }
+            out[name] = dir
+        }
+        return out
+    }
+}
+
+/// `wachaos upgrade --from DIR --to DIR`: a cluster on one build, moved to another under traffic.
+struct Upgrade: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start a cluster on one build, upgrade it to another under traffic, and report what the upgrade cost.",
+        discussion: """
+            The new build's dbupgrade runs online (its exit code and time are reported), then every webapp, master and \
+            coreapp moves to the new build: all-at-once (the seeds' way), rolling (webapps, secondary masters, the primary \
+            master, standbys, then each owner after a planned handover), or random (the rolling moves in an order drawn \
+            from --seed, printed before it runs). The report gives per shard the longest stretch without an accepted send, \
+            the handovers, and the loss, duplicate, conflict and single-primary checks over the whole run.
+            """)
+    @Option(help: "Folder holding the wacluster the cluster starts on.") var from: String
+    @Option(help: "Folder holding the wacluster it moves to (default: next to wachaos).") var to: String?
+    @Option(help: "all-at-once, rolling or random.") var strategy: String = UpgradeStrategy.rolling.rawValue
+    @Option(help: "Seed of the random order (and of every random choice).") var seed: UInt64?
+    @Option(help: "Time scale: real = logical × scale.") var timeScale: Double = 1
+    @Option(help: "Database engine: sqlite or postgres.") var db: DatabaseEngine = .sqlite
+    @Option(help: "Shards.") var shards = 2
+    @Option(help: "Coreapps (more than the shards: a standby takes each owner's shard).") var coreapps = 3
+    @Option(help: "Longest a shard may go without an accepted send, logical seconds (default: 1 for rolling and random, unbounded for all-at-once).")
+    var maxUnavailable: Double?
+    @Option(help: "Where run folders go.") var runsDir = "runs"
+
+    func validate() throws {
+        guard UpgradeStrategy(rawValue: strategy) != nil else {
+            throw ValidationError("--strategy must be one of \(UpgradeStrategy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(strategy)'")
+        }
+        for (flag, dir) in [("--from", from), ("--to", to)] {
+            if let dir, !FileManager.default.isExecutableFile(atPath: dir + "/wacluster") { throw ValidationError("\(flag) \(dir): no wacluster binary in that folder") }
+        }
+        guard Scenario.allowedShardCounts.contains(shards) else { throw ValidationError("--shards must be one of 1, 2, 4, 8, 16, 32") }
+        guard coreapps > shards else { throw ValidationError("--coreapps must exceed --shards: each owner's shard needs a standby to go to") }
+        guard timeScale > 0, timeScale <= 10 else { throw ValidationError("--time-scale must be in (0, 10]") }
+    }
+
+    func run() async throws {
+        let strategy = UpgradeStrategy(rawValue: strategy)!
+        let bound = maxUnavailable ?? (strategy == .allAtOnce ? nil : 1)
+        var yaml = """
+            name: upgrade-\(strategy.rawValue)
+            time_scale: \(timeScale)
+            topology: {db: \(db.scenarioName), masters: 2, coreapps: \(coreapps), builds: {from: "\(from)"\(to.map { ", to: \"\($0)\"" } ?? "")}, build: from}
+            shards: \(shards)
+            workload: {messages_per_second: 40, senders: 4}
+            steps:
+              - wait_healthy: {timeout: 120}
+              - sleep: 2
+              - upgrade: {to: \(to == nil ? "new" : "to"), strategy: \(strategy.rawValue)\(strategy == .random ? ", seed: \(seed ?? 1)" : "")\(bound.map { ", max_unavailable: \($0)" } ?? "")}
+              - wait_healthy: {timeout: 120}
+              - sleep: 2
+
+            """
+        if seed != nil, strategy != .random { yaml = yaml.replacingOccurrences(of: "time_scale:", with: "seed: \(seed!)\ntime_scale:") }
+        let scenario: Scenario
+        do { scenario = try ScenarioLoader.parse(yaml: yaml, file: "wachaos upgrade") }
+        catch { FileHandle.standardError.write(Data("\(error)\n".utf8)); throw ExitCode(2) }
+        let supervisor = Supervisor()
+        supervisor.installSignalHandlers()
+        try? supervisor.enableSubreaper()
+        var options = RunOptions()
+        options.seed = seed
+        let f = DateFormatter(); f.dateFormat = "yyyyMMdd-HHmmss"; f.timeZone = TimeZone(identifier: "UTC")
+        let dir = "\(runsDir)/\(f.string(from: Date()))-upgrade-\(strategy.rawValue)"
+        print("wachaos upgrade: \(from) → \(to ?? "this build"), \(strategy.rawValue), run folder \(dir)")
+        let reports = try await SuiteRunner(options: options, supervisor: supervisor, runDirectory: dir).run([scenario])
+        await supervisor.shutdown(grace: .seconds(3))
+        print("")
+        print(SummaryTable.render(reports))
+        for r in reports { for c in r.checks where c.name == "upgrade cost" { print("upgrade cost: \(c.verdict.rawValue): \(c.reason)") } }
+        print("the scenario as run: \(dir)/*/scenario.yml (`wachaos run --build from=\(from)\(to.map { " --build to=\($0)" } ?? "")` it to run it again)")
         if reports.contains(where: { $0.verdict != .pass }) { throw ExitCode(1) }
     }
 }

@@ -10,7 +10,7 @@ public struct Checker: Sendable {
     public init(_ name: String, _ check: @escaping @Sendable (RunRecord) -> CheckResult?) { self.name = name; self.check = check }
 
     /// Every checker `wachaos recheck` and the end of a live run apply, in report order.
-    public static let standard: [Checker] = [.noLoss, .noDuplicate, .statusesDelivered, .noConflict, .singlePrimary, .shardAvailability, .databaseOutageAnswers, .failoverWindows]
+    public static let standard: [Checker] = [.noLoss, .noDuplicate, .statusesDelivered, .noConflict, .singlePrimary, .shardAvailability, .databaseOutageAnswers, .failoverWindows, .upgradeCost]
 
     /// Runs every checker; the results of those that apply.
     public static func judge(_ run: RunRecord, with checkers: [Checker] = standard) -> [CheckResult] {

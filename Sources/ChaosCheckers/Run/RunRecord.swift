@@ -34,6 +34,8 @@ public struct RunMeta: Codable, Equatable, Sendable {
     public var nodeEnvironment: [String: String]?
     /// The database engine the run used.
     public var engine: String?
+    /// Every `upgrade` step: what it did and when, for the upgrade checker.
+    public var upgrades: [UpgradeRecord]?
 
     public init(scenario: String, seed: UInt64, timeScale: Double, startedAt: Double, endedAt: Double, masters: [String], coreapps: [String],
                 shards: Int, registered: Bool, heartbeatInterval: Double, unhealthyInterval: Double, promotionAllowance: Double,

@@ -2,5 +2,5 @@
 /// events, the nodes table), so a mixed-version cluster says which node runs what.
 public enum ClusterRelease {
     /// The release, as `WA_API_VERSION` names the product's releases (with our suffix).
-    public static let version = "2.54.0-replica"
+    public static let version = "2.55.0-replica"
 }

@@ -179,6 +179,6 @@ public final class NodeRuntime: Sendable {
     public func registerSelf(role: NodeRole) async throws {
         let now = clock.now
         try await store.upsertNode(NodeRecord(nodeID: nodeID, hostname: config.hostname, role: role, rpcAddress: config.rpcAddress,
-                                              version: Self.version, registeredAt: now, heartbeatAt: now))
+                                              version: Self.version, registeredAt: now, heartbeatAt: now, schemaVersion: ClusterSchema.version))
     }
 }

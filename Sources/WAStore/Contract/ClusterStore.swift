@@ -100,7 +100,7 @@ public protocol ClusterStore: Sendable {
 /// a binary knows which databases it can work with.
 public enum ClusterSchema {
     /// The version this build creates and expects.
-    public static let version = 4
+    public static let version = 5
     /// Migrations only add (tables, columns, indexes), so this release keeps working on the
     /// schema of the next one: release N-1 runs on schema N during a rolling upgrade.
     public static let newestCompatible = version + 1

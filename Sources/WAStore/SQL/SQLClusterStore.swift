@@ -13,6 +13,17 @@ public final class SQLClusterStore: ClusterStore {
 
     public init(source: any SQLConnectionSource) { self.source = source }
 
+    /// Whether the schema has `nodes.schema_version` (5 on). Schemas only grow, so once seen it
+    /// stays; until then each node write asks (a db node of this release may serve an older
+    /// release's nodes on schema 4).
+    private let nodesHaveSchemaColumn = Locked(false)
+    func hasNodeSchemaColumn(_ c: any SQLConnection) throws -> Bool {
+        if nodesHaveSchemaColumn.value { return true }
+        let has = try Self.version(c) >= 5
+        if has { nodesHaveSchemaColumn.withLock { $0 = true } }
+        return has
+    }
+
     /// Several statements that must see one state (the shard map with its count).
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await source.withConnection { c in try c.readTransaction { try body(c) } }
@@ -76,12 +87,16 @@ public final class SQLClusterStore: ClusterStore {
 
     public func upsertNode(_ n: NodeRecord) async throws {
         try await write { c in
+            // Schema 4 (a release before 2.55 may still be on it while its nodes move) has no
+            // schema_version column: written only where it exists.
+            let withSchema = try self.hasNodeSchemaColumn(c)
             try c.execute("""
-                INSERT INTO nodes(node_id, hostname, role, rpc_address, version, registered_at, heartbeat_at) VALUES (?,?,?,?,?,?,?)
+                INSERT INTO nodes(node_id, hostname, role, rpc_address, version, registered_at, heartbeat_at\(withSchema ? ", schema_version" : "")) VALUES (?,?,?,?,?,?,?\(withSchema ? ",?" : ""))
                 ON CONFLICT(node_id) DO UPDATE SET hostname=excluded.hostname, role=excluded.role, rpc_address=excluded.rpc_address,
-                  version=excluded.version, heartbeat_at=excluded.heartbeat_at
+                  version=excluded.version, heartbeat_at=excluded.heartbeat_at\(withSchema ? ", schema_version=excluded.schema_version" : "")
                 """, [.text(n.nodeID), .text(n.hostname), .text(n.role.rawValue), .text(n.rpcAddress.description),
-                      .text(n.version), .double(n.registeredAt.seconds), .double(n.heartbeatAt.seconds)])
+                      .text(n.version), .double(n.registeredAt.seconds), .double(n.heartbeatAt.seconds)]
+                      + (withSchema ? [n.schemaVersion.map { .int(Int64($0)) } ?? .null] : []))
         }
     }
 
@@ -98,10 +113,12 @@ public final class SQLClusterStore: ClusterStore {
 
     public func nodes() async throws -> [NodeRecord] {
         try await look { c in
-            try c.query("SELECT node_id, hostname, role, rpc_address, version, registered_at, heartbeat_at FROM nodes ORDER BY hostname, node_id").compactMap { r in
+            let withSchema = try self.hasNodeSchemaColumn(c)
+            return try c.query("SELECT node_id, hostname, role, rpc_address, version, registered_at, heartbeat_at\(withSchema ? ", schema_version" : "") FROM nodes ORDER BY hostname, node_id").compactMap { r in
                 guard let id = r[0].text, let role = NodeRole(rawValue: r[2].text ?? ""), let addr = HostPort(r[3].text ?? "") else { return nil }
                 return NodeRecord(nodeID: id, hostname: r[1].text ?? "", role: role, rpcAddress: addr, version: r[4].text ?? "",
-                                  registeredAt: .init(seconds: r[5].double ?? 0), heartbeatAt: .init(seconds: r[6].double ?? 0))
+                                  registeredAt: .init(seconds: r[5].double ?? 0), heartbeatAt: .init(seconds: r[6].double ?? 0),
+                                  schemaVersion: withSchema ? r[7].int : nil)
             }
         }
     }

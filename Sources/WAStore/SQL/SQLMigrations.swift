@@ -13,9 +13,9 @@ public enum SQLMigrations {
     static func scripts(for dialect: SQLDialect) -> [(version: Int, sql: String)] {
         switch dialect {
         case .sqlite: [(1, v1(real: "REAL", integer: "INTEGER")), (2, v2(real: "REAL", integer: "INTEGER", serial: "INTEGER PRIMARY KEY AUTOINCREMENT")),
-                       (3, v3(integer: "INTEGER")), (4, v4(real: "REAL"))]
+                       (3, v3(integer: "INTEGER")), (4, v4(real: "REAL")), (5, v5(integer: "INTEGER"))]
         case .postgres: [(1, v1(real: "DOUBLE PRECISION", integer: "BIGINT")), (2, v2(real: "DOUBLE PRECISION", integer: "BIGINT", serial: "BIGSERIAL PRIMARY KEY")),
-                         (3, v3(integer: "BIGINT")), (4, v4(real: "DOUBLE PRECISION"))]
+                         (3, v3(integer: "BIGINT")), (4, v4(real: "DOUBLE PRECISION")), (5, v5(integer: "BIGINT"))]
         }
     }
 
@@ -80,6 +80,14 @@ public enum SQLMigrations {
         ALTER TABLE messages ADD COLUMN content_kind TEXT;
         ALTER TABLE account ADD COLUMN registered_at \(real);
         CREATE TABLE IF NOT EXISTS documents(name TEXT PRIMARY KEY, body TEXT NOT NULL);
+        """
+    }
+
+    /// Release 2.55: each node records the schema its release needs, so the database says which
+    /// releases a mixed-version cluster runs.
+    private static func v5(integer: String) -> String {
+        """
+        ALTER TABLE nodes ADD COLUMN schema_version \(integer);
         """
     }
 }

@@ -12,11 +12,11 @@ struct SchemaConformanceTests {
             #expect(try await s.a.schemaVersion() == 0)
             let first = try await s.a.migrate(to: ClusterSchema.version)
             #expect(first == MigrationResult(from: 0, to: ClusterSchema.version))
-            #expect(ClusterSchema.version == 4, "1: cluster, 2: messaging, 3: cluster secret and case-folded usernames, 4: template messages, registration time, documents")
+            #expect(ClusterSchema.version == 5, "1: cluster, 2: messaging, 3: cluster secret and case-folded usernames, 4: template messages, registration time, documents, 5: each node's schema")
             #expect(try await s.a.schemaVersion() == ClusterSchema.version)
             #expect(try await s.b.schemaVersion() == ClusterSchema.version)
-            #expect(try await s.a.migrate(to: ClusterSchema.version) == MigrationResult(from: 4, to: 4))
-            #expect(try await s.b.migrate(to: ClusterSchema.version) == MigrationResult(from: 4, to: 4))
+            #expect(try await s.a.migrate(to: ClusterSchema.version) == MigrationResult(from: 5, to: 5))
+            #expect(try await s.b.migrate(to: ClusterSchema.version) == MigrationResult(from: 5, to: 5))
         }
     }
 

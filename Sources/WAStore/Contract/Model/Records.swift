@@ -10,10 +10,13 @@ public struct NodeRecord: Codable, Equatable, Sendable {
     public var version: String
     public var registeredAt: LogicalInstant
     public var heartbeatAt: LogicalInstant
+    /// The schema version the node's release needs (schema 5 on; nil: a release before 2.55
+    /// wrote the row, or the database is older).
+    public var schemaVersion: Int?
     public init(nodeID: String, hostname: String, role: NodeRole, rpcAddress: HostPort, version: String,
-                registeredAt: LogicalInstant, heartbeatAt: LogicalInstant) {
+                registeredAt: LogicalInstant, heartbeatAt: LogicalInstant, schemaVersion: Int? = nil) {
         self.nodeID = nodeID; self.hostname = hostname; self.role = role; self.rpcAddress = rpcAddress
-        self.version = version; self.registeredAt = registeredAt; self.heartbeatAt = heartbeatAt
+        self.version = version; self.registeredAt = registeredAt; self.heartbeatAt = heartbeatAt; self.schemaVersion = schemaVersion
     }
     /// The key used in health answers: `hostname:nodeid`.
     public var healthKey: String { "\(hostname):\(nodeID)" }
