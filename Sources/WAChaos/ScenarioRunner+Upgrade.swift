@@ -61,7 +61,8 @@ extension ScenarioRunner {
     }
 
     func handoverText(_ r: NodeRPC.Handover.Result) -> String {
-        "shard \(r.shard) handed over \(r.from) → \(r.to) (epoch \(r.epoch)): released after \(String(format: "%.3f", r.releasedAfter))s, "
+        "shard \(r.shard) handed over \(r.from) → \(r.to) (epoch \(r.epoch)): "
+            + (r.releasedAfter.map { String(format: "released after %.3fs, ", $0) } ?? "the owner did not release (fenced by its lease), ")
             + (r.acquiredAfter.map { String(format: "new owner held the lease after %.3fs", $0) } ?? "the new owner had not taken the lease")
     }
 
@@ -73,7 +74,12 @@ extension ScenarioRunner {
         let target = try binary(ofBuild: plan.to)
         let faultID = inject("upgrade", "upgrade to build \(plan.to) (\(plan.strategy.rawValue))", targets: [], healedBy: "upgrade:\(line)", line: line, allShards: true) {}
         let began = now()
-        let outcome = try await cluster.dbupgrade(binary: target, extraEnvironment: plan.failDBUpgrade ? ["WA_TEST_FAIL_DBUPGRADE": "1"] : [:])
+        let outcome: DBUpgradeOutcome
+        do { outcome = try await cluster.dbupgrade(binary: target, extraEnvironment: plan.failDBUpgrade ? ["WA_TEST_FAIL_DBUPGRADE": "1"] : [:]) }
+        catch {
+            heal("upgrade:\(line)", f: "upgraded", value: "upgrade to \(plan.to) abandoned: \(error)", line: line, ids: [faultID])
+            throw error
+        }
         var rec = UpgradeRecord(line: line, to: plan.to, strategy: plan.strategy.rawValue, seed: plan.strategy == .random ? (plan.seed ?? seed) : nil,
                                 startedAt: began, endedAt: now(), dbupgradeExit: outcome.exitCode, dbupgradeSeconds: outcome.seconds,
                                 dbupgradeLine: outcome.lastLine, dbupgradeExpectedToFail: plan.failDBUpgrade,
@@ -94,6 +100,13 @@ extension ScenarioRunner {
             try await moveAllAtOnce(order, to: plan.to, binary: target, record: &rec)
         } else {
             for n in order { try await move(n, to: plan.to, binary: target, record: &rec) }
+        }
+        // Defined nodes that are not running (standby coreapps not started, stopped ones) start
+        // on the new build when a later step starts them.
+        for n in cluster.nodes.keys where builds[n] != nil && builds[n] != plan.to && !order.contains(n) && n != ClusterNodeNames.database {
+            cluster.setBinary(n, target)
+            note("version", "\(n) (not running): build \(builds[n]!) → \(plan.to) at its next start")
+            builds[n] = plan.to
         }
         rec.endedAt = now()
         note("upgrade", String(format: "every node on build %@ after %.2fs", plan.to, rec.endedAt - began))
@@ -176,8 +189,8 @@ extension ScenarioRunner {
         }
     }
 
-    /// A moved node is back when health lists it without an error (a coreapp as a standby or
-    /// owner, a master in either role, a webapp answering).
+    /// A moved master or coreapp is back when health lists it without an error and the cluster
+    /// is healthy (a webapp is back once it logged node_started).
     func waitUntilRejoined(_ n: String) async throws {
         let role = cluster.nodes[n]?.role
         _ = try await cluster.waitForHealth(timeout: max(30, real(120))) { h in

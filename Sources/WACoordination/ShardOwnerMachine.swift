@@ -193,6 +193,9 @@ public struct ShardOwnerMachine: Sendable {
         return dropShard(a, reason: "planned handover: released on the primary master's request")
     }
 
+    /// The release could not be written: the DB still names this node, so its word counts again.
+    public mutating func releaseFailed() { released = nil }
+
     /// Graceful stop: disconnect; the shell then releases the shard in the DB.
     public mutating func resign() -> [Directive] {
         guard let a = currentAssignment else { return [] }

@@ -73,7 +73,7 @@ public final class RemoteClusterStore: ClusterStore, Sendable {
     /// Hands the db node this release's migrations: it may be of an older release (it is
     /// upgraded like any node) and not know the newest ones.
     public func migrate(to version: Int, scripts: [MigrationScript]?) async throws -> MigrationResult {
-        let r = try await call(.migrate(to: version, scripts: scripts ?? SQLMigrations.scripts(for: .sqlite)))
+        let r = try await call(.migrate(to: version, scripts: scripts ?? SQLMigrations.scripts(for: engine)))
         guard case .migration(let m) = r else { throw unexpected(r, "migrate") }
         return m
     }

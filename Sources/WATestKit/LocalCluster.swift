@@ -306,14 +306,17 @@ public final class LocalCluster: Sendable {
             for m in layout.masterNames {
                 guard let node = nodes[m], process(m)?.isAlive == true else { continue }
                 let client = RPCClient(peer: HostPort(host: "127.0.0.1", port: node.servicePort), keyring: keyring, group: group)
+                // A master that does not answer (paused, restarting) is not the primary to ask.
+                guard let support = try? await client.call(NodeRPC.Support.self, Empty(), timeout: 2), support.role == "primary_master" else { continue }
                 do {
-                    let support = try await client.call(NodeRPC.Support.self, Empty(), timeout: 2)
-                    guard support.role == "primary_master" else { continue }
                     return try await client.call(NodeRPC.Handover.self, .init(shard: shard, to: to), timeout: max(5, timeout))
                 } catch {
                     last = "\(m): \(error)"
-                    if "\(error)".contains("no healthy standby") || "\(error)".contains("is not a healthy standby") || "\(error)".contains("being moved") { break }
-                    if !"\(error)".contains("not the primary") { throw ClusterError("handover of shard \(shard) refused by \(m): \(error)") }
+                    // Retried: no standby is promotable yet (one just restarted), another move is
+                    // under way, or the master lost its lease meanwhile.
+                    let text = "\(error)"
+                    let transient = ["no healthy standby", "is not a healthy standby", "being moved", "not the primary", "lost the master lease"]
+                    if !transient.contains(where: text.contains) { throw ClusterError("handover of shard \(shard) refused by \(m): \(error)") }
                 }
             }
             try await Polling.pause(seconds: 0.1)

@@ -35,6 +35,19 @@ struct UpgradeCheckerTests {
         #expect(ok.reason.contains("dbupgrade exited 0 in 0.42s") && ok.reason.contains("shard 0 wacore1→wacore3 0.120s"), "\(ok.reason)")
     }
 
+    @Test func aHandoverThatWaitedOutTheLeaseOrNeverEndedFails() throws {
+        var run = CannedRun()
+        run.sends(400, from: 1010)
+        var u = upgrade(bound: 5)
+        u.handovers = [.init(shard: 0, from: "wacore1", to: "wacore3", released: false, acquiredAfter: 8.1)]
+        run.meta.upgrades = [u]
+        let c = try #require(Checker.upgradeCost.check(try run.load()))
+        #expect(c.verdict == .fail && c.reason.contains("did not release shard 0"), "\(c.reason)")
+        u.handovers = [.init(shard: 0, from: "wacore1", to: "wacore3", released: true, acquiredAfter: nil)]
+        run.meta.upgrades = [u]
+        #expect(try #require(Checker.upgradeCost.check(try run.load())).reason.contains("did not end with the new owner holding the lease"))
+    }
+
     @Test func aFailedDBUpgradePassesOnlyWhenAskedForAndNothingMoved() throws {
         var run = CannedRun()
         run.sends(100, from: 1010)
@@ -50,11 +63,19 @@ struct UpgradeCheckerTests {
         #expect(try #require(Checker.upgradeCost.check(try run.load())).verdict == .fail)
     }
 
-    @Test func withoutSendsDuringTheUpgradeTheCostIsUnknownAndWithoutUpgradesTheCheckDoesNotApply() throws {
+    @Test func aWindowWithoutAcceptedSendsIsUnavailableThroughoutAndWithoutAnySendsTheCostIsUnknown() throws {
         var run = CannedRun()
         run.sends(20, from: 1001)
         run.meta.upgrades = [upgrade(from: 1040, to: 1045)]
         #expect(try #require(Checker.upgradeCost.check(try run.load())).verdict == .fail, "a window with no accepted send at all is 5 s unavailable")
+        // A shard of the boot count whose every send failed (or that had none) counts whole.
+        var dark = CannedRun()
+        dark.meta.shards = 2
+        dark.sends(400, shard: 0, from: 1010)
+        dark.failedSend(shard: 1, at: 1022)
+        dark.meta.upgrades = [upgrade(bound: 5)]
+        let d = try #require(Checker.upgradeCost.check(try dark.load()))
+        #expect(d.verdict == .fail && d.reason.contains("shard 1 had no accepted send for 10.000s"), "\(d.reason)")
         var quiet = CannedRun()
         quiet.meta.upgrades = [upgrade()]
         #expect(try #require(Checker.upgradeCost.check(try quiet.load())).verdict == .unknown)

@@ -159,9 +159,16 @@ struct MasterControllerTests {
         try await rt2.registerSelf(role: .coreapp)
         f.peers.answerHeartbeats(at: rt1.config.rpcAddress)
         f.peers.answerHeartbeats(at: rt2.config.rpcAddress)
+        // While the handover runs (the owner has released, the standby is not assigned yet), a
+        // planner pass sees an ownerless shard: it must leave it to the handover.
+        let ownerMidHandover = Locked<[String?]>([])
         f.peers.answer(NodeRPC.ReleaseShard.self, awaiting: { p, peer in
             guard peer == rt1.config.rpcAddress else { throw FixtureError("only wacore1 owns a shard") }
-            return await c1.releaseShard(p)
+            let r = await c1.releaseShard(p)
+            await master.step()
+            let owner = try await f.store.shardMap().owner(of: 0)
+            ownerMidHandover.withLock { $0.append(owner) }
+            return r
         })
         f.peers.answer(NodeRPC.ShardMapChanged.self, awaiting: { _, peer in
             if peer == rt2.config.rpcAddress { await c2.step() } else { await c1.step() }
@@ -187,6 +194,7 @@ struct MasterControllerTests {
             #expect(result.released)
             #expect(result.epoch > before.epoch)
             #expect(result.acquiredAfter != nil, "wacore2 took the lease while the master waited")
+            #expect(ownerMidHandover.value == [nil], "the planner promoted someone while the handover was under way")
             let after = try #require(try await f.store.shardMap().rows.first)
             #expect(after.owner == "c2")
             #expect(after.fenceUntil < before.leaseUntil!, "released: the successor's fence is not the old lease's end")

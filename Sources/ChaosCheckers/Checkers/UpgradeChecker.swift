@@ -79,7 +79,7 @@ extension Checker {
                 continue
             }
             if u.dbupgradeExpectedToFail { failures.append("\(tag)dbupgrade was asked to fail and exited 0") }
-            let gaps = UpgradeCost.longestGaps(run.sends, from: u.startedAt, to: u.endedAt)
+            let gaps = UpgradeCost.longestGaps(run.sends, shards: run.meta.shards, from: u.startedAt, to: u.endedAt)
             for (shard, gap) in gaps.sorted(by: { $0.key < $1.key }) {
                 figures["\(tag)shard\(shard)_unavailable_real"] = (gap * 1000).rounded() / 1000
                 if let bound = u.maxUnavailableReal, gap > bound {
@@ -89,6 +89,8 @@ extension Checker {
             if gaps.isEmpty { unknown.append("\(tag)no client send during the upgrade to measure its unavailability by") }
             for h in u.handovers {
                 if let a = h.acquiredAfter { figures["\(tag)handover_shard\(h.shard)_real"] = a }
+                else { failures.append("\(tag)the handover of shard \(h.shard) (\(h.from) → \(h.to)) did not end with the new owner holding the lease") }
+                if !h.released { failures.append("\(tag)\(h.from) did not release shard \(h.shard) when asked: the handover waited out its lease") }
             }
             let worst = gaps.values.max() ?? 0
             parts.append(String(format: "%@%@: %@; %d node(s) moved in %.2fs; longest per-shard unavailability %.3fs%@",
@@ -111,18 +113,23 @@ extension Checker {
 /// The upgrade's unavailability figure, a pure function of the client sends.
 public enum UpgradeCost {
     /// Per shard, the longest real time between the window's start and its first accepted
-    /// send's completion, between consecutive completions, and from the last to the window's end.
-    public static func longestGaps(_ sends: [Send], from: Double, to: Double) -> [Int: Double] {
+    /// send's completion, between consecutive completions, and from the last to the window's
+    /// end. A shard with sends but none accepted in the window (or a shard of the boot count
+    /// with none at all, once any shard had one) was unavailable for the whole window.
+    public static func longestGaps(_ sends: [Send], shards: Int, from: Double, to: Double) -> [Int: Double] {
         var completions: [Int: [Double]] = [:]
-        for s in sends where s.outcome == .ok {
-            guard let shard = s.shard, let done = s.completion?.ts else { continue }
-            completions[shard, default: []].append(done)
+        for s in sends {
+            guard let shard = s.shard else { continue }
+            if completions[shard] == nil { completions[shard] = [] }
+            if s.outcome == .ok, let done = s.completion?.ts { completions[shard]!.append(done) }
         }
+        guard !completions.isEmpty else { return [:] }
+        for shard in 0..<shards where completions[shard] == nil { completions[shard] = [] }
         var out: [Int: Double] = [:]
         for (shard, times) in completions {
             let inside = times.filter { $0 >= from && $0 <= to }.sorted()
             let edges = [from] + inside + [to]
-            out[shard] = zip(edges, edges.dropFirst()).map { $1 - $0 }.max() ?? (to - from)
+            out[shard] = zip(edges, edges.dropFirst()).map { $1 - $0 }.max()!
         }
         return out
     }

@@ -158,10 +158,15 @@ public actor CoreappController {
     /// out the lease, as after a failure).
     public func releaseShard(_ p: NodeRPC.ReleaseShard.Params) async -> NodeRPC.ReleaseShard.Result {
         guard let directives = machine.release(shard: p.shard, epoch: p.epoch) else { return .init(released: false) }
+        let leaving = session
         await apply(directives)
+        await leaving?.closed()
         do {
             try await rt.store.releaseShard(shard: p.shard, epoch: p.epoch, node: rt.nodeID)
         } catch {
+            // The DB still names this node for the epoch: take it up again rather than leave the
+            // shard without a server (the master then fences it by its lease).
+            machine.releaseFailed()
             rt.logger.event("db_error", "could not release shard \(p.shard) for a handover: \(error)", level: .warning)
             return .init(released: false)
         }

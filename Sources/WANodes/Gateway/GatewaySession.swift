@@ -99,6 +99,13 @@ public final class GatewaySession: GatewayLink {
         return true
     }
 
+    /// Until this node's end of the connection is closed: a planned release frees the lease only
+    /// after it, so the successor's hello cannot reach the gateway while this socket is open.
+    public func closed() async {
+        guard let c = guarded.withLock({ $0.connection }) else { return }
+        try? await c.channel.closeFuture.get()
+    }
+
     /// Says goodbye and closes. Idempotent.
     public func stop(reason: String) {
         let c = guarded.withLock { g -> LineConnection? in g.stopped = true; return g.connection }

@@ -31,6 +31,9 @@ public actor MasterController {
     var handingOver: Set<Int> = []
     var releasing: Set<String> = []
     var resharding = false
+    /// Counts the shard moves a handover or a shard change made: a planner pass whose map was
+    /// read before one of them decides nothing (its map is stale).
+    var shardMoves = 0
 
     public init(runtime: NodeRuntime) {
         rt = runtime
@@ -172,10 +175,11 @@ public actor MasterController {
         guard let account, account.isRegistered else { stopControl(reason: "account not registered"); return }
         do {
             let now = rt.clock.now
+            let moves = shardMoves
             let nodes = try await rt.store.nodes()
             let map = try await rt.store.shardMap()
             let byID = Dictionary(nodes.filter { $0.role == .coreapp }.map { ($0.nodeID, $0) }, uniquingKeysWith: { a, _ in a })
-            let candidates = try await self.candidates(nodes: nodes, map: map, now: now)
+            let candidates = try await self.candidates(nodes: nodes, now: now)
             for c in candidates {
                 let owned = map.shard(ownedBy: c.nodeID)
                 if let verdict = c.unhealthy, let owned, reportedUnhealthy[c.nodeID] != "\(owned.epoch)" {
@@ -192,6 +196,7 @@ public actor MasterController {
                 case let .promote(shard, _, _, _) where handingOver.contains(shard):
                     continue
                 case let .promote(shard, node, replacing, reason):
+                    guard shardMoves == moves, !resharding, !handingOver.contains(shard) else { return }
                     guard let g = guardNow() else { return }
                     guard let row = try await rt.store.assignShard(shard, to: node, guard: g) else { continue }
                     reportedNoCandidate[shard] = nil
@@ -219,7 +224,7 @@ public actor MasterController {
 
     /// Every coreapp as the planner sees it now: the failure detector's verdict, and whether it
     /// may be promoted (an owner releasing its shard for a handover may not).
-    func candidates(nodes: [NodeRecord], map: ShardMapSnapshot, now: LogicalInstant) async throws -> [CoreappCandidate] {
+    func candidates(nodes: [NodeRecord], now: LogicalInstant) async throws -> [CoreappCandidate] {
         let masterNames = Dictionary(nodes.filter { $0.role == .master }.map { ($0.nodeID, $0.hostname) }, uniquingKeysWith: { a, _ in a })
         // Peers are named by hostname so the unhealthy reason reads well in events.
         let peers = try await rt.store.peerReports(excluding: rt.nodeID).map { r -> PeerReport in
@@ -255,13 +260,17 @@ public actor MasterController {
         guard !handingOver.contains(p.shard), !resharding else {
             throw APIError.conflict("shard", "shard \(p.shard) is being moved already; retry when that is done")
         }
+        // Claimed before the next await: the actor is re-entrant, and a second handover of this
+        // shard or a shard change must see this one.
+        handingOver.insert(p.shard)
+        defer { handingOver.remove(p.shard); shardMoves += 1 }
         guard let row = map.rows.first(where: { $0.shard == p.shard }), let owner = row.owner else {
             throw APIError.conflict("shard", "shard \(p.shard) has no owner to hand over; the primary master promotes a standby on its own")
         }
         let nodes = try await rt.store.nodes()
         let byID = Dictionary(nodes.filter { $0.role == .coreapp }.map { ($0.nodeID, $0) }, uniquingKeysWith: { a, _ in a })
         let busy = Set(map.rows.compactMap(\.owner))
-        let standbys = try await candidates(nodes: nodes, map: map, now: rt.clock.now)
+        let standbys = try await candidates(nodes: nodes, now: rt.clock.now)
             .filter { $0.promotable && $0.unhealthy == nil && !busy.contains($0.nodeID) }
             .sorted(by: ShardPlanner.precedes)
         let target: CoreappCandidate
@@ -277,12 +286,11 @@ public actor MasterController {
             target = t
         }
         let ownerName = byID[owner]?.hostname ?? owner
-        handingOver.insert(p.shard)
         releasing.insert(owner)
-        defer { handingOver.remove(p.shard); releasing.remove(owner) }
+        defer { releasing.remove(owner) }
         rt.logger.event("handover_started", "handing shard \(p.shard) over from \(ownerName) to \(target.hostname)",
                         ["shard": "\(p.shard)", "from": ownerName, "to": target.hostname])
-        let released = await release(shard: p.shard, epoch: row.epoch, owner: owner, at: byID[owner]?.rpcAddress)
+        let released = await release(shard: p.shard, epoch: row.epoch, at: byID[owner]?.rpcAddress)
         let releasedAt = rt.clock.monotonicNow
         guard let g = guardNow(), let assigned = try await rt.store.assignShard(p.shard, to: target.nodeID, guard: g) else {
             throw APIError(.notPrimaryMaster, "lost the master lease during the handover of shard \(p.shard); retry", status: 403)
@@ -293,9 +301,11 @@ public actor MasterController {
         if let addr = byID[target.nodeID]?.rpcAddress {
             _ = try? await rt.peers.call(NodeRPC.ShardMapChanged.self, Empty(), on: addr, timeout: rt.real(2, floor: 0.2))
         }
-        // Until the successor holds the lease: the fence (the old lease, when not released) and
-        // a few ticks for the standby's step.
-        let wait = max(0, assigned.fenceUntil.seconds - rt.clock.now.seconds) + 5 * rt.timings.tick
+        // Until the successor holds the lease: the fence (the old lease, when not released; on
+        // the database's clock, so measured against the map's own reading time) and a few ticks
+        // for the standby's step.
+        let dbNow = (try? await rt.store.shardMap().asOf) ?? assigned.fenceUntil
+        let wait = max(0, assigned.fenceUntil - dbNow) + 5 * rt.timings.tick
         var acquiredAt: LogicalInstant?
         let deadline = rt.clock.monotonicNow + wait
         while rt.clock.monotonicNow < deadline {
@@ -307,17 +317,17 @@ public actor MasterController {
         }
         let real = { (t: LogicalInstant) in ((self.rt.clock.scale.real(t - started)) * 1000).rounded() / 1000 }
         let result = NodeRPC.Handover.Result(shard: p.shard, from: ownerName, to: target.hostname, epoch: assigned.epoch, released: released,
-                                             releasedAfter: real(releasedAt), acquiredAfter: acquiredAt.map(real))
+                                             releasedAfter: released ? real(releasedAt) : nil, acquiredAfter: acquiredAt.map(real))
         rt.logger.event("handover_done", "shard \(p.shard) handed over from \(ownerName) to \(target.hostname)"
                             + (released ? "" : " (the owner did not release: its lease fenced it)")
                             + (acquiredAt == nil ? "; the new owner had not taken the lease within \(Int(wait)) logical s" : ""),
                         ["shard": "\(p.shard)", "from": ownerName, "to": target.hostname, "epoch": "\(assigned.epoch)", "released": "\(released)",
-                         "released_after": "\(result.releasedAfter)", "acquired_after": result.acquiredAfter.map { "\($0)" } ?? ""])
+                         "released_after": result.releasedAfter.map { "\($0)" } ?? "", "acquired_after": result.acquiredAfter.map { "\($0)" } ?? ""])
         return result
     }
 
     /// Asks an owner to release its shard; false when it did not (or could not be asked).
-    func release(shard: Int, epoch: Int, owner: String, at address: HostPort?) async -> Bool {
+    func release(shard: Int, epoch: Int, at address: HostPort?) async -> Bool {
         guard let address else { return false }
         let r = try? await rt.peers.call(NodeRPC.ReleaseShard.self, .init(shard: shard, epoch: epoch), on: address,
                                          timeout: rt.real(rt.timings.ownerCall, floor: ClusterTimings.ownerCallFloorReal))
@@ -473,7 +483,7 @@ public actor MasterController {
             throw APIError.conflict("shards", "a shard change or handover is under way; retry when it is done")
         }
         resharding = true
-        defer { resharding = false }
+        defer { resharding = false; shardMoves += 1 }
         // Owners release on command, so the new map's fence (the end of every old lease) is now
         // rather than a lease TTL away; an owner that does not answer is still fenced by its lease.
         await releaseEveryOwner()
@@ -494,7 +504,7 @@ public actor MasterController {
             for row in map.rows {
                 guard let owner = row.owner else { continue }
                 let address = byID[owner]
-                group.addTask { _ = await self.release(shard: row.shard, epoch: row.epoch, owner: owner, at: address) }
+                group.addTask { _ = await self.release(shard: row.shard, epoch: row.epoch, at: address) }
             }
         }
     }

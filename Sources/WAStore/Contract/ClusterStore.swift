@@ -132,13 +132,16 @@ public enum ClusterSchema {
     }
 
     /// The one line a binary prints before it refuses a database, or nil when it can work with it.
+    /// `release`: the release asking, when it is this binary's (a db node judges for a client
+    /// of another release, and names none).
     public static func refusal(database: Int, binary: Int = version, newestCompatible: Int = newestCompatible,
-                               oldestUpgradable: Int = oldestUpgradable) -> StoreError? {
+                               oldestUpgradable: Int = oldestUpgradable, release: String? = ClusterRelease.version) -> StoreError? {
+        let who = release.map { "release \($0)" } ?? "the node's release"
         switch fit(database: database, binary: binary, newestCompatible: newestCompatible, oldestUpgradable: oldestUpgradable) {
         case .tooNew(let v):
-            return StoreError(.schemaTooNew, "the database schema is version \(v), but release \(ClusterRelease.version) works with schema \(binary) to \(newestCompatible) only; run this node on a newer release")
+            return StoreError(.schemaTooNew, "the database schema is version \(v), but \(who) works with schema \(binary) to \(newestCompatible) only; run this node on a newer release")
         case .tooOld(let v):
-            return StoreError(.schemaTooOld, "the database schema is version \(v), older than release \(ClusterRelease.version) can upgrade in place (from \(oldestUpgradable)); run the dbupgrade of an intermediate release first")
+            return StoreError(.schemaTooOld, "the database schema is version \(v), older than \(who) can upgrade in place (from \(oldestUpgradable)); run the dbupgrade of an intermediate release first")
         default:
             return nil
         }

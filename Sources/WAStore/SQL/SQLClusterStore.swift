@@ -62,7 +62,11 @@ public final class SQLClusterStore: ClusterStore {
                     throw StoreError(.unsupported, "the migrations handed to this \(engine.rawValue) database are for another engine")
                 }
                 // A newer release's dbupgrade brings the migrations this server does not know.
-                scripts = own + supplied.filter { $0.version > own.last!.version }.map { ($0.version, $0.sql) }
+                let newer = supplied.filter { $0.version > own.last!.version }.sorted { $0.version < $1.version }
+                guard newer.enumerated().allSatisfy({ $0.element.version == own.last!.version + 1 + $0.offset }) else {
+                    throw StoreError(.unsupported, "the migrations handed to this database skip a version (this server knows up to \(own.last!.version), got \(newer.map { String($0.version) }.joined(separator: ", ")))")
+                }
+                scripts = own + newer.map { ($0.version, $0.sql) }
             }
             let known = scripts.last!.version
             guard target <= known else {
@@ -70,7 +74,7 @@ public final class SQLClusterStore: ClusterStore {
             }
             try c.execute("CREATE TABLE IF NOT EXISTS schema_info(version INTEGER NOT NULL)")
             let from = try Self.version(c)
-            if let refusal = ClusterSchema.refusal(database: from, binary: target, newestCompatible: target + 1) { throw refusal }
+            if let refusal = ClusterSchema.refusal(database: from, binary: target, newestCompatible: target + 1, release: nil) { throw refusal }
             for m in scripts where m.version > from && m.version <= target {
                 try c.executeScript(m.sql)
                 try c.execute("INSERT INTO schema_info(version) VALUES (?)", [.int(Int64(m.version))])

@@ -189,14 +189,14 @@ public enum NodeRPC {
             /// Whether the owner released on command; false: it did not answer (or runs a release
             /// without `release_shard`), so the successor waits out its lease.
             public var released: Bool
-            /// Real seconds from the request until the old owner had released, and until the
-            /// new owner held the shard's lease (nil: not within the wait).
-            public var releasedAfter: Double
+            /// Real seconds from the request until the old owner had released (nil: it did not),
+            /// and until the new owner held the shard's lease (nil: not within the wait).
+            public var releasedAfter: Double?
             public var acquiredAfter: Double?
             enum CodingKeys: String, CodingKey {
                 case shard, from, to, epoch, released, releasedAfter = "released_after", acquiredAfter = "acquired_after"
             }
-            public init(shard: Int, from: String, to: String, epoch: Int, released: Bool, releasedAfter: Double, acquiredAfter: Double?) {
+            public init(shard: Int, from: String, to: String, epoch: Int, released: Bool, releasedAfter: Double?, acquiredAfter: Double?) {
                 self.shard = shard; self.from = from; self.to = to; self.epoch = epoch; self.released = released
                 self.releasedAfter = releasedAfter; self.acquiredAfter = acquiredAfter
             }
@@ -258,16 +258,22 @@ extension NodeRPC.RestoreAccount.Params: ValidatedParams {
 
 }
 
+/// A shard number any cluster could have (0 to the largest shard count - 1).
+func validateShardIndex(_ shard: Int) throws(APIError) {
+    let most = ShardRouter.validShardCounts.max()!
+    guard (0..<most).contains(shard) else { throw APIError.invalid("shard", "must be 0 to \(most - 1)") }
+}
+
 extension NodeRPC.ReleaseShard.Params: ValidatedParams {
     public func validate() throws(APIError) {
-        guard shard >= 0, shard < ShardRouter.validShardCounts.max()! else { throw APIError.invalid("shard", "must be 0 to \(ShardRouter.validShardCounts.max()! - 1)") }
+        try validateShardIndex(shard)
         guard epoch >= 0 else { throw APIError.invalid("epoch", "must not be negative") }
     }
 }
 
 extension NodeRPC.Handover.Params: ValidatedParams {
     public func validate() throws(APIError) {
-        guard shard >= 0, shard < ShardRouter.validShardCounts.max()! else { throw APIError.invalid("shard", "must be 0 to \(ShardRouter.validShardCounts.max()! - 1)") }
+        try validateShardIndex(shard)
         if let to, to.isEmpty || to.count > 253 { throw APIError.invalid("to", "must be a coreapp's hostname or node id") }
     }
 }

@@ -116,6 +116,26 @@ struct SchemaConformanceTests {
         }
     }
 
+    /// Schema 5's `nodes.schema_version`: written and read where the column exists, absent on
+    /// schema 4 (an older release's nodes, or a db node serving them) without an error.
+    @Test(arguments: Backend.all)
+    func eachNodesSchemaIsKeptFromSchema5AndIgnoredBefore(_ backend: Backend) async throws {
+        try await withStores(backend, migrated: false) { (s: StoreFixture) async throws in
+            _ = try await s.a.migrate(to: 4)
+            func node(_ schema: Int?) -> NodeRecord {
+                NodeRecord(nodeID: "n1", hostname: "wacore1", role: .coreapp, rpcAddress: HostPort(host: "127.0.0.1", port: 1),
+                           version: ClusterRelease.version, registeredAt: t(0), heartbeatAt: t(1), schemaVersion: schema)
+            }
+            try await s.b.upsertNode(node(5))
+            #expect(try await s.a.nodes().first?.schemaVersion == nil, "schema 4 has no column to keep it in")
+            _ = try await s.b.migrate(to: 5)
+            try await s.b.upsertNode(node(5))
+            #expect(try await s.a.nodes().first?.schemaVersion == 5)
+            try await s.a.upsertNode(node(nil))
+            #expect(try await s.b.nodes().first?.schemaVersion == nil, "a node of an older release writes none")
+        }
+    }
+
     @Test(arguments: Backend.all)
     func aSchemaNewerThanThisBinaryIsRefused(_ backend: Backend) async throws {
         try await withStores(backend) { (s: StoreFixture) async throws in
