@@ -50,7 +50,11 @@ extension ScenarioRunner {
     /// `handover: {shard, to}` on its own.
     func handoverStep(shard: Int, to: NodeSelector?, line: Int) async throws {
         let target = try to.map { try resolve($0) }
-        let id = inject("handover", "planned handover of shard \(shard)\(target.map { " to \($0)" } ?? "")", targets: [], healedBy: "handover:\(shard)", line: line) {}
+        // The owner is the fault's target, so the sends its shard fails while it moves are
+        // explained by this step (and only that shard's).
+        let owner = observer.owners()[shard]
+        let id = inject("handover", "planned handover of shard \(shard)\(target.map { " to \($0)" } ?? "")", targets: owner.map { [$0] } ?? [],
+                        healedBy: "handover:\(shard)", line: line, allShards: owner == nil) {}
         let r = try await cluster.handover(shard: shard, to: target, timeout: max(10, real(60)))
         heal("handover:\(shard)", f: "handover", value: "shard \(shard) handed over", line: line, ids: [id])
         note("step", handoverText(r))
