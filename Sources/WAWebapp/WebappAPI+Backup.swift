@@ -63,6 +63,7 @@ extension WebappAPI {
             _ = try await forward(NodeRPC.RestoreAccount.self, params)
         }
         let version = try await rt.store.saveSettings(checked)
+        _ = try? await rt.refreshSettings()
         for name in ProfileDocument.all {
             try await rt.store.saveDocument(name, body: content["documents"]?[name]?.stringValue)
         }

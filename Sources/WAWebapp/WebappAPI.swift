@@ -274,6 +274,9 @@ final class WebappAPI: Sendable {
         let current = try await rt.store.settings().settings
         let next = try current.applying(patch: body)
         let version = try await rt.store.saveSettings(next)
+        // This webapp acts on what it just stored (its /metrics, its callbacks check) rather than
+        // a tick later, when its periodic refresh would read it.
+        _ = try? await rt.refreshSettings()
         rt.logger.event("settings_changed", "application settings changed (version \(version))", ["version": "\(version)", "keys": body.keys.sorted().joined(separator: ",")])
         return APIResponse.json(["settings": ["application": next]])
     }
