@@ -111,7 +111,7 @@ let package = Package(
                                                    .product(name: "Histogram", package: "hdrhistogram-swift")] + nio, swiftSettings: settings),
         .target(name: "WAChaos", dependencies: [
             "WACore", "WAWire", "WATestKit", "ProcessSupervisor", "LinkProxy", "ChaosScenario", "ChaosCheckers", "LoadGenerator", "WAStorePostgres",
-            "WAStore", "WAStoreSQLite",
+            "WAStore", "WAStoreSQLite", .product(name: "Hummingbird", package: "hummingbird"),
         ] + nio, swiftSettings: settings),
         .executableTarget(name: "wachaos", dependencies: [
             "WAChaos", "ChaosCheckers", "ChaosScenario", "WACore", "ProcessSupervisor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -141,6 +141,8 @@ let package = Package(
         .testTarget(name: "ChaosScenarioTests", dependencies: ["ChaosScenario", "WACore"], swiftSettings: settings),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "WACore", .product(name: "NIOHTTP1", package: "swift-nio")] + nio,
                     swiftSettings: settings),
-        .testTarget(name: "WAChaosTests", dependencies: ["WAChaos", "ChaosCheckers", "WACore", "WATestKit", "wachaos", "wacluster"], swiftSettings: settings),
+        .testTarget(name: "WAChaosTests", dependencies: ["WAChaos", "ChaosCheckers", "ChaosScenario", "WACore", "WATestKit", "wachaos", "wacluster",
+                                                     .product(name: "Hummingbird", package: "hummingbird"),
+                                                     .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: settings),
     ]
 )

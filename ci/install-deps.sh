@@ -3,7 +3,8 @@
 # what is missing is installed, so a warm machine pays nothing.
 set -euo pipefail
 # chromium: headless screenshots of the HTML timeline (the report must render).
-needed=(libsqlite3-dev libpq-dev libcap-dev pkg-config postgresql sqlite3 curl chromium)
+# tmux: ci/up-tmux.sh drives `wachaos up` in one pane and `wachaos fault` in another.
+needed=(libsqlite3-dev libpq-dev libcap-dev pkg-config postgresql sqlite3 curl chromium tmux)
 missing=()
 for p in "${needed[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -41,6 +41,13 @@ fuzz=$?
 set -e
 tail -n 20 ci-artifacts/schemathesis.log
 if [ "$fuzz" -ne 0 ]; then echo "schemathesis --checks all failed (status $fuzz); see ci-artifacts/schemathesis.log"; exit "$fuzz"; fi
+# `wachaos up` under tmux: the live view redraws in one pane while another injects a fault.
+set +e
+ci/up-tmux.sh > ci-artifacts/up-tmux.log 2>&1
+tmuxed=$?
+set -e
+tail -n 32 ci-artifacts/up-tmux.log
+if [ "$tmuxed" -ne 0 ]; then echo "ci/up-tmux.sh failed (status $tmuxed); see ci-artifacts/up-tmux.log"; exit "$tmuxed"; fi
 sync
 set +e
 ci/chaos-suite.sh

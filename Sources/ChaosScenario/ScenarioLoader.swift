@@ -86,6 +86,27 @@ public enum ScenarioLoader {
         return scenarios
     }
 
+    /// One step as a scenario spells it (YAML or JSON: `kill: wacore1`, `{"heal": "all"}`), checked
+    /// against a running cluster's topology and shard count: what a session of `wachaos up` is
+    /// asked to do. `source` names the request in errors (`control request:1: kill: ...`).
+    public static func step(_ text: String, topology: Topology, shards: Int, source: String = "control request") -> Result<Step, ScenarioErrors> {
+        let root: Node?
+        do { root = try composeScenarioYAML(text) } catch {
+            return .failure(ScenarioErrors([scenarioError(fromYAMLError: error, file: source)]))
+        }
+        guard let root else {
+            return .failure(ScenarioErrors([ScenarioError(file: source, line: 0, field: "", message: "expected a step such as `kill: wacore1`, got nothing")]))
+        }
+        let diagnostics = Diagnostics(file: source)
+        var context = TimelineContext(topology: topology, shards: shards)
+        // A session measures from whatever fault the person injected last.
+        context.sawFault = true
+        var timeline = TimelineParser(diagnostics: diagnostics, context: context)
+        let step = timeline.parseStep(Field(node: root, path: ""))
+        guard let step, diagnostics.errors.isEmpty else { return .failure(ScenarioErrors(diagnostics.sortedErrors)) }
+        return .success(step)
+    }
+
     /// Yams' composer, retried once with `owner(shard: N)` respaced (see `respacingShardSelectors`).
     private static func composeScenarioYAML(_ yaml: String) throws -> Node? {
         do {

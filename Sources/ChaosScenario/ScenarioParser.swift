@@ -25,7 +25,7 @@ struct ScenarioParser {
         let register = fields.optional("register").flatMap(diagnostics.boolean) ?? true
         let shardsField = fields.optional("shards")
         let shards = shardsField.map { shardCountValue($0, diagnostics: diagnostics) } ?? 1
-        let workload = fields.optional("workload").flatMap(workloadValue)
+        let workload = fields.optional("workload").flatMap { parseWorkload($0, diagnostics: diagnostics) }
         if workload != nil, !register, let w = fields.optional("workload") {
             diagnostics.report(w.key ?? w.node, w.path, "a workload needs a registered account; remove it or set register: true")
         }
@@ -38,20 +38,6 @@ struct ScenarioParser {
         return Scenario(name: name, description: description, timeScale: timeScale, seed: seed,
                         topology: topology, settings: settings, register: register, shards: shards,
                         workload: workload, steps: steps, file: diagnostics.file)
-    }
-
-    /// `workload: {messages_per_second: 40, senders: 2}` — a message stream during the run.
-    private func workloadValue(_ field: Field) -> Workload? {
-        guard let fields = MappingFields(field, allowed: ["messages_per_second", "senders", "min_sends_per_fault"], diagnostics: diagnostics) else { return nil }
-        let rate = fields.required("messages_per_second").flatMap { diagnostics.number($0) }
-        if let rate, let f = fields.optional("messages_per_second"), !(rate > 0 && rate <= 5000) {
-            diagnostics.report(f.node, f.path, "expected a rate in (0, 5000] messages per real second, got \(rate)")
-            return nil
-        }
-        let senders = fields.optional("senders").flatMap { diagnostics.integer($0, in: 1...64) } ?? 2
-        let minimum = fields.optional("min_sends_per_fault").flatMap { diagnostics.integer($0, in: 0...1_000_000) } ?? Workload.defaultMinSendsPerFault
-        guard let rate else { return nil }
-        return Workload(messagesPerSecond: rate, senders: senders, minSendsPerFault: minimum)
     }
 
     private func scenarioName(_ field: Field) -> String? {
@@ -85,4 +71,18 @@ func shardCountValue(_ field: Field, diagnostics: Diagnostics) -> Int? {
         return nil
     }
     return value
+}
+
+/// `workload: {messages_per_second: 40, senders: 2}` — a message stream during the run.
+func parseWorkload(_ field: Field, diagnostics: Diagnostics) -> Workload? {
+    guard let fields = MappingFields(field, allowed: ["messages_per_second", "senders", "min_sends_per_fault"], diagnostics: diagnostics) else { return nil }
+    let rate = fields.required("messages_per_second").flatMap { diagnostics.number($0) }
+    if let rate, let f = fields.optional("messages_per_second"), !(rate > 0 && rate <= 5000) {
+        diagnostics.report(f.node, f.path, "expected a rate in (0, 5000] messages per real second, got \(rate)")
+        return nil
+    }
+    let senders = fields.optional("senders").flatMap { diagnostics.integer($0, in: 1...64) } ?? 2
+    let minimum = fields.optional("min_sends_per_fault").flatMap { diagnostics.integer($0, in: 0...1_000_000) } ?? Workload.defaultMinSendsPerFault
+    guard let rate else { return nil }
+    return Workload(messagesPerSecond: rate, senders: senders, minSendsPerFault: minimum)
 }

@@ -17,14 +17,10 @@ public enum ScenarioWriter {
         if let b = t.build { topology += ", build: \(b)" }
         if !t.nodeBuilds.isEmpty { topology += ", node_builds: {" + t.nodeBuilds.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}" }
         out += "topology: {\(topology)}\n"
-        if !s.settings.isEmpty {
-            out += "settings: {" + s.settings.applicationSettings.sorted { $0.key < $1.key }.map { "\($0.key): \(value($0.value))" }.joined(separator: ", ") + "}\n"
-        }
+        if !s.settings.isEmpty { out += "settings: \(settings(s.settings))\n" }
         if !s.register { out += "register: false\n" }
         if s.shards != 1 { out += "shards: \(s.shards)\n" }
-        if let w = s.workload {
-            out += "workload: {messages_per_second: \(number(w.messagesPerSecond)), senders: \(w.senders), min_sends_per_fault: \(w.minSendsPerFault)}\n"
-        }
+        if let w = s.workload { out += "workload: \(workload(w))\n" }
         out += "steps:\n"
         for step in s.steps { out += "  - \(self.step(step))\n" }
         return out
@@ -73,6 +69,8 @@ public enum ScenarioWriter {
         case .dbupgrade(let build, _): return "dbupgrade: \(build)"
         case .handover(let shard, let to, _): return "handover: {shard: \(shard)\(to.map { ", to: \(quote($0.description))" } ?? "")}"
         case .sleep(let s, _): return "sleep: \(number(s))"
+        case .workload(let w, _): return "workload: \(w.map(workload) ?? "stop")"
+        case .settings(let s, _): return "settings: \(settings(s))"
         case .run(let command, _): return "run: \(quote(command))"
         case .skew(let t, let by, let drift, _): return "skew: {node: \(quote(t.selector.description)), by: \(by)\(drift != 0 ? ", drift_ppm: \(drift)" : "")}"
         case .gateway(let fault, _):
@@ -93,6 +91,14 @@ public enum ScenarioWriter {
             if let seed = p.seed { parts.append("seed: \(seed)") }
             return "nemesis: {\(parts.joined(separator: ", "))}"
         }
+    }
+
+    public static func settings(_ s: SettingsOverrides) -> String {
+        "{" + s.applicationSettings.sorted { $0.key < $1.key }.map { "\($0.key): \(value($0.value))" }.joined(separator: ", ") + "}"
+    }
+
+    public static func workload(_ w: Workload) -> String {
+        "{messages_per_second: \(number(w.messagesPerSecond)), senders: \(w.senders), min_sends_per_fault: \(w.minSendsPerFault)}"
     }
 
     static func target(_ t: NodeTarget) -> String {

@@ -25,6 +25,13 @@ public struct SettingsOverrides: Equatable, Sendable {
     /// The unhealthy interval in force: the override or the product default.
     public var effectiveUnhealthyInterval: Int { unhealthyInterval ?? Self.defaultUnhealthyInterval }
 
+    /// These settings with `later`'s on top: what is in force after a `settings` step.
+    public func merging(_ later: SettingsOverrides) -> SettingsOverrides {
+        SettingsOverrides(heartbeatInterval: later.heartbeatInterval ?? heartbeatInterval,
+                          unhealthyInterval: later.unhealthyInterval ?? unhealthyInterval,
+                          passthrough: passthrough.merging(later.passthrough) { $1 })
+    }
+
     /// True when there is nothing to PATCH.
     public var isEmpty: Bool { heartbeatInterval == nil && unhealthyInterval == nil && passthrough.isEmpty }
 

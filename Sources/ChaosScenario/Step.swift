@@ -39,6 +39,10 @@ public enum StepKind: String, CaseIterable, Sendable {
     case handover
     /// Only a build's `dbupgrade`, online: the nodes stay on their builds (N-1 on schema N).
     case dbupgrade
+    /// Start, change or stop the message stream mid-run (what a session of `wachaos up` did).
+    case workload
+    /// `PATCH /v1/settings/application` mid-run.
+    case settings
 
     /// Steps that disturb the cluster; `expect_failover` measures from the most recent one.
     public var isFault: Bool {
@@ -110,6 +114,11 @@ public enum Step: Equatable, Sendable {
     case handover(shard: Int, to: NodeSelector?, line: Int)
     /// `dbupgrade: new`: that build's dbupgrade against the running cluster's database.
     case dbupgrade(build: String, line: Int)
+    /// `workload: {messages_per_second: 20, senders: 2}` starts the stream or changes its rate;
+    /// `workload: stop` stops it.
+    case workload(Workload?, line: Int)
+    /// `settings: {heartbeat_interval: 10}`: these application settings from now on.
+    case settings(SettingsOverrides, line: Int)
 
     /// The line of the step in its file.
     public var line: Int {
@@ -121,7 +130,8 @@ public enum Step: Equatable, Sendable {
              .expectNoFailover(_, _, _, let line), .expectPrimaryMaster(_, _, let line),
              .expectRecovery(_, let line), .dbLock(_, let line),
              .setShards(_, let line), .sleep(_, let line), .run(_, let line), .skew(_, _, _, let line),
-             .gateway(_, let line), .nemesis(_, let line), .contacts(_, _, let line), .upgrade(_, let line), .handover(_, _, let line), .dbupgrade(_, let line):
+             .gateway(_, let line), .nemesis(_, let line), .contacts(_, _, let line), .upgrade(_, let line), .handover(_, _, let line), .dbupgrade(_, let line),
+             .workload(_, let line), .settings(_, let line):
             return line
         }
     }
@@ -157,6 +167,8 @@ public enum Step: Equatable, Sendable {
         case .handover: return .handover
         case .dbupgrade: return .dbupgrade
         case .nemesis: return .nemesis
+        case .workload: return .workload
+        case .settings: return .settings
         }
     }
 

@@ -21,8 +21,18 @@ struct TimelineParser {
         return steps
     }
 
+    /// `workload: stop`, or a workload as at the top of the file.
+    private func workload(_ value: Field, line: Int) -> Step? {
+        if case .scalar(let s) = value.node, s.string == "stop" { return .workload(nil, line: line) }
+        guard case .mapping = value.node else {
+            diagnostics.report(value.node, value.path, "expected \"stop\" or {messages_per_second: N, senders: N}, got \(describe(value.node))")
+            return nil
+        }
+        return parseWorkload(value, diagnostics: diagnostics).map { .workload($0, line: line) }
+    }
+
     /// One step: a mapping with exactly one key, its kind.
-    private mutating func parseStep(_ item: Field) -> Step? {
+    mutating func parseStep(_ item: Field) -> Step? {
         guard case .mapping(let mapping) = item.node, mapping.count == 1, let (keyNode, valueNode) = mapping.first else {
             reportMisshapenStep(item)
             return nil
@@ -71,6 +81,8 @@ struct TimelineParser {
         case .upgrade: return upgrade(value, line: line)
         case .handover: return handover(value, line: line)
         case .dbupgrade: return buildName(value).map { .dbupgrade(build: $0, line: line) }
+        case .workload: return workload(value, line: line)
+        case .settings: return SettingsParser(diagnostics: diagnostics).parse(value).map { .settings($0, line: line) }
         }
     }
 

@@ -7,6 +7,12 @@ extension Supervisor {
     public func installSignalHandlers() {
         SignalTeardown.shared.register(self)
     }
+
+    /// The same, except that the first signal calls `gracefully` (a session ends itself: its
+    /// nodes stopped, its reports written) and only a second one tears everything down at once.
+    public func installSignalHandlers(gracefully: @escaping @Sendable (Int32) -> Void) {
+        SignalTeardown.shared.register(self, gracefully: gracefully)
+    }
 }
 
 /// The runner's reaction to being asked to stop: take every node down with it.
@@ -19,6 +25,7 @@ final class SignalTeardown: Sendable {
     private struct State {
         var supervisors: [WeakSupervisor] = []
         var sources: [DispatchSourceSignal] = []
+        var graceful: (@Sendable (Int32) -> Void)?
     }
 
     // Taking it in `tearDown` is fine: Dispatch runs signal sources' handlers on `queue`, not
@@ -26,9 +33,10 @@ final class SignalTeardown: Sendable {
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "ProcessSupervisor.signals") // delivers the signals; not a lock
 
-    func register(_ supervisor: Supervisor) {
+    func register(_ supervisor: Supervisor, gracefully: (@Sendable (Int32) -> Void)? = nil) {
         state.withLock { s in
             s.supervisors.append(WeakSupervisor(supervisor: supervisor))
+            if let gracefully { s.graceful = gracefully }
             if s.sources.isEmpty { s.sources = [SIGINT, SIGTERM, SIGHUP].map(makeSource) }
         }
     }
@@ -38,7 +46,14 @@ final class SignalTeardown: Sendable {
         // Children do not inherit the SIG_IGN: the shim resets every disposition before exec.
         signal(signalNumber, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-        source.setEventHandler { [self] in tearDown(exitCode: 128 + signalNumber) }
+        source.setEventHandler { [self] in
+            // One graceful attempt, taken once: the next signal is the hard stop.
+            if let graceful = state.withLock({ s -> (@Sendable (Int32) -> Void)? in defer { s.graceful = nil }; return s.graceful }) {
+                graceful(signalNumber)
+                return
+            }
+            tearDown(exitCode: 128 + signalNumber)
+        }
         source.resume()
         return source
     }

@@ -10,6 +10,7 @@ import WAWire
 struct InjectedFault {
     var id: Int
     var kind: String
+    var detail: String = ""
     var ts: Double
     var targets: [String]
     var owners: [Int: String]
@@ -37,7 +38,7 @@ extension ScenarioRunner {
         history.record(HistoryOp.nemesis, .invoke, kind) { $0.value = detail; $0.targets = targets; $0.faultID = id; $0.line = line }
         apply()
         history.record(HistoryOp.nemesis, .ok, kind) { $0.value = detail; $0.targets = targets; $0.shards = touched; $0.faultID = id; $0.line = line }
-        let fault = InjectedFault(id: id, kind: kind, ts: now(), targets: targets, owners: owners, primary: primary, healedBy: healedBy)
+        let fault = InjectedFault(id: id, kind: kind, detail: detail, ts: now(), targets: targets, owners: owners, primary: primary, healedBy: healedBy)
         faultLog.append(fault)
         activeFaults[id] = fault
         note("fault", detail)

@@ -30,6 +30,8 @@ public struct RunOptions: Sendable {
     /// Build folders by name (`--build NAME=DIR`), over the files' `topology.builds`.
     public var builds: [String: String] = [:]
     public var progress: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// What a session of `wachaos up` does between the scenario's steps and the teardown.
+    var session: (@Sendable (ScenarioRunner) async throws -> Void)?
     public init() {}
 }
 
@@ -70,6 +72,13 @@ final class ScenarioRunner {
     var webhook: WebhookReceiver?
     var stream: MessageStream?
     var streamTask: Task<Void, Never>?
+    /// The workload running now (nil when stopped), and how many streams have run.
+    var workloadNow: Workload?
+    /// The settings in force: the file's, then every `settings` step's on top.
+    lazy var settingsNow = scenario.settings
+    var streams = 0
+    /// Called with every line the runner notes (the session's live state listens).
+    var onNote: ((TimelineEntry) -> Void)?
 
     let databases: DatabaseProvider
     var database: ClusterDatabase?
@@ -98,7 +107,9 @@ final class ScenarioRunner {
     var slackLogical: Double { options.slackReal / scale }
 
     func note(_ kind: String, _ detail: String) {
-        timeline.append(TimelineEntry(ts: now(), scenario: scenario.name, step: stepIndex, line: stepLine, kind: kind, detail: detail))
+        let entry = TimelineEntry(ts: now(), scenario: scenario.name, step: stepIndex, line: stepLine, kind: kind, detail: detail)
+        timeline.append(entry)
+        onNote?(entry)
         options.progress(String(format: "[%@ %@] %6.2fs  %@%@", prefix, scenario.name, now() - started,
                                 stepLine.map { "line \($0): " } ?? "", detail))
     }
@@ -121,6 +132,7 @@ final class ScenarioRunner {
                 try await execute(step)
             }
             stepLine = nil
+            if let session = options.session { try await session(self) }
         } catch {
             let text = "\(error)"
             record(CheckResult(name: "scenario", line: stepLine, verdict: .fail,
@@ -173,36 +185,60 @@ final class ScenarioRunner {
             let json = try JSONCodec.encode(patch)
             try await cluster.patchSettings(json)
         }
-        if scenario.workload != nil {
-            let receiver = WebhookReceiver()
-            try await receiver.start()
-            webhook = receiver
-            try await cluster.patchSettings(.object(["webhooks": .object(["url": .string(receiver.url)])]))
-        }
+        if scenario.workload != nil { try await receiveWebhooks() }
         if scenario.register {
             try await cluster.register()
             if scenario.shards > 1 { try await cluster.setShards(scenario.shards) }
         }
         if let w = scenario.workload {
             try await cluster.waitForHealth(timeout: 30) { self.isHealthy($0) }
-            let s = MessageStream(history: history, shards: { [shardCount] in shardCount.value })
-            stream = s
-            let c = cluster!
-            let interval = Double(w.senders) / w.messagesPerSecond
-            workloadFrom = now()
-            streamTask = Task { await s.run(cluster: c, senders: w.senders, interval: interval) }
-            note("boot", String(format: "workload: %.0f messages/s from %d senders", w.messagesPerSecond, w.senders))
+            try await startWorkload(w)
         }
         note("boot", "cluster up: \(cluster.runningNames.joined(separator: " "))")
+    }
+
+    /// Points the cluster's webhooks at a receiver the runner hosts, once.
+    func receiveWebhooks() async throws {
+        guard webhook == nil else { return }
+        let receiver = WebhookReceiver()
+        try await receiver.start()
+        webhook = receiver
+        try await cluster.patchSettings(.object(["webhooks": .object(["url": .string(receiver.url)])]))
+    }
+
+    /// Starts the message stream, or changes its rate: the running stream stops first, and the
+    /// next one's keys start with a new prefix so no Idempotency-Key is used twice.
+    func startWorkload(_ w: Workload) async throws {
+        guard scenario.register else { throw RunnerError("a workload needs a registered account; this scenario has register: false") }
+        try await receiveWebhooks()
+        await stopWorkload()
+        streams += 1
+        let s = MessageStream(history: history, keyPrefix: streams == 1 ? "s" : "w\(streams)s", shards: { [shardCount] in shardCount.value })
+        stream = s
+        workloadNow = w
+        let c = cluster!
+        let interval = Double(w.senders) / w.messagesPerSecond
+        if workloadFrom == nil { workloadFrom = now() }
+        workloadTo = nil
+        streamTask = Task { await s.run(cluster: c, senders: w.senders, interval: interval) }
+        note("step", String(format: "workload: %.0f messages/s from %d senders", w.messagesPerSecond, w.senders))
+    }
+
+    /// Stops the message stream and waits for its sends in flight.
+    func stopWorkload() async {
+        guard let s = stream, workloadNow != nil else { return }
+        s.stop()
+        await streamTask?.value
+        workloadNow = nil
+        workloadTo = now()
+        note("step", "workload stopped")
     }
 
     /// Stops the workload, heals everything and lets the cluster drain, so the saved files hold
     /// the fate of every accepted message.
     func finishWorkload() async {
         guard let cluster else { return }
-        stream?.stop()
-        await streamTask?.value
-        if stream != nil { workloadTo = now() }
+        await stopWorkload()
         // Heal everything first: a still-cut owner could not drain its shard.
         await healEverything(reason: "end of the timeline")
         if stream != nil {
@@ -252,7 +288,7 @@ final class ScenarioRunner {
     }
 
     func runMeta() -> RunMeta {
-        let settings = scenario.settings
+        let settings = settingsNow
         let backoff = settings.passthrough["callback_backoff_delay_ms"].flatMap { if case .int(let ms) = $0 { Double(ms) / 1000 } else { nil } } ?? 3
         var meta = RunMeta(scenario: scenario.name, seed: seed, timeScale: scale, startedAt: started, endedAt: now(),
                        masters: cluster.layout.masterNames, coreapps: cluster.layout.coreappNames, shards: scenario.shards,
@@ -434,6 +470,12 @@ final class ScenarioRunner {
             try await handoverStep(shard: shard, to: to, line: line)
         case .dbupgrade(let build, let line):
             try await dbupgradeOnly(build: build, line: line)
+        case .workload(let w, _):
+            if let w { try await startWorkload(w) } else { await stopWorkload() }
+        case .settings(let s, _):
+            note("step", "settings: \(ScenarioWriter.settings(s))")
+            try await cluster.patchSettings(try JSONCodec.encode(s.applicationSettings))
+            settingsNow = settingsNow.merging(s)
         }
     }
 
@@ -507,7 +549,7 @@ final class ScenarioRunner {
     }
 
     func window(_ bound: FailoverBound) -> ClosedRange<Double> {
-        bound.logicalWindow(settings: scenario.settings, promotionAllowance: options.promotionAllowance)
+        bound.logicalWindow(settings: settingsNow, promotionAllowance: options.promotionAllowance)
     }
 
     /// The fault a failover of `shard` is measured from: the latest that took its owner away

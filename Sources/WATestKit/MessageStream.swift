@@ -17,7 +17,12 @@ public final class MessageStream: Sendable {
         var refusedByStatus: [Int: Int] = [:]
         var errorCount = 0
         var stopped = false
+        var recent: [Outcome] = []
     }
+    /// One completed send, for a live view's per-shard success over the last seconds.
+    public struct Outcome: Sendable { public var at: Double; public var shard: Int; public var accepted: Bool }
+    /// How long `recentOutcomes` reaches back, real seconds.
+    public static let recentWindow = 30.0
     private let state = Locked(State())
     /// Sends answered 201, in order.
     public var accepted: [Accepted] { state.withLock { $0.sent } }
@@ -25,15 +30,30 @@ public final class MessageStream: Sendable {
     public var refused: [Int: Int] { state.withLock { $0.refusedByStatus } }
     /// Sends with no answer at all.
     public var errors: Int { state.withLock { $0.errorCount } }
+    /// Completions within `recentWindow`, oldest first.
+    public var recentOutcomes: [Outcome] { state.withLock { $0.recent } }
     let history: HistoryRecorder?
     let shards: @Sendable () -> Int
+    /// Starts every Idempotency-Key, so streams run one after another in one history never
+    /// reuse a key (a reused key would be answered with the earlier message).
+    let keyPrefix: String
 
     /// Retries under the same key after an unknown outcome, each after a longer pause.
     public static let retriesAfterInfo = 3
 
-    public init(history: HistoryRecorder? = nil, shards: @escaping @Sendable () -> Int = { 1 }) {
+    public init(history: HistoryRecorder? = nil, keyPrefix: String = "s", shards: @escaping @Sendable () -> Int = { 1 }) {
         self.history = history
+        self.keyPrefix = keyPrefix
         self.shards = shards
+    }
+
+    private func remember(_ shard: Int, accepted: Bool, at: Double) {
+        state.withLock { s in
+            s.recent.append(Outcome(at: at, shard: shard, accepted: accepted))
+            if let first = s.recent.first, first.at < at - Self.recentWindow {
+                s.recent.removeFirst(s.recent.firstIndex { $0.at >= at - Self.recentWindow } ?? s.recent.count)
+            }
+        }
     }
 
     public func stop() { state.withLock { $0.stopped = true } }
@@ -51,7 +71,7 @@ public final class MessageStream: Sendable {
                     while !self.isStopped {
                         n += 1
                         let to = recipients[(s * 7919 + n) % recipients.count]
-                        let key = "s\(s)-\(n)"
+                        let key = "\(self.keyPrefix)\(s)-\(n)"
                         var outcome = await self.send(cluster: cluster, process: "client-\(s)", to: to, key: key, text: "stream \(s)-\(n)")
                         var retries = 0
                         while outcome == .info, retries < MessageStream.retriesAfterInfo, !self.isStopped {
@@ -77,6 +97,7 @@ public final class MessageStream: Sendable {
             if r.status == 201, case .array(let m)? = r.json?["messages"], let id = m.first?["id"]?.stringValue {
                 history?.record(process, .ok, "send", at: now) { $0.shard = shard; $0.recipient = to; $0.key = key; $0.status = 201; $0.id = id }
                 state.withLock { $0.sent.append(Accepted(id: id, to: to, at: now)) }
+                remember(shard, accepted: true, at: now)
                 return .ok
             }
             let error = r.json?["errors"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }
@@ -90,10 +111,12 @@ public final class MessageStream: Sendable {
                 $0.error = "\(code): \(error?["details"]?.stringValue ?? error?["title"]?.stringValue ?? r.text.prefix(120).description)"
             }
             state.withLock { $0.refusedByStatus[r.status, default: 0] += 1 }
+            remember(shard, accepted: false, at: now)
             return kind
         } catch {
             history?.record(process, .info, "send") { $0.shard = shard; $0.recipient = to; $0.key = key; $0.error = "\(error)" }
             state.withLock { $0.errorCount += 1 }
+            remember(shard, accepted: false, at: Date().timeIntervalSince1970)
             return .info
         }
     }

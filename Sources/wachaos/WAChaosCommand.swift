@@ -10,7 +10,8 @@ struct WAChaos: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wachaos",
         abstract: "Chaos runner for the WhatsApp Business API HA / Multiconnect cluster replica.",
-        subcommands: [Run.self, Check.self, Plan.self, Recheck.self, Shrink.self, Upgrade.self, Bench.self])
+        subcommands: [Run.self, Check.self, Plan.self, Recheck.self, Shrink.self, Upgrade.self, Up.self, Fault.self, Workload.self, Status.self,
+                      Watch.self, Logs.self, SupportBundle.self, Stop.self, Bench.self])
 }
 
 /// Scenario selection shared by `run` and `check`.

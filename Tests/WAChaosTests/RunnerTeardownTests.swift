@@ -5,9 +5,6 @@ import WATestKit
 /// No node outlives the runner: not when it is SIGKILLed (PDEATHSIG), not on Ctrl-C/SIGTERM
 /// (its signal handler kills every process group it started).
 @Suite(.serialized) struct RunnerTeardownTests {
-    func packageRoot() -> String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    }
 
     /// Starts `wachaos run` on a scenario that sleeps, and waits until its nodes are up; answers
     /// every process below the runner (PostgreSQL's own children included).
@@ -27,44 +24,17 @@ import WATestKit
         let p = Process()
         p.executableURL = URL(fileURLWithPath: bin).deletingLastPathComponent().appendingPathComponent("wachaos")
         p.arguments = ["run", scenario, "--runs-dir", dir + "/runs", "--db", db]
-        p.currentDirectoryURL = URL(fileURLWithPath: packageRoot())
+        p.currentDirectoryURL = URL(fileURLWithPath: ProcessTree.packageRoot)
         let out = Pipe(); p.standardOutput = out; p.standardError = out
         try p.run()
         // Children of the runner, once all five are there (db, gateway, master, coreapp, webapp).
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            if children(of: p.processIdentifier).count >= 5 { break }
+            if ProcessTree.children(of: p.processIdentifier).count >= 5 { break }
             Thread.sleep(forTimeInterval: 0.1)
         }
         Thread.sleep(forTimeInterval: 1.5)
-        return (p, descendants(of: p.processIdentifier))
-    }
-
-    func descendants(of pid: Int32) -> [Int32] {
-        children(of: pid).flatMap { [$0] + descendants(of: $0) }
-    }
-
-    func children(of pid: Int32) -> [Int32] {
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-        return tasks.flatMap { t -> [Int32] in
-            ((try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/children", encoding: .utf8)) ?? "")
-                .split(separator: " ").compactMap { Int32($0) }
-        }
-    }
-
-    func alive(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
-        // A zombie waiting for its reaper is dead for our purposes.
-        return !stat.contains(") Z ")
-    }
-
-    func waitAllGone(_ pids: [Int32], within seconds: Double) -> [Int32] {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if pids.allSatisfy({ !alive($0) }) { return [] }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return pids.filter(alive)
+        return (p, ProcessTree.descendants(of: p.processIdentifier))
     }
 
     static var engines: [String] { TestPostgres.shouldRun ? ["sqlite", "postgres"] : ["sqlite"] }
@@ -76,7 +46,7 @@ import WATestKit
         #expect(nodes.count >= (db == "postgres" ? 8 : 5), "the runner started its nodes: \(nodes)")
         kill(runner.processIdentifier, SIGKILL)
         runner.waitUntilExit()
-        #expect(waitAllGone(nodes, within: 5).isEmpty, "nodes outlived a SIGKILLed runner")
+        #expect(ProcessTree.waitAllGone(nodes, within: 5).isEmpty, "nodes outlived a SIGKILLed runner")
     }
 
     @Test func ctrlCTearsEverythingDown() throws {
@@ -85,6 +55,6 @@ import WATestKit
         kill(runner.processIdentifier, SIGINT)
         runner.waitUntilExit()
         #expect(runner.terminationStatus == 130, "SIGINT exits with 130")
-        #expect(waitAllGone(nodes, within: 5).isEmpty, "nodes outlived Ctrl-C")
+        #expect(ProcessTree.waitAllGone(nodes, within: 5).isEmpty, "nodes outlived Ctrl-C")
     }
 }

@@ -142,6 +142,8 @@ public struct ApplicationSettings: Codable, Sendable, Equatable {
 
     static let defaults = ApplicationSettings()
     public static let logLevels = ["debug", "info", "warning", "error"]
+    /// Keys `GET /v1/settings/application` shows that a PATCH may not send.
+    public static let readOnly: Set<String> = ["wa_id"]
 
     public var webhookURL: String? {
         guard let u = webhooks.url, !u.isEmpty else { return nil }
@@ -234,7 +236,7 @@ public struct ApplicationSettings: Codable, Sendable, Equatable {
                     default: throw .invalid(sub.name, "unknown setting")
                     }
                 }
-            case "wa_id": throw .invalid(key, "read-only: it is the registered number (POST /v1/account)")
+            case _ where ApplicationSettings.readOnly.contains(key): throw .invalid(key, "read-only: it is the registered number (POST /v1/account)")
             default: throw .invalid(key, "unknown setting")
             }
         }
