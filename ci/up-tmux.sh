@@ -9,7 +9,18 @@ out=ci-artifacts/up-tmux
 rm -rf "$out" && mkdir -p "$out"
 runs=$(mktemp -d /tmp/wachaos-up-tmux.XXXXXX)
 name="wachaos-up-$$"
-cleanup() { tmux kill-session -t "$name" 2>/dev/null || true; }
+tmux() { command tmux -L "$name" "$@"; }   # a tmux server of this script's own
+# On any exit: the session's process first (SIGTERM twice is its hard stop; then SIGKILL), then tmux.
+cleanup() {
+  pid=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['pid'])" "$runs/up-session.json" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null; sleep 0.2; kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  tmux kill-server 2>/dev/null || true
+  rm -rf "$runs"
+}
 trap cleanup EXIT
 
 fail() { echo "up-tmux: $*"; for f in "$out"/*.txt; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done; exit 1; }
@@ -36,10 +47,11 @@ tmux send-keys -t "$name:0.1" "$bin/wachaos fault --runs-dir $runs kill owner:0"
 wait_screen 1 "ok: kill" 30 2-fault-pane || fail "wachaos fault kill did not answer ok"
 # The view redraws on its own: the fault, the node down, then the successor on shard 0.
 wait_screen 0 "#1 kill: SIGKILL" 15 3-fault-shown || fail "the live view did not show the fault"
-grep -Eq "wacore[0-9] +coreapp +down" "$out/3-fault-shown.txt" || fail "the live view did not show the killed coreapp down"
+victim=$(grep -Eo "SIGKILL wacore[0-9]+" "$out/3-fault-shown.txt" | head -n 1 | cut -d' ' -f2)
+grep -Eq "$victim +coreapp +down" "$out/3-fault-shown.txt" || fail "the live view did not show $victim down"
 wait_screen 0 "shard 0 \(wacore[0-9]\): +[0-9]+% accepted" 30 4-failed-over || fail "no owner for shard 0 after the kill"
 
-tmux send-keys -t "$name:0.1" "$bin/wachaos fault --runs-dir $runs heal all && $bin/wachaos fault --runs-dir $runs start wacore1" Enter
+tmux send-keys -t "$name:0.1" "$bin/wachaos fault --runs-dir $runs heal all && $bin/wachaos fault --runs-dir $runs start $victim" Enter
 wait_screen 0 "faults: none" 30 5-healed || fail "the live view still shows a fault after heal all and start"
 
 tmux send-keys -t "$name:0.0" C-c
@@ -51,4 +63,3 @@ grep -q 'kill: "owner(shard: 0)"' "$session/session.yml" || fail "the recording 
 echo "up-tmux: the live view while wacore was down (pane 0, $out/3-fault-shown.txt):"
 sed -e 's/[[:space:]]*$//' "$out/3-fault-shown.txt" | grep -v '^$'
 echo "up-tmux: pass (session $session)"
-rm -rf "$runs"

@@ -89,7 +89,9 @@ public enum ScenarioLoader {
     /// One step as a scenario spells it (YAML or JSON: `kill: wacore1`, `{"heal": "all"}`), checked
     /// against a running cluster's topology and shard count: what a session of `wachaos up` is
     /// asked to do. `source` names the request in errors (`control request:1: kill: ...`).
-    public static func step(_ text: String, topology: Topology, shards: Int, source: String = "control request") -> Result<Step, ScenarioErrors> {
+    /// `sawFault`: whether an earlier step was a fault (what `expect_failover` measures from).
+    public static func step(_ text: String, topology: Topology, shards: Int, sawFault: Bool = true,
+                            source: String = "control request") -> Result<Step, ScenarioErrors> {
         let root: Node?
         do { root = try composeScenarioYAML(text) } catch {
             return .failure(ScenarioErrors([scenarioError(fromYAMLError: error, file: source)]))
@@ -99,8 +101,7 @@ public enum ScenarioLoader {
         }
         let diagnostics = Diagnostics(file: source)
         var context = TimelineContext(topology: topology, shards: shards)
-        // A session measures from whatever fault the person injected last.
-        context.sawFault = true
+        context.sawFault = sawFault
         var timeline = TimelineParser(diagnostics: diagnostics, context: context)
         let step = timeline.parseStep(Field(node: root, path: ""))
         guard let step, diagnostics.errors.isEmpty else { return .failure(ScenarioErrors(diagnostics.sortedErrors)) }

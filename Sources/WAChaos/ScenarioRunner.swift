@@ -74,6 +74,8 @@ final class ScenarioRunner {
     var streamTask: Task<Void, Never>?
     /// The workload running now (nil when stopped), and how many streams have run.
     var workloadNow: Workload?
+    /// The latest workload started (its `min_sends_per_fault` judges the run).
+    var lastWorkload: Workload?
     /// The settings in force: the file's, then every `settings` step's on top.
     lazy var settingsNow = scenario.settings
     var streams = 0
@@ -216,6 +218,7 @@ final class ScenarioRunner {
         let s = MessageStream(history: history, keyPrefix: streams == 1 ? "s" : "w\(streams)s", shards: { [shardCount] in shardCount.value })
         stream = s
         workloadNow = w
+        lastWorkload = w
         let c = cluster!
         let interval = Double(w.senders) / w.messagesPerSecond
         if workloadFrom == nil { workloadFrom = now() }
@@ -295,7 +298,7 @@ final class ScenarioRunner {
                        registered: scenario.register, heartbeatInterval: Double(settings.effectiveHeartbeatInterval),
                        unhealthyInterval: Double(settings.effectiveUnhealthyInterval), promotionAllowance: options.promotionAllowance,
                        slackReal: options.slackReal, callbackBackoff: backoff,
-                       minSendsPerFault: scenario.workload?.minSendsPerFault ?? Workload.defaultMinSendsPerFault,
+                       minSendsPerFault: (lastWorkload ?? scenario.workload)?.minSendsPerFault ?? Workload.defaultMinSendsPerFault,
                        workloadFrom: workloadFrom, workloadTo: workloadTo, deaths: deaths, failovers: failovers)
         meta.nodeEnvironment = options.nodeEnvironment.isEmpty ? nil : options.nodeEnvironment
         meta.engine = cluster.layout.database.engine.scenarioName

@@ -171,7 +171,8 @@ struct Fault: AsyncParsableCommand {
         abstract: "Inject or heal a fault in the running `wachaos up` session (or run any scenario step in it).",
         discussion: "WORDS:\n" + SessionWords.usage + "\n\nExamples: wachaos fault kill wacore1 · wachaos fault partition master1 owner:0 --one-way · wachaos fault heal all · wachaos fault step 'expect_failover: {shard: 0, bound: heartbeat}'")
     @OptionGroup var where_: SessionOption
-    @Argument(parsing: .captureForPassthrough, help: "The fault, e.g. kill wacore1.") var words: [String] = []
+    // Unrecognised flags (--one-way) stay with the words; --session and --runs-dir are parsed anywhere.
+    @Argument(parsing: .allUnrecognized, help: "The fault, e.g. kill wacore1.") var words: [String] = []
 
     func run() async throws {
         try await reportingControlErrors {

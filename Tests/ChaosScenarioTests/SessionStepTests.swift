@@ -34,6 +34,14 @@ import WACore
         #expect(refusal("kill: [wacore1").contains("control request"))
     }
 
+    @Test func aMeasurementBeforeAnyFaultIsRefused() {
+        guard case .failure(let e) = ScenarioLoader.step("expect_failover: {shard: 0, bound: heartbeat}", topology: topology, shards: 2, sawFault: false) else {
+            Issue.record("expect_failover accepted before any fault: its recording would not load"); return
+        }
+        #expect(e.description.contains("expect_failover"), "\(e)")
+        #expect((try? ScenarioLoader.step("expect_failover: {shard: 0, bound: heartbeat}", topology: topology, shards: 2, sawFault: true).get()) != nil)
+    }
+
     @Test func workloadAndSettingsStepsReadAndWriteBack() throws {
         let yaml = preamble + """
           - workload: {messages_per_second: 30, senders: 3}

@@ -70,6 +70,25 @@ import WACore
         #expect(SessionRecording.name(for: "demo-session") == "demo-session")
     }
 
+    @Test func theRecordingSaysWhichSeedAndEngineRan() throws {
+        var r = SessionRecording(header: try header(), scale: 1)
+        r.ran(seed: 42, engine: .pgsql)
+        let yaml = ScenarioWriter.yaml(r.scenario())
+        #expect(yaml.contains("seed: 42") && yaml.contains("db: postgres"), "\(yaml)")
+    }
+
+    @Test func aSessionKeepsItsCallbacksOnThisMachine() throws {
+        func settings(_ url: String) throws -> SettingsOverrides {
+            guard case .settings(let s, _) = try ScenarioLoader.step("settings: {webhooks: {url: \"\(url)\"}}", topology: Topology(masters: 1, coreapps: 1), shards: 1).get() else {
+                throw ControlError(.badStep, "not a settings step")
+            }
+            return s
+        }
+        #expect(UpSession.offLoopbackWebhook(try settings("https://customer.example/hook"))?.contains("not on this machine") == true)
+        #expect(UpSession.offLoopbackWebhook(try settings("http://127.0.0.1:9000/hook")) == nil)
+        #expect(UpSession.offLoopbackWebhook(SettingsOverrides(heartbeatInterval: 4)) == nil)
+    }
+
     @Test func anEmptySessionStillReplays() throws {
         let s = SessionRecording(header: try header(), scale: 1).scenario()
         #expect(!s.steps.isEmpty)

@@ -55,7 +55,8 @@ public enum ControlRoutes {
         router.post("/v1/heal") { _, _ in json(try await control.step("heal: all")) }
         router.post("/v1/workload") { request, _ in
             let text = try await body(request)
-            return json(try await control.step("workload: \(text)"))
+            // A bare rate is the common call: `curl -d 20 …/v1/workload`.
+            return json(try await control.step("workload: " + (Double(text) != nil ? "{messages_per_second: \(text)}" : text)))
         }
         router.delete("/v1/workload") { _, _ in json(try await control.step("workload: stop")) }
         router.post("/v1/support-bundle") { _, _ in json(["path": try await control.supportBundle()]) }
@@ -126,7 +127,8 @@ struct ControlGuard<Context: RequestContext>: RouterMiddleware {
 public enum ControlServer {
     /// Both listeners; `ready` gets the TCP port once it is bound.
     public static func serve(_ control: any SessionControl, token: String, port: Int, socket: String,
-                             ready: @escaping @Sendable (Int) -> Void) async throws {
+                             ready: @escaping @Sendable (Int) -> Void,
+                             unavailable: @escaping @Sendable (String) -> Void = { _ in }) async throws {
         var quiet = Logger(label: "wachaos-control")
         // Hummingbird logs the cancellation that ends a session as errors.
         quiet.logLevel = .critical
@@ -140,7 +142,11 @@ public enum ControlServer {
                                onServerRunning: { _ in chmod(socket, 0o600) }, logger: quiet)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await tcp.runService(gracefulShutdownSignals: []) }
-            group.addTask { try await unix.runService(gracefulShutdownSignals: []) }
+            // The socket is a convenience: if it cannot be bound, loopback TCP still serves.
+            group.addTask {
+                do { try await unix.runService(gracefulShutdownSignals: []) }
+                catch where !(error is CancellationError) { unavailable("\(socket): \(error)") }
+            }
             try await group.waitForAll()
         }
     }

@@ -1,5 +1,6 @@
 import ChaosScenario
 import Foundation
+import WACore
 
 /// What a session of `wachaos up` did to its cluster, kept as a scenario `wachaos run` replays:
 /// the session's topology, settings, shards and workload, then every step it took with the time
@@ -12,7 +13,7 @@ public struct SessionRecording: Sendable {
         public var ended: Double
     }
 
-    public let header: Scenario
+    public private(set) var header: Scenario
     public let scale: Double
     public private(set) var entries: [Entry] = []
 
@@ -20,6 +21,12 @@ public struct SessionRecording: Sendable {
     public init(header: Scenario, scale: Double) {
         self.header = header
         self.scale = scale
+    }
+
+    /// The seed and engine the session ran with (flags override the file's).
+    public mutating func ran(seed: UInt64, engine: DatabaseEngine) {
+        header.seed = seed
+        header.topology.db = engine
     }
 
     /// Records a step that ran. `sleep` steps are not kept: the time between steps is.

@@ -74,7 +74,9 @@ public final class UpSession: SessionControl {
         self.options = options
         self.supervisor = supervisor
         let f = DateFormatter(); f.dateFormat = "yyyyMMdd-HHmmss"; f.timeZone = TimeZone(identifier: "UTC")
-        runDirectory = "\(options.runsDirectory)/\(f.string(from: Date()))-up-\(options.scenario.name)"
+        // Absolute: another terminal in another folder reads these paths from session.json.
+        let runs = options.runsDirectory.hasPrefix("/") ? options.runsDirectory : FileManager.default.currentDirectoryPath + "/" + options.runsDirectory
+        runDirectory = "\(runs)/\(f.string(from: Date()))-up-\(options.scenario.name)"
         directory = "\(runDirectory)/\(options.scenario.name)"
         token = (0..<4).map { _ in String(format: "%08x", UInt32.random(in: .min ... .max)) }.joined()
         (requests, submit) = AsyncStream.makeStream(of: Request.self)
@@ -111,9 +113,13 @@ public final class UpSession: SessionControl {
 
     /// Asks the session to end (the control API's `stop`, the first Ctrl-C).
     public func stop() {
-        live.withLock { $0.ending = true }
-        submit.yield(.stop)
+        live.withLock { s in
+            s.ending = true
+            submit.yield(.stop)
+        }
     }
+
+    var isEnding: Bool { live.withLock { $0.ending } }
 
     // MARK: the session's own task
 
@@ -132,12 +138,17 @@ public final class UpSession: SessionControl {
         clusterUpAt.withLock { $0 = Date().timeIntervalSince1970 }
         if runner.scenario.register { try await runner.receiveWebhooks() }
         live.withLock { $0.cluster = runner.cluster; $0.mesh = runner.mesh; $0.engine = runner.cluster.layout.database.engine.scenarioName }
+        // The recording says what ran: the seed and engine in force, not only the file's.
+        recorded.withLock { $0.ran(seed: runner.seed, engine: runner.cluster.layout.database.engine) }
         publish(runner)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            let socket = "\(directory)/control.sock"
+            // sun_path holds 108 bytes; a deep session folder gets a short path of its own.
+            let socket = "\(directory)/control.sock".utf8.count < 100 ? "\(directory)/control.sock" : "/tmp/wachaos-up-\(getpid()).sock"
             let port = Locked<Int?>(nil)
             group.addTask { [self] in
-                try await ControlServer.serve(self, token: token, port: options.controlPort, socket: socket) { p in port.withLock { $0 = p } }
+                try await ControlServer.serve(self, token: token, port: options.controlPort, socket: socket,
+                                              ready: { p in port.withLock { $0 = p } },
+                                              unavailable: { why in FileHandle.standardError.write(Data("wachaos up: no unix socket (\(why)); the loopback port serves\n".utf8)) })
             }
             let deadline = Date().addingTimeInterval(10)
             while port.value == nil, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
@@ -149,7 +160,7 @@ public final class UpSession: SessionControl {
             options.output(banner(info, runner))
             viewHeader.withLock { $0 = [
                 "REST API \(info.api) (admin token \(info.adminToken.prefix(16))…) · webhooks \(info.webhook ?? "none")",
-                "control \(info.control) (token \(info.token)) · session \(info.directory)",
+                "control \(info.control) (token in \(SessionInfo.fileName)) · session \(info.directory)",
                 "wachaos fault kill wacore1 · wachaos fault heal all · wachaos logs · wachaos support-bundle · Ctrl-C ends",
                 "",
             ] }
@@ -159,7 +170,7 @@ public final class UpSession: SessionControl {
             // A replayed file waits as its author wrote; a new session starts from a healthy cluster.
             if !options.replay { try await perform(.waitHealthy(timeout: 120, line: 1), runner: runner) }
             if options.replay {
-                for step in options.scenario.steps { try await perform(step, runner: runner) }
+                for step in options.scenario.steps where !isEnding { try await perform(step, runner: runner) }
                 runner.note("session", "replayed \(options.scenario.steps.count) steps of \(options.scenario.file); control is yours")
             }
             live.withLock { $0.interactive = true }
@@ -167,6 +178,8 @@ public final class UpSession: SessionControl {
             loop: for await request in requests {
                 switch request {
                 case .stop: break loop
+                case .step(_, _, let reply) where isEnding:
+                    reply.resume(throwing: ControlError(.sessionEnding, "the session is ending; the step was not run"))
                 case .step(let step, let text, let reply):
                     live.withLock { $0.capture = [] }
                     let checksBefore = runner.checks.count
@@ -195,13 +208,30 @@ public final class UpSession: SessionControl {
         }
     }
 
-    /// Runs a step on the runner and records it (a failed step did not happen: not recorded).
+    /// Runs a step on the runner and records it. A step that failed before it touched the
+    /// cluster (a selector that matched nothing) is not recorded; one that failed after it
+    /// injected something or moved a process is, so the replay does the same.
     func perform(_ step: Step, runner: ScenarioRunner) async throws {
         let started = sinceStart()
-        try await runner.execute(step)
-        let ended = sinceStart()
-        recorded.withLock { $0.append(step, started: started, ended: ended) }
-        writeRecording(endedAt: nil)
+        let before = (runner.faultLog.count, runner.lifecycle.values.reduce(0) { $0 + $1.count })
+        func record() {
+            recorded.withLock { $0.append(step, started: started, ended: sinceStart()) }
+            writeRecording(endedAt: nil)
+        }
+        do {
+            if case .sleep(let logical, _) = step {
+                // A sleep gives way to the end of the session (Ctrl-C during a replay).
+                let end = Date().addingTimeInterval(logical * scale)
+                runner.note("step", "sleep \(logical) logical s")
+                while Date() < end, !isEnding { try await Task.sleep(for: .milliseconds(min(100, max(1, Int(end.timeIntervalSinceNow * 1000))))) }
+            } else {
+                try await runner.execute(step)
+            }
+        } catch {
+            if (runner.faultLog.count, runner.lifecycle.values.reduce(0) { $0 + $1.count }) != before { record() }
+            throw error
+        }
+        record()
     }
 
     /// Copies what the status handlers need out of the runner, on the runner's task.
@@ -226,15 +256,23 @@ public final class UpSession: SessionControl {
 
     func recording(endedAt: Double?) -> String {
         let s = recorded.withLock { $0.scenario(endedAt: endedAt) }
-        return ScenarioWriter.yaml(s, comment: "Recorded by `wachaos up` (seed \(options.run.seed ?? options.scenario.seed ?? 1), scale \(scale)).\nReplay: wachaos run \(directory)/session.yml   (or interactively: wachaos up --replay \(directory)/session.yml)")
+        let flags = options.run.nodeEnvironment.sorted { $0.key < $1.key }.map { " --node-env \($0.key)=\($0.value)" }.joined()
+            + options.run.builds.sorted { $0.key < $1.key }.map { " --build \($0.key)=\($0.value)" }.joined()
+            + (options.run.databaseEnvFile.map { " --db-env \($0)" } ?? "")
+        return ScenarioWriter.yaml(s, comment: "Recorded by `wachaos up` (seed \(s.seed ?? 1), scale \(scale)).\nReplay: wachaos run \(directory)/session.yml\(flags)   (or interactively: wachaos up --replay \(directory)/session.yml\(flags))")
     }
 
     func writeSessionFiles(_ info: SessionInfo) throws {
         let data = JSONCodec.prettyData(try JSONCodec.encode(info))
         // Only the user may read the token.
-        for path in ["\(directory)/\(SessionInfo.fileName)", "\(options.runsDirectory)/\(SessionInfo.latestFileName)"] {
-            _ = FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600])
-            chmod(path, 0o600)
+        for path in ["\(directory)/\(SessionInfo.fileName)", "\(URL(fileURLWithPath: runDirectory).deletingLastPathComponent().path)/\(SessionInfo.latestFileName)"] {
+            // Created 0600 from the first byte (a file made then chmodded is readable between).
+            unlink(path)
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            guard fd >= 0 else { throw RunnerError("cannot write \(path): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard written == data.count else { throw RunnerError("cannot write \(path): short write") }
         }
     }
 
@@ -347,14 +385,31 @@ public final class UpSession: SessionControl {
         guard !ending else { throw ControlError(.sessionEnding, "the session is ending; start another with `wachaos up`") }
         guard cluster != nil, interactive else { throw ControlError(.noSession, "the session is still starting (or replaying its steps); try again in a moment") }
         let step: Step
-        switch ScenarioLoader.step(text, topology: options.scenario.topology, shards: shards) {
+        let sawFault = recorded.withLock { $0.entries.contains { $0.step.kind.isFault } }
+        switch ScenarioLoader.step(text, topology: options.scenario.topology, shards: shards, sawFault: sawFault) {
         case .success(let s): step = s
         case .failure(let e): throw ControlError(.badStep, e.description)
         }
         if case .nemesis = step { throw ControlError(.badStep, "nemesis draws faults for a scripted run; in a session inject them one by one") }
+        if case .settings(let settings, _) = step, let problem = Self.offLoopbackWebhook(settings) { throw ControlError(.badStep, problem) }
         return try await withCheckedThrowingContinuation { reply in
-            submit.yield(.step(step, text: text, reply: reply))
+            // Checked and queued under one lock with `stop()`: nothing is queued behind the stop.
+            let refused: ControlError? = live.withLock { s in
+                if s.ending { return ControlError(.sessionEnding, "the session is ending; start another with `wachaos up`") }
+                if case .terminated = submit.yield(.step(step, text: text, reply: reply)) { return ControlError(.sessionEnding, "the session has ended") }
+                return nil
+            }
+            if let refused { reply.resume(throwing: refused) }
         }
+    }
+
+    /// A session's callbacks stay on this machine: a webhook URL elsewhere is refused.
+    static func offLoopbackWebhook(_ settings: SettingsOverrides) -> String? {
+        guard case .object(let hooks)? = settings.passthrough["webhooks"], case .string(let url)? = hooks["url"] else { return nil }
+        guard let host = URL(string: url)?.host, ["127.0.0.1", "localhost", "::1"].contains(host) else {
+            return "settings: webhooks.url \(url) is not on this machine; a session sends callbacks to its own receiver (or another on 127.0.0.1)"
+        }
+        return nil
     }
 
     public func recording() -> String { recording(endedAt: sinceStart()) }
