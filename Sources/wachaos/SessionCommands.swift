@@ -21,9 +21,6 @@ struct Up: AsyncParsableCommand {
     @Option(help: "The topology when no scenario is given, as in a scenario file, e.g. \"masters: 2, coreapps: 3\".")
     var topology: String?
     @Option(help: "Shards (1, 2, 4, 8, 16, 32).") var shards: Int?
-    @Option(help: "Database engine: sqlite (a `wacluster db` node) or postgres (a throwaway server).") var db: DatabaseEngine?
-    @Option(name: .customLong("db-env"), help: "Use an existing PostgreSQL server described by a customer's db.env (a database of its own there).")
-    var dbEnv: String?
     @Option(help: "A customer's settings: the JSON GET /v1/settings/application answered.") var settings: String?
     @Option(help: "Start a message stream: RATE (messages per second) or RATE:SENDERS.") var workload: String?
     @Option(help: "Time scale: real = logical × scale (default 1: real time, as a customer's cluster runs).") var timeScale: Double?
@@ -32,17 +29,13 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Live view: screen (redrawn in place; the default on a terminal), lines (one line per change) or off.")
     var view: String?
     @Option(help: "Where session folders go.") var runsDir = "runs"
-    @Option(help: "Path of the wacluster binary (default: next to wachaos).") var wacluster: String?
-    @OptionGroup var nodeEnv: NodeEnvironmentOption
-    @OptionGroup var builds: BuildFoldersOption
+    @OptionGroup var source: ClusterSourceOptions
 
     func validate() throws {
         if scenario != nil, replay != nil { throw ValidationError("give a SCENARIO or --replay FILE, not both") }
         if topology != nil, scenario != nil || replay != nil { throw ValidationError("--topology is for a cluster without a scenario file; the file has its own topology") }
         if let shards, !Scenario.allowedShardCounts.contains(shards) { throw ValidationError("--shards must be one of 1, 2, 4, 8, 16, 32, got \(shards)") }
         if let t = timeScale, !(t > 0 && t <= 10) { throw ValidationError("--time-scale must be in (0, 10], got \(t)") }
-        if let dbEnv, !FileManager.default.isReadableFile(atPath: dbEnv) { throw ValidationError("--db-env: cannot read \(dbEnv)") }
-        if dbEnv != nil, db == .sqlite { throw ValidationError("--db-env names a PostgreSQL server; it cannot be combined with --db sqlite") }
         if let view, LiveViewMode(rawValue: view) == nil { throw ValidationError("--view must be screen, lines or off, got '\(view)'") }
         if !(0...65535).contains(controlPort) { throw ValidationError("--control-port must be in 0...65535, got \(controlPort)") }
         if let settings, !FileManager.default.isReadableFile(atPath: settings) { throw ValidationError("--settings: cannot read \(settings)") }
@@ -126,11 +119,7 @@ struct Up: AsyncParsableCommand {
         options.view = view.flatMap(LiveViewMode.init) ?? (isatty(STDOUT_FILENO) == 1 ? .screen : .lines)
         options.run.seed = seed
         options.run.timeScale = timeScale ?? scenario.timeScale ?? 1
-        options.run.binary = wacluster
-        options.run.database = dbEnv != nil ? .pgsql : db
-        options.run.databaseEnvFile = dbEnv
-        options.run.nodeEnvironment = try nodeEnv.parsed()
-        options.run.builds = try builds.parsed()
+        try source.apply(to: &options.run)
         options.run.keep = true
         let session = UpSession(options: options, supervisor: supervisor)
         supervisor.installSignalHandlers(gracefully: { _ in
@@ -222,24 +211,10 @@ struct Watch: AsyncParsableCommand {
     @Option(help: "Seconds between redraws.") var interval: Double = 1
     func run() async throws {
         try await reportingControlErrors {
-            let client = try where_.client()
-            let screen = !lines && isatty(STDOUT_FILENO) == 1
-            if screen { FileHandle.standardOutput.write(Data("\u{1B}[2J".utf8)) }
-            var last = ""
-            while true {
-                let s: SessionStatus
-                do { s = try await client.status() } catch let e as ControlError where e.code == .noSession {
-                    print("\nthe session ended"); return
-                }
-                if screen {
-                    let size = LiveView.terminalSize() ?? (120, 50)
-                    FileHandle.standardOutput.write(Data(LiveView.redraw(LiveView.screen(s, width: size.width, height: size.height)).utf8))
-                } else {
-                    let line = LiveView.line(s)
-                    if line != last { FileHandle.standardOutput.write(Data("[\(String(format: "%.1f", s.uptime))s] \(line)\n".utf8)); last = line }
-                }
-                try await Task.sleep(for: .seconds(max(0.2, interval)))
+            try await where_.client().watch(interval: interval, screen: !lines && isatty(STDOUT_FILENO) == 1) {
+                FileHandle.standardOutput.write(Data($0.utf8))
             }
+            print("\nthe session ended")
         }
     }
 }
@@ -286,9 +261,8 @@ struct Stop: AsyncParsableCommand {
         try await reportingControlErrors {
             let client = try where_.client()
             _ = try await client.call("POST", "/v1/stop", timeout: 10)
-            let deadline = Date().addingTimeInterval(300)
-            while kill(client.info.pid, 0) == 0, Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
-            print(kill(client.info.pid, 0) == 0 ? "the session is still ending (pid \(client.info.pid))" : "the session ended; its folder: \(client.info.directory)")
+            let ended = try await client.waitForEnd(timeout: 300)
+            print(ended ? "the session ended; its folder: \(client.info.directory)" : "the session is still ending (pid \(client.info.pid))")
         }
     }
 }

@@ -64,17 +64,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Where run folders go.") var runsDir = "runs"
     @Option(help: "Golden files folder.") var fixtures = "fixtures"
     @Option(help: "Real seconds of slack on both ends of every failover window.") var slack: Double = 1.0
-    @Option(help: "Path of the wacluster binary (default: next to wachaos).") var wacluster: String?
-    @Option(help: "Database engine for every scenario: sqlite (a `wacluster db` node) or postgres (a throwaway server the runner starts); default: each file's topology.db.")
-    var db: DatabaseEngine?
-    @Option(name: .customLong("db-env"), help: "Use an existing PostgreSQL server, described by a db.env file, instead of starting one (each scenario gets a database of its own there).")
-    var dbEnv: String?
-    @OptionGroup var nodeEnv: NodeEnvironmentOption
-    @OptionGroup var builds: BuildFoldersOption
+    @OptionGroup var source: ClusterSourceOptions
 
     func validate() throws {
-        if let dbEnv, !FileManager.default.isReadableFile(atPath: dbEnv) { throw ValidationError("--db-env: cannot read \(dbEnv)") }
-        if dbEnv != nil, db == .sqlite { throw ValidationError("--db-env names a PostgreSQL server; it cannot be combined with --db sqlite") }
         if let t = timeScale, !(t > 0 && t <= 10) { throw ValidationError("--time-scale must be in (0, 10], got \(t)") }
         if slack < 0 { throw ValidationError("--slack must not be negative") }
     }
@@ -88,11 +80,8 @@ struct Run: AsyncParsableCommand {
         try? supervisor.enableSubreaper()
         var options = RunOptions()
         options.seed = seed; options.timeScale = timeScale; options.record = record; options.keep = keep
-        options.fixturesDirectory = fixtures; options.slackReal = slack; options.binary = wacluster
-        options.database = dbEnv != nil ? .pgsql : db
-        options.databaseEnvFile = dbEnv
-        options.nodeEnvironment = try nodeEnv.parsed()
-        options.builds = try builds.parsed()
+        options.fixturesDirectory = fixtures; options.slackReal = slack
+        try source.apply(to: &options)
         let f = DateFormatter(); f.dateFormat = "yyyyMMdd-HHmmss"; f.timeZone = TimeZone(identifier: "UTC")
         let dir = "\(runsDir)/\(f.string(from: Date()))-seed\(seed.map(String.init) ?? "file")\(options.database.map { "-\($0.scenarioName)" } ?? "")"
         print("wachaos: \(scenarios.count) scenario(s), run folder \(dir)")
@@ -104,6 +93,31 @@ struct Run: AsyncParsableCommand {
         if record { print("goldens rewritten under \(fixtures)/health (--record)") }
         for r in reports where r.verdict != .pass { print("\(r.scenario): \(r.verdict.rawValue) — rerun with --seed \(r.seed) --filter \(r.scenario)") }
         if reports.contains(where: { $0.verdict != .pass }) { throw ExitCode(1) }
+    }
+}
+
+/// Where a run's clusters come from, for `run` and `up`: the binary, the engine or an existing
+/// server, extra node environment and named builds.
+struct ClusterSourceOptions: ParsableArguments {
+    @Option(help: "Path of the wacluster binary (default: next to wachaos).") var wacluster: String?
+    @Option(help: "Database engine: sqlite (a `wacluster db` node) or postgres (a throwaway server the runner starts); default: the file's topology.db.")
+    var db: DatabaseEngine?
+    @Option(name: .customLong("db-env"), help: "Use an existing PostgreSQL server, described by a db.env file (a customer's), instead of starting one; each cluster gets a database of its own there.")
+    var dbEnv: String?
+    @OptionGroup var nodeEnv: NodeEnvironmentOption
+    @OptionGroup var builds: BuildFoldersOption
+
+    func validate() throws {
+        if let dbEnv, !FileManager.default.isReadableFile(atPath: dbEnv) { throw ValidationError("--db-env: cannot read \(dbEnv)") }
+        if dbEnv != nil, db == .sqlite { throw ValidationError("--db-env names a PostgreSQL server; it cannot be combined with --db sqlite") }
+    }
+
+    func apply(to options: inout RunOptions) throws {
+        options.binary = wacluster
+        options.database = dbEnv != nil ? .pgsql : db
+        options.databaseEnvFile = dbEnv
+        options.nodeEnvironment = try nodeEnv.parsed()
+        options.builds = try builds.parsed()
     }
 }
 

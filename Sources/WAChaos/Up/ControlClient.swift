@@ -1,6 +1,7 @@
 import Foundation
 import NIOPosix
 import WACore
+import WATestKit
 import WAWire
 
 /// The client side of the control API, for `wachaos fault`, `status`, `watch` and friends: finds
@@ -64,5 +65,34 @@ public struct ControlClient: Sendable {
     public func step(_ text: String) async throws -> StepAnswer {
         let r = try await call("POST", "/v1/steps", body: text)
         return try JSONCodec.decode(StepAnswer.self, from: r.body)
+    }
+
+    /// Whether the session's process is still there.
+    public var isRunning: Bool { kill(info.pid, 0) == 0 }
+
+    /// Waits until the session's process has gone; false when it is still there at `timeout`.
+    public func waitForEnd(timeout: Double) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while isRunning, Date() < deadline { try await Polling.pause(seconds: 0.2) }
+        return !isRunning
+    }
+
+    /// The live view from another terminal until the session ends: a screen redrawn in place,
+    /// or one line per change.
+    public func watch(interval: Double, screen: Bool, write: (String) -> Void) async throws {
+        if screen { write("\u{1B}[2J") }
+        var last = ""
+        while true {
+            let s: SessionStatus
+            do { s = try await status() } catch let e as ControlError where e.code == .noSession { return }
+            if screen {
+                let size = LiveView.terminalSize() ?? (120, 50)
+                write(LiveView.redraw(LiveView.screen(s, width: size.width, height: size.height)))
+            } else {
+                let line = LiveView.line(s)
+                if line != last { write("[\(String(format: "%.1f", s.uptime))s] \(line)\n"); last = line }
+            }
+            try await Polling.pause(seconds: max(0.2, interval))
+        }
     }
 }

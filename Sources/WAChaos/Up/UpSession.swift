@@ -151,7 +151,7 @@ public final class UpSession: SessionControl {
                                               unavailable: { why in FileHandle.standardError.write(Data("wachaos up: no unix socket (\(why)); the loopback port serves\n".utf8)) })
             }
             let deadline = Date().addingTimeInterval(10)
-            while port.value == nil, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            while port.value == nil, Date() < deadline { try await Polling.pause(seconds: 0.02) }
             guard let bound = port.value, bound > 0 else { throw RunnerError("the control API could not listen on 127.0.0.1:\(options.controlPort)") }
             let info = SessionInfo(control: "http://127.0.0.1:\(bound)", socket: socket, token: token, directory: directory,
                                    api: "http://\(runner.cluster.webappAddress)", adminToken: runner.cluster.token ?? "",
@@ -223,7 +223,7 @@ public final class UpSession: SessionControl {
                 // A sleep gives way to the end of the session (Ctrl-C during a replay).
                 let end = Date().addingTimeInterval(logical * scale)
                 runner.note("step", "sleep \(logical) logical s")
-                while Date() < end, !isEnding { try await Task.sleep(for: .milliseconds(min(100, max(1, Int(end.timeIntervalSinceNow * 1000))))) }
+                while Date() < end, !isEnding { try await Polling.pause(seconds: min(0.1, end.timeIntervalSinceNow)) }
             } else {
                 try await runner.execute(step)
             }
@@ -308,7 +308,7 @@ public final class UpSession: SessionControl {
                 var data = JSONCodec.data(line); data.append(0x0A)
                 file.write(data)
             }
-            try? await Task.sleep(for: .seconds(5))
+            try? await Polling.pause(seconds: 5)
         }
     }
 
@@ -326,7 +326,7 @@ public final class UpSession: SessionControl {
                 if line != last { options.output(String(format: "[%@] ", LiveView.clock(s.uptime)) + line + "\n"); last = line }
             case .off: return
             }
-            try? await Task.sleep(for: .seconds(1))
+            try? await Polling.pause(seconds: 1)
         }
     }
 
