@@ -184,9 +184,12 @@ struct MasterControllerTests {
                 await master.step()
             }
             #expect(try await f.store.shardMap().owner(of: 0) == "c1", "wacore1 (the lowest hostname) is promoted first")
+            // The promotion's ShardMapChanged (side work) may already be running a step of
+            // wacore1's, and a step called meanwhile returns at once: wait for the lease itself.
             await c1.step()
+            #expect(await settles { (try? await f.store.shardMap().rows.first)?.leaseUntil != nil }, "wacore1 never took the lease")
             let before = try #require(try await f.store.shardMap().rows.first)
-            #expect(before.leaseUntil != nil, "wacore1 holds the lease")
+            let oldLeaseEnd = try #require(before.leaseUntil, "wacore1 holds the lease")
 
             let result = try await master.handover(.init(shard: 0))
             #expect(result.from == "wacore1")
@@ -197,7 +200,7 @@ struct MasterControllerTests {
             #expect(ownerMidHandover.value == [nil], "the planner promoted someone while the handover was under way")
             let after = try #require(try await f.store.shardMap().rows.first)
             #expect(after.owner == "c2")
-            #expect(after.fenceUntil < before.leaseUntil!, "released: the successor's fence is not the old lease's end")
+            #expect(after.fenceUntil < oldLeaseEnd, "released: the successor's fence is not the old lease's end")
             #expect(await c2.heartbeat().shard == 0)
             #expect(await c1.heartbeat().shard == nil)
             // The old owner's next pass does not bring it back, and the planner leaves the shard alone.
