@@ -25,14 +25,16 @@ public actor CoreappController {
 
     // MARK: loop
 
-    /// One pass: DB heartbeat, settings, the shard map's word on this node, lease upkeep.
-    var stepping = false
+    let steps = StepRequests()
 
+    /// One pass: DB heartbeat, settings, the shard map's word on this node, lease upkeep. A call
+    /// while a pass runs returns after the next one.
     public func step() async {
-        // The actor is re-entrant at awaits: never run two steps interleaved.
-        guard !stopping, !stepping else { return }
-        stepping = true
-        defer { stepping = false }
+        await steps.run { await pass() }
+    }
+
+    private func pass() async {
+        guard !stopping else { return }
         await rt.upkeep(role: .coreapp)
         do {
             let account = try await rt.store.account()

@@ -49,12 +49,15 @@ public actor MasterController {
 
     // MARK: loop
 
-    var stepping = false
+    let steps = StepRequests()
 
+    /// One pass; a call while a pass runs returns after the next one.
     public func step() async {
-        guard !stopping, !stepping else { return }
-        stepping = true
-        defer { stepping = false }
+        await steps.run { await pass() }
+    }
+
+    private func pass() async {
+        guard !stopping else { return }
         await rt.upkeep(role: .master)
         await apply(lease.tick(now: rt.clock.monotonicNow))
         do {
