@@ -86,7 +86,7 @@ final class ConnectionSlot: @unchecked Sendable {
         closeAfterAnswers = false
         answeredOnConnection = 0
         ClientBootstrap(group: eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.nanoseconds(Int64(run.timeoutNanos)))
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -107,7 +107,7 @@ public final class RPCClient: Sendable {
             let peerName = peer.description
             let f = ClientBootstrap(group: group)
                 .connectTimeout(remaining > .zero ? remaining : .milliseconds(1))
-                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { [weak self] ch in
                     ch.eventLoop.makeCompletedFuture {
                         try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLength: WireLimits.answerBytes)))
