@@ -97,6 +97,11 @@ let package = Package(
         .target(name: "CProcessShim", path: "Sources/CProcessShim"),
         .target(name: "ProcessSupervisor", dependencies: ["CProcessShim"], swiftSettings: settings),
         .target(name: "LinkProxy", dependencies: ["WACore"] + nio, swiftSettings: settings),
+        // libcap: the runner's effective capabilities, read before it touches the kernel.
+        .systemLibrary(name: "CLibCap", path: "Sources/CLibCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
+        // Hosts in network namespaces: run ids, addresses, the kernel rules of link faults
+        // (nftables, tc) rendered from a model, the fabric that applies them, and the janitor.
+        .target(name: "NetHosts", dependencies: ["WACore", "CLibCap", "CProcessShim", "ProcessSupervisor"], swiftSettings: settings),
         .target(name: "ChaosScenario", dependencies: ["WACore", .product(name: "Yams", package: "Yams")],
                 swiftSettings: settings),
         // Shared by tests and the runner: launching a cluster of real processes and talking to it.
@@ -110,11 +115,11 @@ let package = Package(
         .target(name: "LoadGenerator", dependencies: [.product(name: "NIOHTTP1", package: "swift-nio"),
                                                    .product(name: "Histogram", package: "hdrhistogram-swift")] + nio, swiftSettings: settings),
         .target(name: "WAChaos", dependencies: [
-            "WACore", "WAWire", "WATestKit", "ProcessSupervisor", "LinkProxy", "ChaosScenario", "ChaosCheckers", "LoadGenerator", "WAStorePostgres",
+            "WACore", "WAWire", "WATestKit", "ProcessSupervisor", "LinkProxy", "NetHosts", "ChaosScenario", "ChaosCheckers", "LoadGenerator", "WAStorePostgres",
             "WAStore", "WAStoreSQLite", .product(name: "Hummingbird", package: "hummingbird"),
         ] + nio, swiftSettings: settings),
         .executableTarget(name: "wachaos", dependencies: [
-            "WAChaos", "ChaosCheckers", "ChaosScenario", "WACore", "ProcessSupervisor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "WAChaos", "NetHosts", "ChaosCheckers", "ChaosScenario", "WACore", "ProcessSupervisor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: settings),
 
         .testTarget(name: "ChaosCheckersTests", dependencies: ["ChaosCheckers", "WACore"], swiftSettings: settings),
@@ -137,11 +142,12 @@ let package = Package(
         .testTarget(name: "ClusterIntegrationTests", dependencies: ["WATestKit", "WAWire", "WAStore", "WAStoreRemote", "ProcessSupervisor", "WAChaos", "wacluster"] + nio,
                     swiftSettings: settings),
         .testTarget(name: "ProcessSupervisorTests", dependencies: ["ProcessSupervisor", "WACore"], swiftSettings: settings),
+        .testTarget(name: "NetHostsTests", dependencies: ["NetHosts", "WACore"], swiftSettings: settings),
         .testTarget(name: "LinkProxyTests", dependencies: ["LinkProxy", "WACore"] + nio, swiftSettings: settings),
         .testTarget(name: "ChaosScenarioTests", dependencies: ["ChaosScenario", "WACore"], swiftSettings: settings),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "WACore", .product(name: "NIOHTTP1", package: "swift-nio")] + nio,
                     swiftSettings: settings),
-        .testTarget(name: "WAChaosTests", dependencies: ["WAChaos", "ChaosCheckers", "ChaosScenario", "WACore", "WATestKit", "wachaos", "wacluster",
+        .testTarget(name: "WAChaosTests", dependencies: ["WAChaos", "NetHosts", "ChaosCheckers", "ChaosScenario", "WACore", "WATestKit", "wachaos", "wacluster",
                                                      .product(name: "Hummingbird", package: "hummingbird"),
                                                      .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: settings),
     ]

@@ -2,8 +2,10 @@
 # CI: the default suite on every engine, time-scaled as the files say; on the embedded engine
 # also its own faults (chaos/sqlite) and every regression scenario (chaos/regressions). Then, from the saved runs: the nemesis
 # schedule is replayed as a plain scenario and must pass again, every run folder is re-judged
-# with `wachaos recheck`, and the nemesis timeline is screenshot in headless Chromium.
-# Artifacts in ci-artifacts/: junit-ENGINE.xml, report-ENGINE.json, runs-*, nemesis-timeline.png.
+# with `wachaos recheck`, and the nemesis timeline is screenshot in headless Chromium. The default
+# suite runs on both nets: the proxy mesh (every engine) and, with the capabilities, network
+# namespaces (sqlite, plus chaos/net), which must leave no namespace behind.
+# Artifacts in ci-artifacts/: junit-ENGINE.xml, junit-netns.xml, report-*.json, runs-*, nemesis-timeline.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p ci-artifacts
@@ -15,7 +17,7 @@ for engine in sqlite postgres; do
   # The embedded engine also runs its own faults (chaos/sqlite: db_lock) and every regression.
   [ "$engine" = sqlite ] && suites+=(chaos/sqlite chaos/regressions)
   set +e
-  .build/debug/wachaos run "${suites[@]}" --db "$engine" --runs-dir "ci-artifacts/runs-$engine"
+  .build/debug/wachaos run "${suites[@]}" --db "$engine" --net proxy --runs-dir "ci-artifacts/runs-$engine"
   s=$?
   set -e
   latest=$(ls -1d "ci-artifacts/runs-$engine"/*/ 2>/dev/null | tail -n 1)
@@ -34,6 +36,33 @@ for engine in sqlite postgres; do
   done
   [ "$s" -ne 0 ] && status=$s
 done
+# The default suite again with every host in a network namespace of its own (kernel partitions,
+# loss and bandwidth; chaos/net holds what only the kernel can do), where the runner has
+# CAP_NET_ADMIN and CAP_SYS_ADMIN; without them, the capability report and the proxy fallback.
+capeff=$((16#$(awk '/^CapEff/ {print $2}' /proc/self/status)))
+if (( (capeff >> 12) & 1 )) && (( (capeff >> 21) & 1 )); then
+  echo "== chaos suite on sqlite, --net netns"
+  set +e
+  .build/debug/wachaos run chaos chaos/net --db sqlite --net netns --runs-dir ci-artifacts/runs-netns
+  s=$?
+  set -e
+  latest=$(ls -1d ci-artifacts/runs-netns/*/ 2>/dev/null | tail -n 1)
+  if [ -n "$latest" ]; then
+    cp "$latest/junit.xml" ci-artifacts/junit-netns.xml
+    cp "$latest/report.json" ci-artifacts/report-netns.json
+    set +e
+    .build/debug/wachaos recheck "$latest" | tail -n 3
+    r=${PIPESTATUS[0]}
+    set -e
+    [ "$r" -ne 0 ] && { echo "recheck of $latest did not pass (status $r)"; status=$r; }
+  fi
+  [ "$s" -ne 0 ] && status=$s
+  left=$(ip netns list | grep -c '^wachaos-' || true)
+  [ "$left" -ne 0 ] && { echo "the netns suite left $left namespace(s):"; ip netns list; status=1; }
+else
+  echo "== --net netns skipped: this runner lacks CAP_NET_ADMIN or CAP_SYS_ADMIN; what it would say:"
+  .build/debug/wachaos run chaos/01-ha-health-pre-registration.yml --net auto --runs-dir ci-artifacts/runs-netns-fallback | head -n 5 || true
+fi
 nemesis=$(ls -1d ci-artifacts/runs-sqlite/*/nemesis-coreapps 2>/dev/null | tail -n 1)
 if [ -n "$nemesis" ] && [ -f "$nemesis/schedule.yml" ]; then
   echo "== replay of the nemesis schedule $nemesis/schedule.yml"

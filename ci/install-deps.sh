@@ -4,7 +4,9 @@
 set -euo pipefail
 # chromium: headless screenshots of the HTML timeline (the report must render).
 # tmux: ci/up-tmux.sh drives `wachaos up` in one pane and `wachaos fault` in another.
-needed=(libsqlite3-dev libpq-dev libcap-dev pkg-config postgresql sqlite3 curl chromium tmux)
+# nftables, iproute2: --net netns (namespaces, veths, kernel link faults); libcap2-bin: capsh, to
+# show the capability report without CAP_NET_ADMIN; socat: the relay `wachaos bench links` compares with.
+needed=(libsqlite3-dev libpq-dev libcap-dev pkg-config postgresql sqlite3 curl chromium tmux nftables iproute2 libcap2-bin socat)
 missing=()
 for p in "${needed[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

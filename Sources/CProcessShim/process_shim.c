@@ -5,10 +5,12 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,6 +83,15 @@ static void run_child(const wa_spawn_request *request, int report_fd) {
 
     // Own process group: faults go to the whole node (and its helpers), never to the runner.
     if (setpgid(0, 0) != 0) report_and_exit(report_fd, WA_SPAWN_STAGE_PROCESS_GROUP);
+
+    // Join the node's network namespace while still privileged (setns needs CAP_SYS_ADMIN):
+    // its own address, its own loopback, its own firewall rules.
+    if (request->network_namespace != NULL) {
+        int ns_fd = open(request->network_namespace, O_RDONLY | O_CLOEXEC);
+        if (ns_fd < 0) report_and_exit(report_fd, WA_SPAWN_STAGE_NETWORK_NAMESPACE);
+        if (setns(ns_fd, CLONE_NEWNET) != 0) report_and_exit(report_fd, WA_SPAWN_STAGE_NETWORK_NAMESPACE);
+        close(ns_fd);
+    }
 
     // Drop to the requested user first: a credential change clears the parent-death signal,
     // so it must be set afterwards.
@@ -196,4 +207,22 @@ int wa_set_child_subreaper(int enabled) {
 
 int wa_wake_pipe(int fds[2]) {
     return pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0 ? 0 : -errno;
+}
+
+int wa_enter_network_namespace(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int result = setns(fd, CLONE_NEWNET);
+    int error = errno;
+    close(fd);
+    return result == 0 ? 0 : -error;
+}
+
+unsigned long wa_network_namespace_inode(const char *path) {
+    struct stat info;
+    return stat(path, &info) == 0 ? (unsigned long)info.st_ino : 0;
+}
+
+unsigned long wa_current_network_namespace(void) {
+    return wa_network_namespace_inode("/proc/thread-self/ns/net");
 }

@@ -1,14 +1,24 @@
 /// `partition`, `delay`, `bandwidth`, `reset`, `heal`: faults on the link from one node to another.
 extension TimelineParser {
     func partition(_ value: Field, line: Int) -> Step? {
-        guard let fields = MappingFields(value, allowed: ["from", "to", "direction"], diagnostics: diagnostics) else {
+        guard let fields = MappingFields(value, allowed: ["from", "to", "direction", "mode"], diagnostics: diagnostics) else {
             return nil
         }
         let link = self.link(fields)
         let direction = fields.optional("direction").map { diagnostics.choice($0, of: PartitionDirection.self) }
             ?? .both
-        guard let link, let direction else { return nil }
-        return .partition(link, direction: direction, line: line)
+        let mode = fields.optional("mode").map { diagnostics.choice($0, of: PartitionMode.self) } ?? .drop
+        guard let link, let direction, let mode else { return nil }
+        return .partition(link, direction: direction, mode: mode, line: line)
+    }
+
+    /// `loss: {from, to, percent}`, `duplicate: …`, `corrupt: …`: a random share of the link's packets, both ways.
+    func packets(_ value: Field, fault: PacketFault, line: Int) -> Step? {
+        guard let fields = MappingFields(value, allowed: ["from", "to", "percent"], diagnostics: diagnostics) else { return nil }
+        let link = self.link(fields)
+        let percent = fields.required("percent").flatMap { diagnostics.integer($0, in: 1...100) }
+        guard let link, let percent else { return nil }
+        return .packets(link, fault: fault, percent: percent, line: line)
     }
 
     func delay(_ value: Field, line: Int) -> Step? {

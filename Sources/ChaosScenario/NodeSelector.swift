@@ -82,6 +82,34 @@ public enum PartitionDirection: String, CaseIterable, Equatable, Sendable {
     case oneWay = "one_way"
 }
 
+/// How a partition refuses traffic: `drop` is silence (a SYN never answered, data never acked);
+/// `reject` answers at once (a TCP reset, an ICMP error), as a firewall that refuses does.
+/// The proxy mesh only drops; `reject` needs `--net netns`.
+public enum PartitionMode: String, CaseIterable, Equatable, Sendable {
+    case drop
+    case reject
+}
+
+/// Packet faults below TCP (`--net netns` only: the proxy sees bytes, not packets).
+public enum PacketFault: String, CaseIterable, Equatable, Sendable {
+    /// A random share of the packets vanish.
+    case loss
+    /// A random share of the packets arrive twice.
+    case duplicate
+    /// A random share of the packets arrive with a flipped bit.
+    case corrupt
+}
+
+/// The network a scenario's hosts are on.
+public enum NetworkMode: String, CaseIterable, Equatable, Sendable {
+    /// Every host on loopback; links through the runner's userspace proxy mesh (no privileges).
+    case proxy
+    /// Every host in a network namespace of its own; link faults are kernel rules.
+    case netns
+    /// `netns` when the runner has the capabilities, else `proxy` (with the capability report).
+    case auto
+}
+
 /// What a `heal` step repairs.
 public enum HealScope: Equatable, Sendable {
     /// Every network fault in place.

@@ -65,3 +65,16 @@ public struct Workload: Equatable, Sendable {
     }
     public static let defaultMinSendsPerFault = 20
 }
+
+extension Scenario {
+    /// Whether a step (or a nemesis that may draw one) delays a link.
+    public var delaysLinks: Bool {
+        steps.contains { step in
+            switch step {
+            case .delay: true
+            case .nemesis(let plan, _): plan.faults.contains(.delay)
+            default: false
+            }
+        }
+    }
+}

@@ -15,6 +15,7 @@ public enum ScenarioWriter {
         var topology = "db: \(t.db.scenarioName), webapps: \(t.webapps), masters: \(t.masters), coreapps: \(t.coreapps), standby_coreapps: \(t.standbyCoreapps)"
         if !t.builds.isEmpty { topology += ", builds: {" + t.builds.sorted { $0.key < $1.key }.map { "\($0.key): \(quote($0.value))" }.joined(separator: ", ") + "}" }
         if let b = t.build { topology += ", build: \(b)" }
+        if let n = t.net { topology += ", net: \(n.rawValue)" }
         if !t.nodeBuilds.isEmpty { topology += ", node_builds: {" + t.nodeBuilds.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}" }
         out += "topology: {\(topology)}\n"
         if !s.settings.isEmpty { out += "settings: \(settings(s.settings))\n" }
@@ -38,7 +39,8 @@ public enum ScenarioWriter {
         case .start(let t, _): return "start: \(target(t))"
         case .pause(let t, _): return "pause: \(target(t))"
         case .resume(let t, _): return "resume: \(target(t))"
-        case .partition(let l, let d, _): return "partition: {\(link(l))\(d == .oneWay ? ", direction: one_way" : "")}"
+        case .partition(let l, let d, let m, _): return "partition: {\(link(l))\(d == .oneWay ? ", direction: one_way" : "")\(m == .reject ? ", mode: reject" : "")}"
+        case .packets(let l, let f, let p, _): return "\(f.rawValue): {\(link(l)), percent: \(p)}"
         case .delay(let l, let ms, let jitter, _): return "delay: {\(link(l)), ms: \(ms)\(jitter > 0 ? ", jitter_ms: \(jitter)" : "")}"
         case .bandwidth(let l, let bps, _): return "bandwidth: {\(link(l)), bytes_per_second: \(bps)}"
         case .reset(let l, _): return "reset: {\(link(l))}"

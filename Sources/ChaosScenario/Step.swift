@@ -23,6 +23,8 @@ public enum StepKind: String, CaseIterable, Sendable {
     case checkHealth = "check_health"
     case kill, stop, restart, start, pause, resume
     case partition, delay, bandwidth, reset, heal
+    /// Packet faults (`--net netns`): `loss: {from, to, percent}`, `duplicate`, `corrupt`.
+    case loss, duplicate, corrupt
     case expectFailover = "expect_failover"
     case expectNoFailover = "expect_no_failover"
     case expectPrimaryMaster = "expect_primary_master"
@@ -47,7 +49,8 @@ public enum StepKind: String, CaseIterable, Sendable {
     /// Steps that disturb the cluster; `expect_failover` measures from the most recent one.
     public var isFault: Bool {
         switch self {
-        case .kill, .stop, .restart, .pause, .partition, .delay, .bandwidth, .reset, .skew, .gateway, .nemesis, .dbLock, .upgrade, .handover: return true
+        case .kill, .stop, .restart, .pause, .partition, .delay, .bandwidth, .reset, .loss, .duplicate, .corrupt, .skew, .gateway, .nemesis,
+             .dbLock, .upgrade, .handover: return true
         default: return false
         }
     }
@@ -71,8 +74,10 @@ public enum Step: Equatable, Sendable {
     case pause(NodeTarget, line: Int)
     /// SIGCONT.
     case resume(NodeTarget, line: Int)
-    /// Drop traffic on a link, both ways or only from `from` to `to`.
-    case partition(LinkSelector, direction: PartitionDirection, line: Int)
+    /// Drop (or reject) traffic on a link, both ways or only from `from` to `to`.
+    case partition(LinkSelector, direction: PartitionDirection, mode: PartitionMode = .drop, line: Int)
+    /// Lose, duplicate or corrupt a random `percent` of a link's packets, both ways (`--net netns`).
+    case packets(LinkSelector, fault: PacketFault, percent: Int, line: Int)
     /// Add latency (logical milliseconds) in both directions of a link.
     case delay(LinkSelector, ms: Int, jitterMs: Int, line: Int)
     /// Limit a link's throughput, in bytes per logical second.
@@ -125,7 +130,7 @@ public enum Step: Equatable, Sendable {
         switch self {
         case .waitHealthy(_, let line), .checkHealth(_, _, let line), .kill(_, let line), .stop(_, let line),
              .restart(_, let line), .start(_, let line), .pause(_, let line), .resume(_, let line),
-             .partition(_, _, let line), .delay(_, _, _, let line), .bandwidth(_, _, let line),
+             .partition(_, _, _, let line), .packets(_, _, _, let line), .delay(_, _, _, let line), .bandwidth(_, _, let line),
              .reset(_, let line), .heal(_, let line), .expectFailover(_, _, let line),
              .expectNoFailover(_, _, _, let line), .expectPrimaryMaster(_, _, let line),
              .expectRecovery(_, let line), .dbLock(_, let line),
@@ -148,6 +153,8 @@ public enum Step: Equatable, Sendable {
         case .pause: return .pause
         case .resume: return .resume
         case .partition: return .partition
+        case .packets(_, let fault, _, _):
+            switch fault { case .loss: return .loss; case .duplicate: return .duplicate; case .corrupt: return .corrupt }
         case .delay: return .delay
         case .bandwidth: return .bandwidth
         case .reset: return .reset

@@ -20,6 +20,8 @@ public struct Topology: Equatable, Sendable {
     public var build: String?
     /// Nodes that start on another build (`node_builds: {wacore3: new}`): a mixed-version cluster.
     public var nodeBuilds: [String: String] = [:]
+    /// The network the hosts are on (`net: proxy | netns | auto`); nil: the runner's `--net`, else proxy.
+    public var net: NetworkMode?
 
     /// The build a node starts on.
     public func build(of node: String) -> String { nodeBuilds[node] ?? build ?? Topology.newBuild }

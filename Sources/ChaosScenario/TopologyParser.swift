@@ -5,7 +5,7 @@ struct TopologyParser {
     let diagnostics: Diagnostics
 
     func parse(_ field: Field) -> Topology? {
-        guard let fields = MappingFields(field, allowed: ["db", "webapps", "masters", "coreapps", "standby_coreapps", "builds", "build", "node_builds"],
+        guard let fields = MappingFields(field, allowed: ["db", "webapps", "masters", "coreapps", "standby_coreapps", "builds", "build", "node_builds", "net"],
                                          diagnostics: diagnostics) else { return nil }
         let before = diagnostics.errors.count
         let db = fields.optional("db").flatMap { diagnostics.choice($0, among: Topology.engines, spelled: \.scenarioName) } ?? .sqlite
@@ -18,6 +18,7 @@ struct TopologyParser {
         guard diagnostics.errors.count == before, let masters, let coreapps else { return nil }
         var topology = Topology(db: db, webapps: webapps, masters: masters, coreapps: coreapps, standbyCoreapps: standby)
         topology.builds = fields.optional("builds").flatMap(builds) ?? [:]
+        topology.net = fields.optional("net").flatMap { diagnostics.choice($0, of: NetworkMode.self) }
         let known = Set(topology.builds.keys).union([Topology.newBuild])
         topology.build = fields.optional("build").flatMap { buildName($0, known: known) }
         if let f = fields.optional("node_builds") {

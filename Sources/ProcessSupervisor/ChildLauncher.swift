@@ -12,11 +12,14 @@ enum ChildLauncher {
         var stage: Int32 = 0
         let result: pid_t = executablePath.withCString { path in
             withOptionalCString(spec.workingDirectory) { directory in
-                var request = wa_spawn_request(executable: path, argv: argv.pointer, envp: envp.pointer,
-                                               working_directory: directory, log_fd: logFD,
-                                               expected_parent: getpid(), switch_user: spec.user == nil ? 0 : 1,
-                                               uid: spec.user?.uid ?? 0, gid: spec.user?.gid ?? 0)
-                return ChildRegistry.shared.launch { wa_spawn(&request, &stage) }
+                withOptionalCString(spec.networkNamespace) { namespace in
+                    var request = wa_spawn_request(executable: path, argv: argv.pointer, envp: envp.pointer,
+                                                   working_directory: directory, log_fd: logFD,
+                                                   expected_parent: getpid(), switch_user: spec.user == nil ? 0 : 1,
+                                                   uid: spec.user?.uid ?? 0, gid: spec.user?.gid ?? 0,
+                                                   network_namespace: namespace)
+                    return ChildRegistry.shared.launch { wa_spawn(&request, &stage) }
+                }
             }
         }
         if result > 0 { return result }
@@ -34,6 +37,8 @@ enum ChildLauncher {
         case WA_SPAWN_STAGE_DEATH_SIGNAL: return .childSetupFailed(step: "prctl(PR_SET_PDEATHSIG)", errno: errno)
         case WA_SPAWN_STAGE_PARENT_GONE: return .childSetupFailed(step: "parent check", errno: errno)
         case WA_SPAWN_STAGE_STDIO: return .childSetupFailed(step: "redirecting stdin/stdout/stderr", errno: errno)
+        case WA_SPAWN_STAGE_NETWORK_NAMESPACE:
+            return .childSetupFailed(step: "joining the network namespace \(spec.networkNamespace ?? "?")", errno: errno)
         case WA_SPAWN_STAGE_CREDENTIALS: return .childSetupFailed(step: "switching to user \(spec.user?.name ?? "?")", errno: errno)
         default: return .childSetupFailed(step: "stage \(stage)", errno: errno)
         }

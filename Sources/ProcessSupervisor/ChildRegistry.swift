@@ -36,3 +36,27 @@ final class ChildRegistry: Sendable {
         }
     }
 }
+
+extension ChildRegistry {
+    /// `launch` for a spawn that may throw.
+    func launchThrowing(_ spawn: () throws -> pid_t) throws -> pid_t {
+        try owned.withLock { owned in
+            let pid = try spawn()
+            if pid > 0 { owned.insert(pid) }
+            return pid
+        }
+    }
+}
+
+/// Children a supervisor must leave alone: short tools the runner starts and waits for itself
+/// (`ip`, `nft`, `tc` through Foundation.Process). Registered atomically with their start, so a
+/// supervisor's orphan sweep (child subreaper) never claims and reaps them under their waiter.
+public enum ForeignChildren {
+    /// Runs `start`, which starts one child and returns its pid, and marks that pid as owned.
+    public static func start(_ start: () throws -> Int32) throws -> Int32 {
+        try ChildRegistry.shared.launchThrowing(start)
+    }
+
+    /// Forgets the pid once its waiter has reaped it.
+    public static func finished(_ pid: Int32) { ChildRegistry.shared.release(pid) }
+}

@@ -17,10 +17,13 @@ public struct ProcessSpec: Sendable, Hashable {
     /// Run as this user instead of the runner's (a root runner starts PostgreSQL, which refuses
     /// root, as `postgres`); nil keeps the runner's user.
     public var user: ProcessUser?
+    /// The network namespace the child joins before it execs (a file such as
+    /// `/run/netns/NAME`, as `ip netns add` makes); nil keeps the runner's.
+    public var networkNamespace: String?
 
     /// Creates a spec; merge `ProcessInfo.processInfo.environment` in yourself to inherit it.
     public init(name: String, executable: String, arguments: [String] = [], environment: [String: String] = [:],
-                workingDirectory: String? = nil, logFile: String, user: ProcessUser? = nil) {
+                workingDirectory: String? = nil, logFile: String, user: ProcessUser? = nil, networkNamespace: String? = nil) {
         self.name = name
         self.executable = executable
         self.arguments = arguments
@@ -28,6 +31,7 @@ public struct ProcessSpec: Sendable, Hashable {
         self.workingDirectory = workingDirectory
         self.logFile = logFile
         self.user = user
+        self.networkNamespace = networkNamespace
     }
 }
 

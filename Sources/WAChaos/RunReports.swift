@@ -12,6 +12,9 @@ public struct ScenarioReport: Codable, Sendable {
     public var checks: [CheckResult]
     public var error: String?
     public var runDirectory: String
+    /// The net the hosts were on (`proxy` or `netns`), and how the fabric carried what it could not do natively.
+    public var net: String? = nil
+    public var netNotes: [String]? = nil
 }
 
 /// One line of the runner's own timeline (`timeline.jsonl`).

@@ -57,7 +57,7 @@ extension ScenarioRunner {
     /// Ends every fault: links healed, paused nodes resumed, skews and gateway misbehaviour undone.
     func healEverything(reason: String, line: Int? = nil) async {
         guard let cluster else { return }
-        mesh?.healAll()
+        do { try links?.healAll() } catch { note("error", "healing the links failed: \(error)") }
         for n in cluster.layout.coreappNames + cluster.layout.masterNames + cluster.layout.webappNames where cluster.process(n)?.isAlive == true {
             cluster.resume(n)
         }
@@ -135,7 +135,7 @@ extension ScenarioRunner {
         for step in steps {
             // A cut from every master is several partition steps in a row: one node for all.
             var sameNode = false
-            if case .partition(let k, _, _) = step, case .partition(let p, _, _)? = previous { sameNode = k.from == p.from }
+            if case .partition(let k, _, _, _) = step, case .partition(let p, _, _, _)? = previous { sameNode = k.from == p.from }
             previous = step
             let concrete = try concretize(step, bound: &bound, sameNodeAsBefore: sameNode)
             ran.append(concrete)
@@ -165,7 +165,8 @@ extension ScenarioRunner {
         case .resume(let t, let l): return .resume(NodeTarget(try name(t.selector, healing: true)), line: l)
         case .skew(let t, let by, let drift, let l):
             return .skew(NodeTarget(try name(t.selector, healing: by == 0 && drift == 0)), byMs: by, driftPPM: drift, line: l)
-        case .partition(let k, let d, let l): return .partition(try link(k, healing: sameNodeAsBefore), direction: d, line: l)
+        case .partition(let k, let d, let m, let l): return .partition(try link(k, healing: sameNodeAsBefore), direction: d, mode: m, line: l)
+        case .packets(let k, let f, let p, let l): return .packets(try link(k, healing: false), fault: f, percent: p, line: l)
         case .delay(let k, let ms, let j, let l): return .delay(try link(k, healing: false), ms: ms, jitterMs: j, line: l)
         case .heal(.link(let k), let l): return .heal(.link(try link(k, healing: true)), line: l)
         default: return step

@@ -2,6 +2,7 @@ import ChaosCheckers
 import ChaosScenario
 import Foundation
 import LinkProxy
+import NetHosts
 import ProcessSupervisor
 import WACore
 import WATestKit
@@ -29,6 +30,12 @@ public struct RunOptions: Sendable {
     public var nodeEnvironment: [String: String] = [:]
     /// Build folders by name (`--build NAME=DIR`), over the files' `topology.builds`.
     public var builds: [String: String] = [:]
+    /// The net for every scenario, over the files' `topology.net` (`--net`); nil: the file's, else proxy.
+    public var net: NetworkMode?
+    /// The run's namespace hosts, once the runner is in its hub (`--net netns` or `auto` with the capabilities).
+    public var netns: NetnsHosts?
+    /// Why `net: auto` fell back to the proxy mesh (the capability report), for each scenario's report.
+    public var netFallback: String?
     public var progress: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     /// What a session of `wachaos up` does between the scenario's steps and the teardown.
     var session: (@Sendable (ScenarioRunner) async throws -> Void)?
@@ -65,7 +72,9 @@ final class ScenarioRunner {
     var workloadFrom: Double?
     var workloadTo: Double?
     var cluster: LocalCluster!
-    var mesh: LinkMesh!
+    var links: (any LinkFabric)!
+    /// The cluster number of this scenario's hosts on `--net netns`.
+    var netnsCluster: Int?
     var observer: ClusterObserver { ClusterObserver(cluster: cluster, deaths: deaths, scale: scale) }
     var stepIndex = 0
     var stepLine: Int?
@@ -149,9 +158,24 @@ final class ScenarioRunner {
         let unknown = checks.contains { $0.verdict == .unknown }
         let report = ScenarioReport(scenario: scenario.name, file: scenario.file, seed: seed, timeScale: scale,
                                     verdict: failed ? .fail : (unknown ? .unknown : .pass), realSeconds: now() - started,
-                                    checks: checks, error: failure, runDirectory: directory)
+                                    checks: checks, error: failure, runDirectory: directory,
+                                    net: (links?.mode).map(\.rawValue), netNotes: links.flatMap { $0.notes.isEmpty ? nil : $0.notes })
         try? JSONCodec.prettyData(JSONCodec.encode(report)).write(to: URL(fileURLWithPath: "\(directory)/report.json"))
         return report
+    }
+
+    /// The net this scenario runs on: `--net`, else the file's, else the proxy mesh; `auto` is
+    /// namespaces when the run has them.
+    func networkMode() throws -> NetworkMode {
+        switch options.net ?? scenario.topology.net ?? .proxy {
+        case .proxy: return .proxy
+        case .auto: return options.netns == nil ? .proxy : .netns
+        case .netns:
+            guard options.netns != nil else {
+                throw RunnerError("this scenario needs --net netns, and the runner has no namespace hosts (see the capability report at the start)")
+            }
+            return .netns
+        }
     }
 
     func boot() async throws {
@@ -167,6 +191,19 @@ final class ScenarioRunner {
         self.database = database
         layout.database = database
         layout.environment = options.nodeEnvironment
+        let net = try networkMode()
+        if net == .netns, let netns = options.netns {
+            if case .external = database {
+                throw RunnerError("--net netns cannot reach an existing database server (--db-env): it is outside the run's namespaces; use --net proxy")
+            }
+            let k = netns.nextCluster()
+            netnsCluster = k
+            let hosts = try netns.fabric.addHosts(cluster: k, names: layout.hostNames)
+            layout.hosts = hosts.mapValues { ClusterHost(address: $0.address, networkNamespace: $0.path) }
+            note("boot", "net netns: \(hosts.count) hosts in namespaces \(netns.tag.namespace(cluster: k, host: "*")), addresses \(hosts.values.map(\.address).sorted { $0.compare($1, options: .numeric) == .orderedAscending }.first ?? "?")…; kernel: \(netns.fabric.features.summary)")
+        } else if let why = options.netFallback, scenario.topology.net == .auto || options.net == .auto {
+            note("boot", "net auto: on the proxy mesh, the namespaces need what is missing: \(why.replacingOccurrences(of: "\n", with: "; "))")
+        }
         cluster = try LocalCluster(layout: layout, runDirectory: directory, binary: options.binary, supervisor: supervisor)
         try assignBuilds()
         history = HistoryRecorder(path: "\(cluster.runDirectory)/\(RunRecord.historyFile)", scale: scale)
@@ -175,8 +212,15 @@ final class ScenarioRunner {
         for name in cluster.layout.webappNames + cluster.layout.masterNames + cluster.layout.coreappNames {
             cluster.setEnvironment(name, "WA_CLOCK_CONTROL", clockControlFile(name))
         }
-        mesh = LinkMesh(cluster: cluster, seed: seed)
-        try await mesh.start()
+        if net == .netns, let netns = options.netns {
+            let kernel = KernelLinks(fabric: netns.fabric, cluster: cluster, seed: seed)
+            if scenario.delaysLinks { try await kernel.routeThroughProxies() }
+            links = kernel
+        } else {
+            let mesh = LinkMesh(cluster: cluster, seed: seed)
+            try await mesh.start()
+            links = mesh
+        }
         note("boot", "starting \(cluster.nodes.count) processes (db: \(engine.scenarioName)\(cluster.hasDatabaseProcess ? "" : " on \(cluster.databaseConfig.address?.description ?? "?")"), scale \(scale), seed \(seed)) in \(directory)")
         let bootStart = now()
         try await cluster.startAll()
@@ -202,7 +246,8 @@ final class ScenarioRunner {
     /// Points the cluster's webhooks at a receiver the runner hosts, once.
     func receiveWebhooks() async throws {
         guard webhook == nil else { return }
-        let receiver = WebhookReceiver()
+        // On namespaces the nodes reach the runner at the hub's address on the bridge.
+        let receiver = WebhookReceiver(host: netnsCluster == nil ? "127.0.0.1" : HostAddressing.hub)
         try await receiver.start()
         webhook = receiver
         try await cluster.patchSettings(.object(["webhooks": .object(["url": .string(receiver.url)])]))
@@ -307,11 +352,16 @@ final class ScenarioRunner {
     }
 
     func teardown() async {
+        for n in links?.notes ?? [] { note("net", n) }
         streamTask?.cancel()
         await webhook?.close()
-        await mesh?.stop()
+        await links?.stop()
         await cluster?.stopAll(grace: 3)
         if let database { databases.release(database) }
+        if let k = netnsCluster, let netns = options.netns {
+            netns.fabric.removeHosts(cluster: k)
+            netnsCluster = nil
+        }
     }
 
     /// Process steps need a process: an external database (`--db-env`) is not the runner's.
@@ -404,25 +454,30 @@ final class ScenarioRunner {
             let n = try ownedProcess(try resolve(t)); cluster.resume(n); lived(n, .running)
             heal("pause:\(n)", f: "resume", value: "SIGCONT \(n)", line: line)
             note("step", "SIGCONT \(n)")
-        case .partition(let link, let direction, let line):
+        case .partition(let link, let direction, let mode, let line):
             let ends = try linkEnds(link)
-            for a in ends.from { try mesh.partition(a, ends.to, oneWay: direction == .oneWay) }
-            inject("partition", "partition \(ends.label) \(direction == .oneWay ? "->" : "<->") \(ends.to)", targets: ends.from + [ends.to],
+            for a in ends.from { try links.partition(a, ends.to, oneWay: direction == .oneWay, mode: mode) }
+            inject("partition", "partition \(ends.label) \(direction == .oneWay ? "->" : "<->") \(ends.to)\(mode == .reject ? " (reject)" : "")",
+                   targets: ends.from + [ends.to], healedBy: ends.key, line: line) {}
+        case .packets(let link, let fault, let percent, let line):
+            let ends = try linkEnds(link)
+            for a in ends.from { try links.packets(a, ends.to, fault: fault, percent: percent) }
+            inject(fault.rawValue, "\(fault.rawValue) \(percent)% of the packets \(ends.label) <-> \(ends.to)", targets: ends.from + [ends.to],
                    healedBy: ends.key, line: line) {}
         case .delay(let link, let ms, let jitter, let line):
             let ends = try linkEnds(link)
             let realMs = Int((Double(ms) * scale).rounded()), realJitter = Int((Double(jitter) * scale).rounded())
-            for a in ends.from { try mesh.apply(.delay(milliseconds: realMs, jitterMilliseconds: realJitter), a, ends.to) }
+            for a in ends.from { try await links.delay(a, ends.to, milliseconds: realMs, jitterMilliseconds: realJitter) }
             inject("delay", "delay \(ends.label) <-> \(ends.to): \(ms)±\(jitter) logical ms (\(realMs)±\(realJitter) real ms) each way",
                    targets: ends.from + [ends.to], healedBy: ends.key, line: line) {}
         case .bandwidth(let link, let bps, let line):
             let ends = try linkEnds(link)
-            for a in ends.from { try mesh.apply(.bandwidth(bytesPerSecond: max(1, Int(Double(bps) / scale))), a, ends.to) }
+            for a in ends.from { try links.bandwidth(a, ends.to, bytesPerSecond: max(1, Int(Double(bps) / scale))) }
             inject("bandwidth", "bandwidth \(ends.label) <-> \(ends.to): \(bps) B per logical s", targets: ends.from + [ends.to],
                    healedBy: ends.key, line: line) {}
         case .reset(let link, let line):
             let ends = try linkEnds(link)
-            for a in ends.from { try mesh.apply(.reset, a, ends.to) }
+            for a in ends.from { try links.reset(a, ends.to) }
             inject("reset", "reset connections \(ends.label) <-> \(ends.to)", targets: ends.from + [ends.to], healedBy: ends.key, line: line) {}
         case .heal(let scope, let line):
             switch scope {
@@ -430,7 +485,7 @@ final class ScenarioRunner {
                 await healEverything(reason: "heal all", line: line)
             case .link(let link):
                 let ends = try linkEnds(link)
-                for a in ends.from { mesh.heal(a, ends.to) }
+                for a in ends.from { try links.heal(a, ends.to) }
                 heal(ends.key, f: "heal", value: "heal \(ends.label) <-> \(ends.to)", line: line)
                 note("step", "heal \(ends.label) <-> \(ends.to)")
             }

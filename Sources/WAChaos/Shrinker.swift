@@ -76,7 +76,7 @@ public final class Shrinker {
         switch (fault, step) {
         case (.kill(let t, _), .start(let u, _)), (.stop(let t, _), .start(let u, _)), (.pause(let t, _), .resume(let u, _)):
             return t.selector == u.selector
-        case (.partition(let l, _, _), .heal(.link(let m), _)), (.delay(let l, _, _, _), .heal(.link(let m), _)),
+        case (.partition(let l, _, _, _), .heal(.link(let m), _)), (.packets(let l, _, _, _), .heal(.link(let m), _)), (.delay(let l, _, _, _), .heal(.link(let m), _)),
              (.bandwidth(let l, _, _), .heal(.link(let m), _)), (.reset(let l, _), .heal(.link(let m), _)):
             return l == m
         case (.skew(let t, _, _, _), .skew(let u, 0, 0, _)): return t.selector == u.selector

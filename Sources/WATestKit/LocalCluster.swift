@@ -32,7 +32,17 @@ public struct ClusterLayout: Sendable {
     public var database = ClusterDatabase.sqlite
     /// Extra environment for every node.
     public var environment: [String: String] = [:]
+    /// Where each host is when it is not on loopback (`--net netns`): its own address, in its
+    /// own network namespace. Empty: every node on 127.0.0.1 in the runner's namespace.
+    public var hosts: [String: ClusterHost] = [:]
     public init() {}
+
+    /// Every host the layout starts processes for: the db (unless the server is an existing
+    /// one), the gateway, masters, coreapps (standbys too) and webapps.
+    public var hostNames: [String] {
+        let db: [String] = if case .external = database { [] } else { [ClusterNodeNames.database] }
+        return db + [ClusterNodeNames.gateway] + masterNames + coreappNames + webappNames
+    }
 
     public var webappNames: [String] { ClusterNodeNames.webapps(count: max(webapps, 1)) }
     public var masterNames: [String] { ClusterNodeNames.masters(count: masters) }
@@ -40,10 +50,22 @@ public struct ClusterLayout: Sendable {
     public var bootCoreappNames: [String] { Array(coreappNames.prefix(coreapps)) }
 }
 
+/// A host of its own for one node: the address it listens on and the namespace it runs in.
+public struct ClusterHost: Sendable, Hashable {
+    public var address: String
+    /// The namespace file its process joins (`/run/netns/NAME`).
+    public var networkNamespace: String
+    public init(address: String, networkNamespace: String) { self.address = address; self.networkNamespace = networkNamespace }
+}
+
 /// One node's fixed identity: same name, folder, ports and environment across restarts.
 public struct ClusterNode: Sendable {
     public var name: String
     public var role: NodeRole
+    /// The address it listens on and others dial (127.0.0.1 unless it has a host of its own).
+    public var host: String
+    /// The network namespace its process runs in; nil: the runner's.
+    public var networkNamespace: String?
     public var ports: [Int]
     public var dataDirectory: String
     public var logFile: String
@@ -86,8 +108,10 @@ public final class LocalCluster: Sendable {
     public var clock: ScaledSystemClock { ScaledSystemClock(scale: (try? TimeScale(layout.timeScale)) ?? .realTime) }
     public var gateway: ClusterNode { nodes[ClusterNodeNames.gateway]! }
     public var webapp: ClusterNode { nodes[layout.webappNames[0]]! }
-    public var webappAddress: HostPort { HostPort(host: "127.0.0.1", port: webapp.ports[0]) }
-    public var gatewayAddress: HostPort { HostPort(host: "127.0.0.1", port: gateway.ports[0]) }
+    public var webappAddress: HostPort { HostPort(host: webapp.host, port: webapp.ports[0]) }
+    public var gatewayAddress: HostPort { HostPort(host: gateway.host, port: gateway.ports[0]) }
+    /// Where a node's service port answers (what a peer dials).
+    public func serviceAddress(_ name: String) -> HostPort? { nodes[name].map { HostPort(host: $0.host, port: $0.servicePort) } }
     /// The SQLite file of the embedded engine's db node.
     public var dbPath: String { runDirectory + "/wa.db" }
     /// How nodes reach the database (what their `db.env` would say).
@@ -109,13 +133,14 @@ public final class LocalCluster: Sendable {
         self.supervisor = supervisor ?? Supervisor()
         self.clusterSecretText = layout.environment[ClusterSecret.variable].flatMap { $0.isEmpty ? nil : $0 } ?? ClusterSecret.generateText()
         try FileManager.default.createDirectory(atPath: self.runDirectory, withIntermediateDirectories: true)
+        let dbHost = layout.hosts[ClusterNodeNames.database]?.address ?? "127.0.0.1"
         switch layout.database {
         case .sqlite:
             let port = PortAllocator.freePorts(1)[0]
-            databaseConfig = DatabaseConfig(engine: .sqlite, hostname: "127.0.0.1", port: port, namePrefix: "wa")
+            databaseConfig = DatabaseConfig(engine: .sqlite, hostname: dbHost, port: port, namePrefix: "wa")
         case .postgres(let template):
             let port = PortAllocator.freePorts(1)[0]
-            databaseConfig = DatabaseConfig(engine: .pgsql, hostname: "127.0.0.1", port: port, username: template.superuser,
+            databaseConfig = DatabaseConfig(engine: .pgsql, hostname: dbHost, port: port, username: template.superuser,
                                             password: template.password, namePrefix: "wa")
         case .external(let config):
             databaseConfig = config
@@ -133,7 +158,7 @@ public final class LocalCluster: Sendable {
             }
             try template.copy(to: dataDirectory)
             define(name: ClusterNodeNames.database, role: .db, ports: [databaseConfig.port!],
-                   arguments: template.serverArguments(dataDirectory: dataDirectory, port: databaseConfig.port!))
+                   arguments: template.serverArguments(dataDirectory: dataDirectory, port: databaseConfig.port!, host: dbHost))
             state.withLock { s in
                 s.definedNodes[ClusterNodeNames.database]?.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C"]
                 s.definedNodes[ClusterNodeNames.database]?.executable = template.installation.postgres
@@ -145,7 +170,7 @@ public final class LocalCluster: Sendable {
         }
         let gwPort = PortAllocator.freePorts(1)[0]
         define(name: ClusterNodeNames.gateway, role: .gateway, ports: [gwPort],
-               arguments: ["gateway", "--port", "\(gwPort)", "--data-dir", "\(self.runDirectory)/gateway",
+               arguments: ["gateway", "--port", "\(gwPort)", "--host", layout.hosts[ClusterNodeNames.gateway]?.address ?? "127.0.0.1", "--data-dir", "\(self.runDirectory)/gateway",
                            "--log", "\(self.runDirectory)/gateway/gateway.jsonl", "--seed", "\(layout.gatewaySeed)",
                            "--ban-seconds", "\(layout.gatewayBanSeconds)"])
         for m in layout.masterNames { define(name: m, role: .master, ports: PortAllocator.freePorts(4), arguments: ["master"]) }
@@ -171,7 +196,8 @@ public final class LocalCluster: Sendable {
         env["WA_DB_NAME_PREFIX"] = db.namePrefix
         env["WA_TIME_SCALE"] = "\(layout.timeScale)"
         env["WA_DATA_DIR"] = dir
-        env["EXTERNAL_HOSTNAME"] = "127.0.0.1"
+        let host = layout.hosts[name]
+        env["EXTERNAL_HOSTNAME"] = host?.address ?? "127.0.0.1"
         env["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         switch role {
         case .webapp:
@@ -182,7 +208,7 @@ public final class LocalCluster: Sendable {
             env["COREAPP_EXTERNAL_PORTS"] = ports.map(String.init).joined(separator: ",")
         default: break
         }
-        let node = ClusterNode(name: name, role: role, ports: ports, dataDirectory: dir, logFile: "\(runDirectory)/\(name).log",
+        let node = ClusterNode(name: name, role: role, host: host?.address ?? "127.0.0.1", networkNamespace: host?.networkNamespace, ports: ports, dataDirectory: dir, logFile: "\(runDirectory)/\(name).log",
                                arguments: arguments, environment: env.compactMapValues { $0 })
         state.withLock { $0.definedNodes[name] = node }
     }
@@ -207,7 +233,8 @@ public final class LocalCluster: Sendable {
         var env = node.environment
         if node.role != .gateway && node.role != .db { env["WA_GATEWAY_ADDRESS"] = gatewayAddress.description }
         let spec = ProcessSpec(name: name, executable: node.executable ?? binary(of: name), arguments: node.arguments, environment: env,
-                               workingDirectory: node.dataDirectory, logFile: node.logFile, user: node.user)
+                               workingDirectory: node.dataDirectory, logFile: node.logFile, user: node.user,
+                               networkNamespace: node.networkNamespace)
         let logSize = (try? FileManager.default.attributesOfItem(atPath: node.logFile)[.size] as? Int) ?? 0
         let p = try supervisor.spawn(spec)
         state.withLock { s in s.processes[name] = p; s.readyScanFrom[name] = logSize }
@@ -285,8 +312,9 @@ public final class LocalCluster: Sendable {
         let log = "\(runDirectory)/dbupgrade.log"
         let before = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
         let started = Date()
+        // It runs where the master runs: on its host, it reaches the database as the master does.
         let p = try supervisor.spawn(ProcessSpec(name: "dbupgrade", executable: binary, arguments: ["dbupgrade"], environment: env,
-                                                 workingDirectory: dir, logFile: log))
+                                                 workingDirectory: dir, logFile: log, networkNamespace: nodes[master]?.networkNamespace))
         guard let status = await p.waitForExit(timeout: .milliseconds(Int(timeout * 1000))) else {
             p.kill()
             throw ClusterError("dbupgrade of \(binary) did not finish within \(timeout)s; see \(log)")
@@ -305,7 +333,7 @@ public final class LocalCluster: Sendable {
         while Date() < deadline {
             for m in layout.masterNames {
                 guard let node = nodes[m], process(m)?.isAlive == true else { continue }
-                let client = RPCClient(peer: HostPort(host: "127.0.0.1", port: node.servicePort), keyring: keyring, group: group)
+                let client = RPCClient(peer: HostPort(host: node.host, port: node.servicePort), keyring: keyring, group: group)
                 // A master that does not answer (paused, restarting) is not the primary to ask.
                 guard let support = try? await client.call(NodeRPC.Support.self, Empty(), timeout: 2), support.role == "primary_master" else { continue }
                 do {

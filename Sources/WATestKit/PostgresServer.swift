@@ -111,8 +111,8 @@ public final class PostgresTemplate: Sendable {
     /// `synchronous_commit=on`: a commit is written to the kernel before the client hears of it,
     /// so it survives a kill -9 of the server (the fault the suite injects), though not a crash
     /// of the machine — the same promise as the SQLite db node's `synchronous=NORMAL`.
-    public func serverArguments(dataDirectory: String, port: Int) -> [String] {
-        ["-D", dataDirectory, "-p", "\(port)", "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+    public func serverArguments(dataDirectory: String, port: Int, host: String = "127.0.0.1") -> [String] {
+        ["-D", dataDirectory, "-p", "\(port)", "-c", "listen_addresses=\(host)", "-c", "unix_socket_directories=",
          "-c", "max_connections=200", "-c", "log_min_messages=warning", "-c", "log_connections=off",
          "-c", "fsync=off", "-c", "synchronous_commit=on", "-c", "full_page_writes=off"]
     }

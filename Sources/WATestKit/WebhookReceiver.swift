@@ -18,9 +18,11 @@ public final class WebhookReceiver: Sendable {
     private let state: Locked<State>
 
     public var port: Int { state.withLock { $0.channel }?.localAddress?.port ?? 0 }
-    public var url: String { "http://127.0.0.1:\(port)/webhook" }
+    public var url: String { "http://\(host):\(port)/webhook" }
+    /// The address it listens on: loopback, or the hub's address when the nodes are in namespaces.
+    public let host: String
 
-    public init(failFirst: Int = 0) { state = Locked(State(failuresLeft: failFirst)) }
+    public init(failFirst: Int = 0, host: String = "127.0.0.1") { state = Locked(State(failuresLeft: failFirst)); self.host = host }
 
     public func start(group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
         let bound = try await ServerBootstrap(group: group)
@@ -31,7 +33,7 @@ public final class WebhookReceiver: Sendable {
                     try ch.pipeline.syncOperations.addHandler(Handler(receiver: self))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: host, port: 0).get()
         state.withLock { $0.channel = bound }
     }
 

@@ -93,6 +93,11 @@ struct Up: AsyncParsableCommand {
         do { s = try ScenarioLoader.parse(yaml: yaml, file: topology != nil ? "--topology" : file) }
         catch { FileHandle.standardError.write(Data("\(error)\n".utf8)); throw ExitCode(2) }
         if let shards { s.shards = shards }
+        if s.topology.net == .netns {
+            throw ValidationError("\(file): net: netns is for wachaos run; a session of wachaos up stays on the proxy mesh, where your shell, curl and the control API reach every node on loopback")
+        }
+        // A session's hosts are on loopback, whatever `net: auto` would pick.
+        s.topology.net = .proxy
         // Settings and workload through the scenario parser: the same checks as in a file.
         var extra: [String] = []
         if let settings { extra.append("settings: \(try Self.settingsText(settings))") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChaosScenario
 import Foundation
+import NetHosts
 import ProcessSupervisor
 import WAChaos
 import WACore
@@ -11,7 +12,7 @@ struct WAChaos: AsyncParsableCommand {
         commandName: "wachaos",
         abstract: "Chaos runner for the WhatsApp Business API HA / Multiconnect cluster replica.",
         subcommands: [Run.self, Check.self, Plan.self, Recheck.self, Shrink.self, Upgrade.self, Up.self, Fault.self, Workload.self, Status.self,
-                      Watch.self, Logs.self, SupportBundle.self, Stop.self, Bench.self])
+                      Watch.self, Logs.self, SupportBundle.self, Stop.self, Bench.self, Cleanup.self, NetnsJanitor.self])
 }
 
 /// Scenario selection shared by `run` and `check`.
@@ -64,29 +65,37 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Where run folders go.") var runsDir = "runs"
     @Option(help: "Golden files folder.") var fixtures = "fixtures"
     @Option(help: "Real seconds of slack on both ends of every failover window.") var slack: Double = 1.0
+    @Option(help: "Where the hosts are: proxy (loopback and the userspace proxy mesh, no privileges), netns (a network namespace per host, kernel link faults; exit 2 without the capabilities) or auto (netns where the capabilities allow, else proxy); default: the files' topology.net, else proxy.")
+    var net: NetworkMode?
     @OptionGroup var source: ClusterSourceOptions
 
     func validate() throws {
         if let t = timeScale, !(t > 0 && t <= 10) { throw ValidationError("--time-scale must be in (0, 10], got \(t)") }
         if slack < 0 { throw ValidationError("--slack must not be negative") }
+        if net == .netns || net == .auto, source.dbEnv != nil { throw ValidationError("--net \(net!.rawValue) cannot reach an existing server (--db-env) from the run's namespaces; use --net proxy") }
     }
 
     func run() async throws {
         let scenarios: [Scenario]
         do { scenarios = try selection.load() }
         catch let e as ScenarioErrors { FileHandle.standardError.write(Data("\(e)\n".utf8)); throw ExitCode(2) }
+        // Before anything else starts a thread or a child: on namespaces the runner re-executes
+        // itself inside its hub, and this point is reached a second time there.
+        let (netns, fallback) = try NetSetup.prepare(requirement: NetRequirement.of(cli: net, scenarios: scenarios))
         let supervisor = Supervisor()
         supervisor.installSignalHandlers()
         try? supervisor.enableSubreaper()
         var options = RunOptions()
         options.seed = seed; options.timeScale = timeScale; options.record = record; options.keep = keep
         options.fixturesDirectory = fixtures; options.slackReal = slack
+        options.net = net; options.netns = netns; options.netFallback = fallback
         try source.apply(to: &options)
         let f = DateFormatter(); f.dateFormat = "yyyyMMdd-HHmmss"; f.timeZone = TimeZone(identifier: "UTC")
         let dir = "\(runsDir)/\(f.string(from: Date()))-seed\(seed.map(String.init) ?? "file")\(options.database.map { "-\($0.scenarioName)" } ?? "")"
         print("wachaos: \(scenarios.count) scenario(s), run folder \(dir)")
         let reports = try await SuiteRunner(options: options, supervisor: supervisor, runDirectory: dir).run(scenarios)
         await supervisor.shutdown(grace: .seconds(3))
+        netns?.close()
         print("")
         print(SummaryTable.render(reports))
         print("reports: \(dir)/report.json, \(dir)/junit.xml, timeline \(dir)/timeline.jsonl")
@@ -304,7 +313,7 @@ struct Shrink: AsyncParsableCommand {
 }
 
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Messages.self, JSON.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Messages.self, JSON.self, Links.self])
 
     struct Messages: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -396,4 +405,43 @@ extension DatabaseEngine: ExpressibleByArgument {
     }
     public static var allValueStrings: [String] { Topology.engines.map(\.scenarioName) }
     public var defaultValueDescription: String { scenarioName }
+}
+
+extension Bench {
+    /// `wachaos bench links`: the latency and throughput one hop adds, per kind of link.
+    struct Links: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Added latency (p50, p99) and throughput of one hop through the proxy mesh, a socat relay and a netns veth path, against a direct loopback connection in the same run.")
+        @Option(help: "Measured round trips per path and round.") var roundTrips = 20_000
+        @Option(help: "Bytes per message of the round trips.") var messageBytes = 64
+        @Option(help: "MiB streamed one way per path and round.") var bulkMib = 64
+        @Option(help: "Interleaved rounds (medians are reported).") var rounds = 3
+        @Option(help: "Write the result as JSON to this file.") var json: String?
+
+        func validate() throws {
+            guard roundTrips >= 100, messageBytes > 0, messageBytes <= 65536, bulkMib > 0, rounds > 0 else {
+                throw ValidationError("--round-trips must be at least 100, --message-bytes 1...65536, --bulk-mib and --rounds positive")
+            }
+        }
+
+        func run() async throws {
+            let supervisor = Supervisor()
+            supervisor.installSignalHandlers()
+            var o = LinkBenchmark.Options()
+            o.roundTrips = roundTrips; o.messageBytes = messageBytes; o.bulkBytes = bulkMib << 20; o.rounds = rounds
+            let r = try await LinkBenchmark(options: o, supervisor: supervisor).run { print("bench: \($0)") }
+            await supervisor.shutdown(grace: .seconds(2))
+            print("method: \(r.method)")
+            func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(1, w - s.count)) }
+            print(pad("path", 26) + pad("p50 µs", 10) + pad("p99 µs", 10) + pad("added p50", 11) + pad("added p99", 11) + pad("MB/s", 9) + "× direct")
+            for p in r.paths {
+                if let note = p.note { print(pad(p.path, 26) + "not measured: \(note)"); continue }
+                print(pad(p.path, 26) + pad(String(format: "%.1f", p.p50Microseconds), 10) + pad(String(format: "%.1f", p.p99Microseconds), 10)
+                      + pad(String(format: "%+.1f", p.addedP50Microseconds), 11) + pad(String(format: "%+.1f", p.addedP99Microseconds), 11)
+                      + pad(String(format: "%.0f", p.megabytesPerSecond), 9) + String(format: "%.2f", p.throughputRatio))
+            }
+            print("target: the proxy adds at most \(Int(r.proxyTargetAddedP50Microseconds)) µs at p50 (Toxiproxy's claim): \(r.proxyMeetsTarget ? "met" : "missed")")
+            if let json { try JSONCodec.prettyData(JSONCodec.encode(r)).write(to: URL(fileURLWithPath: json)) }
+        }
+    }
 }

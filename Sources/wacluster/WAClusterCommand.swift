@@ -75,7 +75,7 @@ struct Webapp: AsyncParsableCommand {
     @OptionGroup var options: NodeOptions
     func run() async throws {
         let rt = loadRuntime(.webapp, options)
-        do { try PortProbe.ensureFree(host: "127.0.0.1", port: rt.config.webappPort, variable: "WEBAPP_EXTERNAL_PORTS") }
+        do { try PortProbe.ensureFree(host: rt.config.bindAddress, port: rt.config.webappPort, variable: "WEBAPP_EXTERNAL_PORTS") }
         catch { fail("webapp", error) }
         await runServices([buildWebapp(runtime: rt), WebappUpkeep(runtime: rt)], runtime: rt, role: "webapp")
     }

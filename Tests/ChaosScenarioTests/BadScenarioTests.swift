@@ -170,7 +170,7 @@ let badFiles: [BadFile] = [
         """, errors: [
         "chaos/t.yml:5: steps[0]: unknown step kind \"kil\"; did you mean \"kill\"?",
         "chaos/t.yml:6: steps[1]: unknown step kind \"explode\"; expected one of wait_healthy, check_health, kill, "
-            + "stop, restart, start, pause, resume, partition, delay, bandwidth, reset, heal, expect_failover, "
+            + "stop, restart, start, pause, resume, partition, delay, bandwidth, reset, heal, loss, duplicate, corrupt, expect_failover, "
             + "expect_no_failover, expect_primary_master, expect_recovery, set_shards, db_lock, sleep, run, skew, gateway, nemesis, contacts, upgrade, handover, dbupgrade, workload, settings",
         "chaos/t.yml:7: steps[2]: a step has exactly one key, its kind; got 3: partition, from, to "
             + "(indent from, to under partition?)",

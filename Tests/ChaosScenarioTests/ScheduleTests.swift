@@ -60,7 +60,7 @@ func withoutLines(_ steps: [Step]) -> [String] { steps.map { ScenarioWriter.step
         for s in steps {
             switch s {
             case .kill(let t, _), .pause(let t, _): active.insert(t.selector.description); injected += 1
-            case .partition(let l, _, _), .delay(let l, _, _, _):
+            case .partition(let l, _, _, _), .delay(let l, _, _, _):
                 if active.insert(l.from.description).inserted { injected += 1 }
             case .skew(let t, let by, _, _):
                 if by == 0 { active.remove(t.selector.description) } else { active.insert(t.selector.description); injected += 1 }

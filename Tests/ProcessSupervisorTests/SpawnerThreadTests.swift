@@ -57,7 +57,7 @@ struct SpawnerThreadTests {
                 "/bin/sleep".withCString { path in
                     var request = wa_spawn_request(executable: path, argv: argvBuffer.baseAddress, envp: envpBuffer.baseAddress,
                                                    working_directory: nil, log_fd: devNull, expected_parent: getpid(),
-                                                   switch_user: 0, uid: 0, gid: 0)
+                                                   switch_user: 0, uid: 0, gid: 0, network_namespace: nil)
                     return wa_spawn(&request, &stage)
                 }
             }

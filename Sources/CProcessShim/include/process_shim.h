@@ -24,6 +24,7 @@ typedef enum wa_spawn_stage {
     WA_SPAWN_STAGE_WORKING_DIRECTORY = 7, // child: chdir
     WA_SPAWN_STAGE_EXEC = 8,            // child: execve
     WA_SPAWN_STAGE_CREDENTIALS = 9,     // child: setgroups/setgid/setuid to the requested user
+    WA_SPAWN_STAGE_NETWORK_NAMESPACE = 10, // child: open + setns(CLONE_NEWNET) of the requested namespace
 } wa_spawn_stage;
 
 /// Everything the child needs, prepared by the parent before fork (the child may not allocate).
@@ -37,6 +38,7 @@ typedef struct wa_spawn_request {
     int switch_user;                 // 1: become uid/gid below before exec (a root runner starting PostgreSQL)
     uid_t uid;
     gid_t gid;
+    const char *network_namespace;   // NULL keeps the parent's; else a file such as /run/netns/NAME
 } wa_spawn_request;
 
 /// Forks and execs `request`; returns the child's pid, or -errno with `*failed_stage` set.
@@ -55,6 +57,16 @@ int wa_child_has_exited(pid_t pid);
 
 /// A close-on-exec, non-blocking pipe used to wake a poll loop; 0 or -errno.
 int wa_wake_pipe(int fds[2]);
+
+/// Moves the calling *thread* into the network namespace at `path` (setns(2), CLONE_NEWNET);
+/// sockets it opens afterwards live there. 0 or -errno.
+int wa_enter_network_namespace(const char *path);
+
+/// The inode of the calling thread's network namespace (/proc/thread-self/ns/net), or 0.
+unsigned long wa_current_network_namespace(void);
+
+/// The inode of the namespace file at `path`, or 0.
+unsigned long wa_network_namespace_inode(const char *path);
 
 #ifdef __cplusplus
 }

@@ -137,7 +137,7 @@ public final class UpSession: SessionControl {
         defer { runner.onNote = nil }
         clusterUpAt.withLock { $0 = Date().timeIntervalSince1970 }
         if runner.scenario.register { try await runner.receiveWebhooks() }
-        live.withLock { $0.cluster = runner.cluster; $0.mesh = runner.mesh; $0.engine = runner.cluster.layout.database.engine.scenarioName }
+        live.withLock { $0.cluster = runner.cluster; $0.mesh = runner.links as? LinkMesh; $0.engine = runner.cluster.layout.database.engine.scenarioName }
         // The recording says what ran: the seed and engine in force, not only the file's.
         recorded.withLock { $0.ran(seed: runner.seed, engine: runner.cluster.layout.database.engine) }
         publish(runner)
