@@ -57,6 +57,8 @@ if (( (capeff >> 12) & 1 )) && (( (capeff >> 21) & 1 )); then
     [ "$r" -ne 0 ] && { echo "recheck of $latest did not pass (status $r)"; status=$r; }
   fi
   [ "$s" -ne 0 ] && status=$s
+  # The run removes its own; give a janitor that took over (a failed run) a moment to finish.
+  for _ in $(seq 1 50); do ip netns list | grep -q '^wachaos-' || break; sleep 0.2; done
   left=$(ip netns list | grep -c '^wachaos-' || true)
   [ "$left" -ne 0 ] && { echo "the netns suite left $left namespace(s):"; ip netns list; status=1; }
 else

@@ -22,7 +22,7 @@ public enum Capability: String, CaseIterable, Sendable, Codable {
         switch self {
         case .netAdmin: "veth pairs, the bridge, addresses, nftables rules (partition, loss) and tc qdiscs (bandwidth)"
         case .sysAdmin: "creating network namespaces (ip netns add) and moving nodes into them (setns)"
-        case .netRaw: "reject rules that answer with a TCP reset or an ICMP error, and ss -K (reset)"
+        case .netRaw: "nothing these rules need (nftables reject and ss -K go through netlink under CAP_NET_ADMIN); reported because raw-socket tools a scenario's run: step calls may"
         case .kill: "signalling a node that runs as another user (the PostgreSQL server) and sweeping a dead run's namespaces"
         }
     }
@@ -32,7 +32,7 @@ public enum Capability: String, CaseIterable, Sendable, Codable {
         switch self {
         case .netAdmin: ["every step (the hosts themselves)", "partition", "loss", "bandwidth", "delay", "reset"]
         case .sysAdmin: ["every step (the hosts themselves)"]
-        case .netRaw: ["partition with mode: reject", "reset"]
+        case .netRaw: ["run: steps that open raw sockets"]
         case .kill: ["kill, stop, pause of the db on postgres"]
         }
     }
@@ -41,22 +41,36 @@ public enum Capability: String, CaseIterable, Sendable, Codable {
 /// The capabilities of this process, as libcap reads them (`cap_get_proc`).
 public struct CapabilitySet: Sendable, Equatable {
     public var effective: Set<Capability>
+    /// Kept across exec by a process that is not root (the ambient set): what `ip`, `nft`, `tc`
+    /// and the runner's own re-exec get when the runner is not uid 0.
+    public var ambient: Set<Capability>
+    public var isRoot: Bool
 
-    public init(effective: Set<Capability>) { self.effective = effective }
+    public init(effective: Set<Capability>, ambient: Set<Capability> = [], isRoot: Bool = true) {
+        self.effective = effective
+        self.ambient = ambient
+        self.isRoot = isRoot
+    }
 
     /// The running process's effective set. Unreadable (no /proc, a seccomp filter) reads as empty.
     public static func current() -> CapabilitySet {
         guard let caps = cap_get_proc() else { return CapabilitySet(effective: []) }
         defer { cap_free(UnsafeMutableRawPointer(caps)) }
         var have: Set<Capability> = []
+        var ambient: Set<Capability> = []
         for c in Capability.allCases {
             var flag = CAP_CLEAR
             if cap_get_flag(caps, c.value, CAP_EFFECTIVE, &flag) == 0, flag == CAP_SET { have.insert(c) }
+            if cap_get_ambient(c.value) == 1 { ambient.insert(c) }
         }
-        return CapabilitySet(effective: have)
+        return CapabilitySet(effective: have, ambient: ambient, isRoot: getuid() == 0)
     }
 
-    public func missing(_ needed: [Capability]) -> [Capability] { needed.filter { !effective.contains($0) } }
+    /// Those of `needed` the tools would not get: absent from the effective set, or, for a
+    /// runner that is not root, absent from the ambient set (lost at exec).
+    public func missing(_ needed: [Capability]) -> [Capability] {
+        needed.filter { !effective.contains($0) || (!isRoot && !ambient.contains($0)) }
+    }
 }
 
 /// What `--net netns` needs of the machine and what it found: capabilities and tools.
@@ -88,7 +102,11 @@ public struct HostReadiness: Sendable, Equatable {
     public var report: String {
         var lines = ["capabilities (libcap, effective set): " + Capability.allCases.map { "\($0.rawValue) \(capabilities.effective.contains($0) ? "yes" : "no")" }.joined(separator: ", ")]
         for c in capabilities.missing(Self.required + Self.recommended) {
-            lines.append("  missing \(c.rawValue): needed for \(c.neededFor); steps: \(c.steps.joined(separator: ", "))")
+            if capabilities.effective.contains(c) {
+                lines.append("  \(c.rawValue) is effective but not ambient, and this runner is not root: ip, nft and tc would start without it (raise it with capsh --addamb=\(c.rawValue.lowercased()), or run as root); needed for \(c.neededFor)")
+            } else {
+                lines.append("  missing \(c.rawValue): needed for \(c.neededFor); steps: \(c.steps.joined(separator: ", "))")
+            }
         }
         for t in missingTools { lines.append("  missing tool \(t): install \(t == "nft" ? "nftables" : "iproute2")") }
         return lines.joined(separator: "\n")

@@ -26,15 +26,24 @@ public enum HostCommand {
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
-        let stdin = input.map { _ in Pipe() }
-        p.standardInput = stdin ?? FileHandle.nullDevice
+        // Input from a file, not a pipe: a tool that exits before reading it (a namespace gone)
+        // must not raise SIGPIPE in the runner.
+        var inputFile: String?
+        if let input {
+            let path = NSTemporaryDirectory() + "wachaos-\(argv[0])-\(getpid())-\(UInt32.random(in: 0 ... .max)).in"
+            guard FileManager.default.createFile(atPath: path, contents: Data(input.utf8), attributes: [.posixPermissions: 0o600]),
+                  let handle = FileHandle(forReadingAtPath: path) else {
+                throw NetHostsError(.commandFailed, "cannot write the input of `\(argv.joined(separator: " "))` to \(path)")
+            }
+            inputFile = path
+            p.standardInput = handle
+        } else {
+            p.standardInput = FileHandle.nullDevice
+        }
+        defer { if let inputFile { try? FileManager.default.removeItem(atPath: inputFile) } }
         // Registered as it starts, so a supervisor's orphan sweep never reaps it under us.
         let pid = try ForeignChildren.start { try p.run(); return p.processIdentifier }
         defer { ForeignChildren.finished(pid) }
-        if let stdin, let input {
-            stdin.fileHandleForWriting.write(Data(input.utf8))
-            try? stdin.fileHandleForWriting.close()
-        }
         // Read both before waiting: a full pipe would block the child forever.
         let errors = Locked(Data())
         let readErrors = DispatchSemaphore(value: 0)

@@ -58,7 +58,9 @@ public enum NFTablesScript {
                 filter.append("ct direction original ct original ip daddr \(to) meta l4proto tcp reject with tcp reset")
             case .loss(let to, let percent):
                 // numgen counts 0...99: a whole loss is a drop.
-                filter.append(percent >= 100 ? "ip daddr \(to) drop" : "ip daddr \(to) numgen random mod 100 < \(percent) drop")
+                let share = percent >= 100 ? "" : "numgen random mod 100 < \(percent) "
+                filter.append("ip daddr \(to) \(share)drop")
+                filter.append("ct direction original ct original ip daddr \(to) \(share)drop")
             case .redirect(let to, let port, let via, let viaPort):
                 nat.append("ip daddr \(to) tcp dport \(port) dnat ip to \(via):\(viaPort)")
             case .shape, .netem:

@@ -26,6 +26,9 @@ public final class NamespaceFabric: Sendable {
         var hosts: [String: NamespaceHost] = [:]
         var clusterOf: [String: Int] = [:]
         var rules: [String: [KernelRule]] = [:]
+        /// Hosts whose last rewrite failed part-way: the kernel may hold anything, so the next
+        /// rewrite replaces both their nftables table and their qdiscs.
+        var dirty: Set<String> = []
     }
     private let state = Locked(State())
 
@@ -93,7 +96,7 @@ public final class NamespaceFabric: Sendable {
             defer { for n in names { s.hosts[n] = nil; s.clusterOf[n] = nil; s.rules[n] = nil } }
             return names.compactMap { s.hosts[$0] }
         }
-        NamespaceSweeper.remove(gone.map(\.namespace))
+        NamespaceSweeper.remove(gone.map(\.namespace), killing: true)
     }
 
     public func host(_ name: String) throws -> NamespaceHost {
@@ -111,22 +114,28 @@ public final class NamespaceFabric: Sendable {
     /// Puts `rules` in force for every host named (a host left out keeps its rules); only the
     /// hosts whose rules change are rewritten.
     public func setRules(_ rules: [String: [KernelRule]]) throws {
-        let before = state.withLock { $0.rules }
+        let (before, dirty) = state.withLock { ($0.rules, $0.dirty) }
         for (name, list) in rules.sorted(by: { $0.key < $1.key }) {
             let old = before[name] ?? []
-            guard old != list else { continue }
+            let unsure = dirty.contains(name)
+            guard old != list || unsure else { continue }
             let host = try host(name)
-            if old.filter({ !$0.isTrafficControl }) != list.filter({ !$0.isTrafficControl }) {
-                try HostCommand.run(["ip", "netns", "exec", host.namespace, "nft", "-f", "-"],
-                                    input: NFTablesScript.render(table: tag.tableName, rules: list))
-            }
-            if old.filter(\.isTrafficControl) != list.filter(\.isTrafficControl) {
-                for (i, argv) in TrafficControlPlan.commands(device: Self.device, rules: list).enumerated() {
-                    if i == 0 { _ = try HostCommand.outcome(["ip", "netns", "exec", host.namespace, "tc"] + argv) }
-                    else { try HostCommand.run(["ip", "netns", "exec", host.namespace, "tc"] + argv) }
+            do {
+                if unsure || old.filter({ !$0.isTrafficControl }) != list.filter({ !$0.isTrafficControl }) {
+                    try HostCommand.run(["ip", "netns", "exec", host.namespace, "nft", "-f", "-"],
+                                        input: NFTablesScript.render(table: tag.tableName, rules: list))
                 }
+                if unsure || old.filter(\.isTrafficControl) != list.filter(\.isTrafficControl) {
+                    for (i, argv) in TrafficControlPlan.commands(device: Self.device, rules: list).enumerated() {
+                        if i == 0 { _ = try HostCommand.outcome(["ip", "netns", "exec", host.namespace, "tc"] + argv) }
+                        else { try HostCommand.run(["ip", "netns", "exec", host.namespace, "tc"] + argv) }
+                    }
+                }
+            } catch {
+                state.withLock { _ = $0.dirty.insert(name) }
+                throw error
             }
-            state.withLock { $0.rules[name] = list.isEmpty ? nil : list }
+            state.withLock { $0.rules[name] = list.isEmpty ? nil : list; $0.dirty.remove(name) }
         }
     }
 
@@ -144,7 +153,7 @@ public final class NamespaceFabric: Sendable {
         var filter = ["dst", address]
         if let port { filter += ["dport", "=", ":\(port)"] }
         let r = try HostCommand.outcome(["ip", "netns", "exec", ns, "ss", "-K"] + filter)
-        // ss prints "Invalid argument" when nothing matched on some kernels; a real failure is no ss.
+        // Without CONFIG_INET_DIAG_DESTROY, ss -K kills nothing and still exits 0.
         if r.status != 0 { throw NetHostsError(.commandFailed, "ss -K in \(ns) exited \(r.status): \(r.errors)") }
     }
 

@@ -1,3 +1,4 @@
+import CProcessShim
 import Foundation
 
 /// Finds and removes what runs left behind: namespaces named after a run whose runner is gone.
@@ -22,22 +23,33 @@ public enum NamespaceSweeper {
         runNamespaces().filter { RunTag.parse(namespace: $0).map { !$0.ownerIsAlive } ?? false }
     }
 
-    /// Kills what still runs inside each namespace (never this process) and deletes it; returns
-    /// the ones removed.
+    /// What a removal did: the namespaces deleted, and a line for each that still had processes.
+    public struct Outcome: Sendable {
+        public var removed: [String] = []
+        public var notes: [String] = []
+    }
+
+    /// Deletes each namespace's name. With `killing`, what still runs inside is SIGKILLed first,
+    /// each pid checked to be in that namespace right before (the janitor: its own run's
+    /// processes); without, processes inside are named and left alone: another runner started them.
     @discardableResult
-    public static func remove(_ namespaces: [String]) -> [String] {
-        var removed: [String] = []
+    public static func remove(_ namespaces: [String], killing: Bool = false) -> Outcome {
+        var out = Outcome()
         let me = getpid()
         for ns in namespaces {
-            if let pids = try? HostCommand.run(["ip", "netns", "pids", ns]) {
-                for pid in pids.split(whereSeparator: \.isNewline).compactMap({ Int32($0) }) where pid != me { kill(pid, SIGKILL) }
+            let inode = wa_network_namespace_inode("\(directory)/\(ns)")
+            let pids = ((try? HostCommand.run(["ip", "netns", "pids", ns])) ?? "").split(whereSeparator: \.isNewline).compactMap { Int32($0) }.filter { $0 != me }
+            if killing {
+                for pid in pids where inode != 0 && wa_network_namespace_inode("/proc/\(pid)/ns/net") == inode { kill(pid, SIGKILL) }
+            } else if !pids.isEmpty {
+                out.notes.append("\(ns): \(pids.count) process(es) still inside (\(pids.map(String.init).joined(separator: " "))), not signalled: this runner did not start them")
             }
-            if (try? HostCommand.outcome(["ip", "netns", "del", ns]))?.status == 0 { removed.append(ns) }
+            if (try? HostCommand.outcome(["ip", "netns", "del", ns]))?.status == 0 { out.removed.append(ns) }
         }
-        return removed
+        return out
     }
 
     /// What the janitor does when its runner is gone: every namespace of the run.
     @discardableResult
-    public static func removeRun(_ tag: RunTag) -> [String] { remove(namespaces(of: tag)) }
+    public static func removeRun(_ tag: RunTag) -> [String] { remove(namespaces(of: tag), killing: true).removed }
 }

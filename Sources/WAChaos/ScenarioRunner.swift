@@ -169,7 +169,8 @@ final class ScenarioRunner {
     func networkMode() throws -> NetworkMode {
         switch options.net ?? scenario.topology.net ?? .proxy {
         case .proxy: return .proxy
-        case .auto: return options.netns == nil ? .proxy : .netns
+        // An existing server is outside the run's namespaces: auto means the proxy mesh then.
+        case .auto: return options.netns == nil || options.databaseEnvFile != nil ? .proxy : .netns
         case .netns:
             guard options.netns != nil else {
                 throw RunnerError("this scenario needs --net netns, and the runner has no namespace hosts (see the capability report at the start)")
@@ -196,6 +197,11 @@ final class ScenarioRunner {
             if case .external = database {
                 throw RunnerError("--net netns cannot reach an existing database server (--db-env): it is outside the run's namespaces; use --net proxy")
             }
+            for step in scenario.steps {
+                if let why = KernelLinks.refusal(step, features: netns.fabric.features) {
+                    throw RunnerError("line \(step.line): \(why); the scenario was not started on --net netns")
+                }
+            }
             let k = netns.nextCluster()
             netnsCluster = k
             let hosts = try netns.fabric.addHosts(cluster: k, names: layout.hostNames)
@@ -207,7 +213,10 @@ final class ScenarioRunner {
         cluster = try LocalCluster(layout: layout, runDirectory: directory, binary: options.binary, supervisor: supervisor)
         try assignBuilds()
         history = HistoryRecorder(path: "\(cluster.runDirectory)/\(RunRecord.historyFile)", scale: scale)
-        try? ScenarioWriter.yaml(scenario, comment: "The scenario as run (seed \(seed), scale \(scale)); `wachaos run` this file to run it again.")
+        // The net it ran on, whatever chose it (--net, the file, auto): a rerun gets the same hosts.
+        var asRun = scenario
+        asRun.topology.net = net
+        try? ScenarioWriter.yaml(asRun, comment: "The scenario as run (seed \(seed), scale \(scale), net \(net.rawValue)); `wachaos run` this file to run it again.")
             .write(toFile: "\(cluster.runDirectory)/scenario.yml", atomically: true, encoding: .utf8)
         for name in cluster.layout.webappNames + cluster.layout.masterNames + cluster.layout.coreappNames {
             cluster.setEnvironment(name, "WA_CLOCK_CONTROL", clockControlFile(name))

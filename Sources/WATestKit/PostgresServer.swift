@@ -29,7 +29,9 @@ public struct PostgresInstallation: Sendable {
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = FileHandle.nullDevice
-        try p.run()
+        // Registered as it starts, so a supervisor's orphan sweep never reaps it under its waiter.
+        let pid = try ForeignChildren.start { try p.run(); return p.processIdentifier }
+        defer { ForeignChildren.finished(pid) }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard p.terminationStatus == 0 else { throw ClusterError("\(executable) \(arguments.joined(separator: " ")) exited \(p.terminationStatus)") }
@@ -102,7 +104,8 @@ public final class PostgresTemplate: Sendable {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/cp")
         p.arguments = ["-a", directory, destination]
-        try p.run()
+        let pid = try ForeignChildren.start { try p.run(); return p.processIdentifier }
+        defer { ForeignChildren.finished(pid) }
         p.waitUntilExit()
         guard p.terminationStatus == 0 else { throw ClusterError("cannot copy the PostgreSQL template to \(destination)") }
     }

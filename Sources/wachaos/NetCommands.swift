@@ -55,9 +55,10 @@ struct Cleanup: ParsableCommand {
         for ns in all where !stale.contains(ns) { print("kept     \(ns) (its runner, pid \(RunTag.parse(namespace: ns)?.pid ?? 0), is running)") }
         guard !stale.isEmpty else { print("nothing to clean: no namespace of a finished run\(all.isEmpty ? "" : " (\(all.count) of running runs kept)")"); return }
         if dryRun { for ns in stale { print("would remove \(ns)") }; return }
-        let removed = NamespaceSweeper.remove(stale)
-        for ns in removed { print("removed  \(ns)") }
-        let left = Set(stale).subtracting(removed)
+        let outcome = NamespaceSweeper.remove(stale)
+        for ns in outcome.removed { print("removed  \(ns)") }
+        for line in outcome.notes { print("note     \(line)") }
+        let left = Set(stale).subtracting(outcome.removed)
         if !left.isEmpty {
             print("could not remove: \(left.sorted().joined(separator: " ")) (run as root, or with CAP_SYS_ADMIN)")
             throw ExitCode(1)

@@ -81,7 +81,18 @@ struct Run: AsyncParsableCommand {
         catch let e as ScenarioErrors { FileHandle.standardError.write(Data("\(e)\n".utf8)); throw ExitCode(2) }
         // Before anything else starts a thread or a child: on namespaces the runner re-executes
         // itself inside its hub, and this point is reached a second time there.
-        let (netns, fallback) = try NetSetup.prepare(requirement: NetRequirement.of(cli: net, scenarios: scenarios))
+        var requirement = NetRequirement.of(cli: net, scenarios: scenarios)
+        if source.dbEnv != nil, requirement != .none {
+            // An existing server is outside any namespace the run could make.
+            if requirement == .required {
+                FileHandle.standardError.write(Data("wachaos: a scenario insists on net: netns, and --db-env names a server outside the run's namespaces; use --net proxy or leave --db-env out\n".utf8))
+                throw ExitCode(2)
+            }
+            requirement = .none
+        }
+        let (netns, fallback) = try NetSetup.prepare(requirement: requirement)
+        // Whatever ends the run from here (an error included), its namespaces go with it.
+        defer { netns?.close() }
         let supervisor = Supervisor()
         supervisor.installSignalHandlers()
         try? supervisor.enableSubreaper()
@@ -95,7 +106,6 @@ struct Run: AsyncParsableCommand {
         print("wachaos: \(scenarios.count) scenario(s), run folder \(dir)")
         let reports = try await SuiteRunner(options: options, supervisor: supervisor, runDirectory: dir).run(scenarios)
         await supervisor.shutdown(grace: .seconds(3))
-        netns?.close()
         print("")
         print(SummaryTable.render(reports))
         print("reports: \(dir)/report.json, \(dir)/junit.xml, timeline \(dir)/timeline.jsonl")

@@ -16,7 +16,7 @@ import Testing
         #expect(script.contains("    ip daddr 198.18.1.3 drop\n    ct direction original ct original ip daddr 198.18.1.3 drop\n"))
         #expect(script.contains("ip daddr 198.18.1.4 meta l4proto tcp reject with tcp reset\n    ip daddr 198.18.1.4 reject\n"))
         #expect(script.contains("ip daddr 198.18.1.5 numgen random mod 100 < 30 drop"))
-        #expect(NFTablesScript.render(table: "t", rules: [.loss(to: "198.18.1.5", percent: 100)]).contains("ip daddr 198.18.1.5 drop\n"))
+        #expect(NFTablesScript.render(table: "t", rules: [.loss(to: "198.18.1.5", percent: 100)]).contains("ip daddr 198.18.1.5 drop\n    ct direction original ct original ip daddr 198.18.1.5 drop\n"))
         #expect(script.contains("type nat hook output priority -100; policy accept;\n    ip daddr 198.18.1.6 tcp dport 4000 dnat ip to 198.18.0.1:5000\n"))
         // tc's business, not nftables'.
         #expect(!script.contains("198.18.1.7"))
@@ -87,5 +87,13 @@ import Testing
         #expect(r.report.contains("missing CAP_NET_RAW"))
         #expect(r.report.contains("missing tool nft: install nftables"))
         #expect(HostReadiness(capabilities: CapabilitySet(effective: Set(Capability.allCases)), missingTools: []).canHostNamespaces)
+        // Not root: effective alone is lost when the runner execs ip, nft and tc.
+        let granted = CapabilitySet(effective: Set(Capability.allCases), ambient: [.sysAdmin], isRoot: false)
+        let r2 = HostReadiness(capabilities: granted, missingTools: [])
+        #expect(!r2.canHostNamespaces)
+        #expect(r2.missingRequired == [.netAdmin])
+        #expect(r2.report.contains("CAP_NET_ADMIN is effective but not ambient"))
+        #expect(HostReadiness(capabilities: CapabilitySet(effective: Set(Capability.allCases), ambient: [.netAdmin, .sysAdmin], isRoot: false),
+                              missingTools: []).canHostNamespaces)
     }
 }

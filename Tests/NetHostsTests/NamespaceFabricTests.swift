@@ -105,8 +105,9 @@ struct NamespaceFabricTests {
         defer { NamespaceSweeper.removeRun(live); NamespaceSweeper.removeRun(dead) }
         #expect(NamespaceSweeper.stale().contains(dead.namespace(cluster: 1, host: "x")))
         #expect(!NamespaceSweeper.stale().contains(live.namespace(cluster: 99, host: "y")))
-        let removed = NamespaceSweeper.remove(NamespaceSweeper.stale())
-        #expect(removed.contains(dead.namespace(cluster: 1, host: "x")))
+        // Only its own: other runs on this machine keep theirs.
+        let removed = NamespaceSweeper.remove(NamespaceSweeper.stale().filter { RunTag.parse(namespace: $0) == dead }).removed
+        #expect(removed == [dead.namespace(cluster: 1, host: "x")])
         #expect(NamespaceSweeper.runNamespaces().contains(live.namespace(cluster: 99, host: "y")))
     }
 }

@@ -48,6 +48,15 @@ struct NetnsRunTests {
         return false
     }
 
+    /// The janitor of the run whose runner is `pid` (it runs outside the runner's tree).
+    static func janitors(of pid: Int32) -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }.filter { p in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(p)/cmdline") else { return false }
+            let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return words.contains("netns-janitor") && words.contains { $0.hasPrefix("\(RunTag.prefix)-\(pid)-") }
+        }
+    }
+
     static func rootLinks() throws -> Set<String> {
         Set(try HostCommand.run(["ip", "-o", "link", "show"]).split(separator: "\n").compactMap { $0.split(separator: ":").dropFirst().first.map { $0.trimmingCharacters(in: .whitespaces) } })
     }
@@ -62,8 +71,12 @@ struct NetnsRunTests {
               - partition: {from: master2, to: db, direction: one_way}
               - sleep: 600
             """)
-        #expect(waitFor("partition master2 -> db", in: log, within: 60), "the partitions went in: \(output(log))")
+        try #require(waitFor("partition master2 -> db", in: log, within: 60), "the partitions went in: \(output(log))")
         let pid = runner.processIdentifier
+        let tree = ProcessTree.descendants(of: pid)
+        let janitor = Self.janitors(of: pid)
+        #expect(janitor.count == 1, "one janitor, outside the runner's tree: \(janitor)")
+        #expect(!tree.contains { janitor.contains($0) })
         let ours = NamespaceSweeper.runNamespaces().filter { $0.hasPrefix("\(RunTag.prefix)-\(pid)-") }
         #expect(ours.count >= 8, "a hub and one namespace per host: \(ours)")
         // What runs in them, and the rules they hold now.
@@ -79,7 +92,7 @@ struct NetnsRunTests {
             Thread.sleep(forTimeInterval: 0.1)
         }
         #expect(NamespaceSweeper.runNamespaces().filter { $0.hasPrefix("\(RunTag.prefix)-\(pid)-") }.isEmpty, "namespaces left: \(NamespaceSweeper.runNamespaces())")
-        #expect(ProcessTree.waitAllGone(inside + ProcessTree.descendants(of: pid), within: 5).isEmpty, "processes outlived the runner")
+        #expect(ProcessTree.waitAllGone(inside + tree + janitor, within: 5).isEmpty, "processes outlived the runner (nodes, their children, the janitor once done)")
         // Nothing was ever made outside the run's namespaces: the machine's own are as before.
         #expect(try Self.rootLinks() == linksBefore)
         #expect(try HostCommand.run(["nft", "list", "tables"]) == tablesBefore)
@@ -104,24 +117,34 @@ struct NetnsRunTests {
     }
 
     @Test func whatTheKernelCannotDoIsRefusedInOneLineNamingTheModule() throws {
-        let features = try KernelFeatures.probe(tag: RunTag(pid: getpid(), startTicks: 1))
-        let (runner, log, dir) = try start("""
+        let features = try KernelFeatures.probe(tag: RunTag.current())
+        let (rejecting, rejectLog, _) = try start("""
               - wait_healthy: {timeout: 60}
               - partition: {from: master1, to: owner(shard: 0), mode: reject}
               - heal: all
+              - wait_healthy: {timeout: 60}
+            """)
+        rejecting.waitUntilExit()
+        #expect(output(rejectLog).contains("partition master1 <-> wacore1 (reject)"), "reject is a kernel rule on netns: \(output(rejectLog))")
+        #expect(rejecting.terminationStatus == 0)
+        let (runner, log, _) = try start("""
+              - wait_healthy: {timeout: 60}
               - duplicate: {from: master2, to: owner(shard: 0), percent: 10}
+              - heal: all
             """)
         runner.waitUntilExit()
         let text = output(log)
-        #expect(text.contains("partition master1 <-> wacore1 (reject)"), "reject is a kernel rule on netns: \(text)")
+        #expect(runner.terminationStatus == (features.netem ? 0 : 1))
         if !features.netem {
-            #expect(runner.terminationStatus == 1)
-            #expect(text.contains("duplicate needs the kernel module sch_netem (CONFIG_NET_SCH_NETEM), which this kernel lacks"), "\(text)")
+            // Refused before the cluster booted: the kernel cannot carry the scenario out.
+            #expect(text.contains("line 6: duplicate needs the kernel module sch_netem (CONFIG_NET_SCH_NETEM), which this kernel lacks; the scenario was not started"), "\(text)")
+            #expect(!text.contains("cluster up"), "nothing booted: \(text)")
+        } else {
+            #expect(text.contains("duplicate 10% of the packets"), "\(text)")
         }
         // The proxy mesh refuses reject and packet faults in one line too.
         let (proxy, proxyLog, _) = try start("  - wait_healthy: {timeout: 60}\n  - loss: {from: master1, to: db, percent: 5}", arguments: ["--net", "proxy"])
         proxy.waitUntilExit()
         #expect(output(proxyLog).contains("loss needs --net netns: the proxy mesh relays bytes over TCP and never sees a packet"), "\(output(proxyLog))")
-        _ = dir
     }
 }

@@ -78,6 +78,10 @@ final class KernelLinks: LinkFabric {
         try require(.bandwidth)
         let a = try address(from), b = try address(to)
         try add(Self.pair(from, to), [(from, .shape(to: b, bytesPerSecond: bytesPerSecond)), (to, .shape(to: a, bytesPerSecond: bytesPerSecond))])
+        // tc classifies by the destination on the wire; a connection through a hub proxy is
+        // addressed to the hub there, so its proxy paces it, as the mesh does.
+        try proxies["\(from)->\(to)"]?.apply(.bandwidth(bytesPerSecond: bytesPerSecond))
+        try proxies["\(to)->\(from)"]?.apply(.bandwidth(bytesPerSecond: bytesPerSecond))
     }
 
     func packets(_ from: String, _ to: String, fault: PacketFault, percent: Int) throws {
@@ -97,6 +101,29 @@ final class KernelLinks: LinkFabric {
         let a = try address(from), b = try address(to)
         try fabric.resetConnections(from: from, to: b)
         try fabric.resetConnections(from: to, to: a)
+        // Sockets a hub proxy carries have the hub as their peer; the proxy aborts those.
+        try proxies["\(from)->\(to)"]?.apply(.reset)
+        try proxies["\(to)->\(from)"]?.apply(.reset)
+    }
+
+    /// What the kernel needs for `step`, as one line naming what it lacks; nil when it can. Read
+    /// before the cluster boots, so a scenario the kernel cannot carry out fails at once.
+    static func refusal(_ step: Step, features: KernelFeatures) -> String? {
+        switch step {
+        case .partition(_, _, let mode, _): return features.missing(for: mode == .reject ? .reject : .partition)
+        case .packets(_, let fault, _, _):
+            switch fault {
+            case .loss: return features.missing(for: .loss)
+            case .duplicate: return features.missing(for: .duplicate)
+            case .corrupt: return features.missing(for: .corrupt)
+            }
+        case .bandwidth: return features.missing(for: .bandwidth)
+        case .delay: return features.missing(for: .delayRedirect)
+        case .nemesis(let plan, _):
+            if plan.faults.contains(.partition), let m = features.missing(for: .partition) { return m }
+            return plan.faults.contains(.delay) ? features.missing(for: .delayRedirect) : nil
+        default: return nil
+        }
     }
 
     /// The links a delay acts on, as the proxy mesh has them: from each end to the other's
@@ -126,7 +153,7 @@ final class KernelLinks: LinkFabric {
         }
         try apply()
         let why = fabric.features.kernelDelay ? "this runner drives netem for duplicate and corrupt only" : "the kernel has no sch_netem"
-        notes.append("this scenario delays links and \(why): each of the \(routes.count) links goes through a pass-through proxy on the hub (nftables DNAT from boot), which adds the delay; partitions, loss and bandwidth stay kernel rules")
+        notes.append("this scenario delays links and \(why): each of the \(routes.count) links goes through a pass-through proxy on the hub (nftables DNAT from boot), which adds the delay; partitions and loss stay kernel rules (matched on conntrack's original destination), and that proxy also cuts and paces what it carries")
     }
 
     private func startProxy(_ key: String, _ target: HostPort) async throws -> LinkProxy {

@@ -22,7 +22,7 @@ public final class NetnsHosts: Sendable {
     /// Removes the hub's name at the end of the run (each cluster removed its hosts already;
     /// whatever a failure left is the janitor's once the runner exits).
     public func close() {
-        NamespaceSweeper.remove(NamespaceSweeper.namespaces(of: tag).filter { $0 != tag.hubNamespace })
+        NamespaceSweeper.remove(NamespaceSweeper.namespaces(of: tag).filter { $0 != tag.hubNamespace }, killing: true)
         fabric.removeHub()
     }
 }
@@ -55,6 +55,8 @@ public enum NetRequirement: Equatable, Sendable {
 /// REST API, webhook receivers, delay proxies, libpq) lives on the hub's bridge with the hosts.
 public enum NetnsHub {
     static let hubVariable = "WACHAOS_NET_HUB"
+    /// The descriptor number of the janitor's pipe across the re-exec.
+    static let janitorVariable = "WACHAOS_NET_JANITOR_FD"
 
     /// In the re-executed runner: the hosts, after probing the kernel; nil before the re-exec.
     public static func joined() throws -> NetnsHosts? {
@@ -64,6 +66,9 @@ public enum NetnsHub {
             throw NetHostsError(.notInHub, "\(hubVariable)=\(named) but this process is not in that hub; unset \(hubVariable) (the runner sets it for itself)")
         }
         unsetenv(hubVariable)
+        // The pipe to the janitor stays open in this image only: no child may inherit it.
+        if let fd = ProcessInfo.processInfo.environment[janitorVariable].flatMap({ Int32($0) }) { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        unsetenv(janitorVariable)
         let features = try KernelFeatures.probe(tag: tag)
         return NetnsHosts(tag: tag, features: features)
     }
@@ -73,17 +78,27 @@ public enum NetnsHub {
     public static func enterAndReexecute(log: (String) -> Void) throws -> Never {
         let tag = RunTag.current()
         let swept = NamespaceSweeper.remove(NamespaceSweeper.stale())
-        if !swept.isEmpty { log("removed \(swept.count) namespace(s) that earlier runs left: \(swept.joined(separator: " "))") }
-        try NamespaceFabric.createHub(tag: tag)
+        if !swept.removed.isEmpty { log("removed \(swept.removed.count) namespace(s) that earlier runs left: \(swept.removed.joined(separator: " "))") }
+        for line in swept.notes { log(line) }
         let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        try NamespaceJanitor.start(executable: exe, tag: tag)
+        // The janitor first: from here on, whatever this run makes is removed however it ends.
+        let janitor = try NamespaceJanitor.start(executable: exe, tag: tag)
+        do { try NamespaceFabric.createHub(tag: tag) } catch {
+            NamespaceSweeper.removeRun(tag)
+            throw error
+        }
         setenv(hubVariable, tag.description, 1)
+        setenv(janitorVariable, "\(janitor)", 1)
+        // Entered on this thread only; put back if the exec fails, or the thread would serve
+        // the rest of a proxy run from inside the (then deleted) hub.
+        let home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
         try NamespaceFabric.enterOnThisThread("\(NamespaceSweeper.directory)/\(tag.hubNamespace)")
         // What was printed so far would be lost with the old image.
         fflush(nil)
         var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) } + [nil]
         execv(exe, &argv)
         let error = String(cString: strerror(errno))
+        if home >= 0 { _ = try? NamespaceFabric.enterOnThisThread("/proc/self/fd/\(home)"); close(home) }
         NamespaceSweeper.removeRun(tag)
         throw NetHostsError(.commandFailed, "could not re-execute \(exe) inside the hub namespace: \(error)")
     }
@@ -93,8 +108,10 @@ public enum NetnsHub {
 /// gone, however it ended: it holds the read end of a pipe whose only write end is the runner's,
 /// so end of file means the runner exited (a SIGKILL included).
 public enum NamespaceJanitor {
-    /// Starts `executable netns-janitor --tag TAG` detached (`setsid --fork`), its stdin the pipe.
-    static func start(executable: String, tag: RunTag) throws {
+    /// Starts `executable netns-janitor --tag TAG` detached (`setsid --fork`), its stdin the pipe,
+    /// and waits until it says it is ready; answers the pipe's write end, which the runner keeps.
+    @discardableResult
+    static func start(executable: String, tag: RunTag) throws -> Int32 {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw NetHostsError(.commandFailed, "pipe() for the janitor failed: \(String(cString: strerror(errno)))") }
         let (readEnd, writeEnd) = (fds[0], fds[1])
@@ -104,7 +121,9 @@ public enum NamespaceJanitor {
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
         p.arguments = ["--fork", executable, "netns-janitor", "--tag", tag.description]
         p.standardInput = FileHandle(fileDescriptor: readEnd, closeOnDealloc: false)
-        p.standardOutput = FileHandle.standardError
+        // It says "ready" on stdout once it waits; what it reports later goes to stderr.
+        let ready = Pipe()
+        p.standardOutput = ready
         p.standardError = FileHandle.standardError
         do { try p.run() } catch {
             close(readEnd); close(writeEnd)
@@ -115,13 +134,27 @@ public enum NamespaceJanitor {
         var status: Int32 = 0
         while waitpid(p.processIdentifier, &status, 0) < 0 && errno == EINTR {}
         close(readEnd)
+        let readFD = ready.fileHandleForReading.fileDescriptor
+        var pfd = pollfd(fd: readFD, events: Int16(POLLIN), revents: 0)
+        var said = [UInt8](repeating: 0, count: 16)
+        let n = poll(&pfd, 1, 10_000) > 0 ? read(readFD, &said, said.count) : 0
+        try? ready.fileHandleForReading.close()
+        try? ready.fileHandleForWriting.close()
+        guard status == 0, n > 0, String(decoding: said.prefix(n), as: UTF8.self).hasPrefix("ready") else {
+            close(writeEnd)
+            throw NetHostsError(.commandFailed, "the janitor (\(executable) netns-janitor) did not start (setsid status \(status)); without it a killed runner would leave its namespaces")
+        }
         _ = fcntl(writeEnd, F_SETFD, 0)
+        return writeEnd
     }
 
     /// The janitor's body: deaf to the terminal's signals, it waits for end of file on stdin, then
     /// removes every namespace of `tag` (killing what still runs inside) and reports what it did.
     public static func run(tag: RunTag) -> [String] {
         for s in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(s, SIG_IGN) }
+        let ready = Array("ready\n".utf8)
+        _ = ready.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+        close(1)
         var byte: UInt8 = 0
         while true {
             let n = read(0, &byte, 1)
