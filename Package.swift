@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(name: "WACoordinationTests", dependencies: ["WACoordination"], swiftSettings: settings),
         .testTarget(name: "WAStoreTests", dependencies: ["WAStore", "WAStoreSQLite", "WAStorePostgres", "WAStoreRemote", "WAWire",
                                                      "WATestKit"] + nio, swiftSettings: settings),
-        .testTarget(name: "WAWireTests", dependencies: ["WAWire", "WACore"] + nio,
+        .testTarget(name: "WAWireTests", dependencies: ["WAWire", "WACore", .product(name: "NIOEmbedded", package: "swift-nio")] + nio,
                     swiftSettings: settings),
         .testTarget(name: "WAGatewayTests", dependencies: ["WAGateway", "WAWire"], swiftSettings: settings),
         // The node shells in-process: a manual clock, a temporary store, fake peers and webhooks.

@@ -20,13 +20,16 @@ public final class ShellFixture: Sendable {
     private let databaseCut = Locked(false)
     public func cutDatabase() { databaseCut.withLock { $0 = true } }
     public func healDatabase() { databaseCut.withLock { $0 = false } }
+    /// Database calls (one per transaction or read) every node of the fixture has made so far.
+    public var databaseCalls: Int { calls.value }
+    private let calls = Locked(0)
     /// One sink for every node of the fixture, so their lines interleave instead of overwriting.
     private let sink: LineSink
 
     public init(webhooks: any WebhookPoster = FakeWebhook()) async throws {
         directory = NSTemporaryDirectory() + "wanodes-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        store = SQLClusterStore(source: CuttableSource(try SQLiteConnectionSource(path: directory + "/cluster.db", clock: clock), cut: databaseCut))
+        store = SQLClusterStore(source: CuttableSource(try SQLiteConnectionSource(path: directory + "/cluster.db", clock: clock), cut: databaseCut, calls: calls))
         _ = try await store.migrate(to: ClusterSchema.version)
         self.webhooks = webhooks
         logPath = directory + "/events.jsonl"
@@ -164,11 +167,13 @@ public final class FakeGatewayLink: GatewayLink {
 final class CuttableSource: SQLConnectionSource {
     let inner: any SQLConnectionSource
     let cut: Locked<Bool>
-    init(_ inner: any SQLConnectionSource, cut: Locked<Bool>) { self.inner = inner; self.cut = cut }
+    let calls: Locked<Int>
+    init(_ inner: any SQLConnectionSource, cut: Locked<Bool>, calls: Locked<Int>) { self.inner = inner; self.cut = cut; self.calls = calls }
     var dialect: SQLDialect { inner.dialect }
     var engine: DatabaseEngine { inner.engine }
     var location: String { inner.location }
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        calls.withLock { $0 += 1 }
         if cut.value { throw StoreError(.unavailable, "the database at \(location) is cut off (test)") }
         return try await inner.withConnection(body)
     }

@@ -28,6 +28,7 @@ public final class GatewayServer: Sendable {
                 }
                 ch.closeFuture.whenComplete { _ in open.release() }
                 return ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
                     try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLength: WireLimits.gatewayFrameBytes)))
                     try ch.pipeline.syncOperations.addHandler(GatewayConnectionHandler(state: state, adminSecret: adminSecret))
                 }

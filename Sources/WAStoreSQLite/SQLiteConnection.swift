@@ -19,6 +19,8 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
 final class SQLiteConnection: SQLConnection {
     private var db: OpaquePointer?
     private var cache: [String: OpaquePointer] = [:]
+    /// Takes the WAL checkpoints off this connection's commits; outlives `db` (closed in deinit).
+    private(set) var checkpointer: WALCheckpointer?
     let path: String
     let clock: any ClusterClock
     let dialect = SQLDialect.sqlite
@@ -52,10 +54,16 @@ final class SQLiteConnection: SQLConnection {
         // written and unlinked (~80 a second under the message benchmark, for the due
         // callbacks' ORDER BY id), measured with strace on the db node.
         try execute("PRAGMA temp_store=MEMORY")
+        if let db {
+            let checkpointer = try WALCheckpointer(path: path)
+            WALCheckpointer.install(on: db, checkpointer)
+            self.checkpointer = checkpointer
+        }
     }
 
     deinit {
         for (_, stmt) in cache { sqlite3_finalize(stmt) }
+        sqlite3_wal_hook(db, nil, nil)
         sqlite3_close(db)
     }
 
@@ -155,6 +163,13 @@ public final class SQLiteConnectionSource: SQLConnectionSource, @unchecked Senda
         self.queue = DispatchQueue(label: "sqlite:\(path)")
         do { self.connection = try SQLiteConnection(path: path, clock: clock) }
         catch { throw StoreError(.unavailable, "cannot open the SQLite file \(path): \(error); check WA_DB_PATH and its folder's permissions") }
+    }
+
+    /// Waits until the checkpoints the writer has asked for so far have run (tests).
+    func drainCheckpoints() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            queue.async { self.connection.checkpointer?.drain(); done.resume() }
+        }
     }
 
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {

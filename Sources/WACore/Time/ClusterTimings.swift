@@ -18,6 +18,9 @@ public struct ClusterTimings: Sendable, Equatable {
     public var shardLeaseSafetyMargin: Double = 2
     /// Main loop tick of masters and coreapps.
     public var tick: Double = 1
+    /// How often a shard owner writes the statuses the WhatsApp server reported and delivers
+    /// the callbacks that are due.
+    public var callbackPass: Double = 0.1
     /// Gateway ping period and the number of missed pings after which a connection is dead.
     public var gatewayPingPeriod: Double = 1
     public var gatewayMissedPings: Int = 3

@@ -60,7 +60,10 @@ public final class CoreappService: Service, Sendable {
                     group.addTask { await periodic(every: tick / 4, clock: clock) { await c.renewLease() } }
                     let pipeline = c.pipeline
                     group.addTask { await periodic(every: tick, clock: clock) { await pipeline.reconcile() } }
-                    group.addTask { await periodic(every: 0.1, clock: clock) { await pipeline.deliverCallbacks() } }
+                    let pass = rt.timings.callbackPass
+                    group.addTask { await periodic(every: pass, clock: clock) { await pipeline.callbackPass() } }
+                    // Statuses are written even while a pass waits on a slow webhook.
+                    group.addTask { await periodic(every: pass, clock: clock) { await pipeline.writeStatuses() } }
                 }
                 rt.logger.event("node_stopping", "coreapp stopping")
                 await controller.shutdown()

@@ -183,8 +183,7 @@ public actor MessagePipeline {
         failedMessages += 1
         rt.logger.event("message_failed", "message \(m.id) can never be sent and is marked failed: \(reason)",
                         ["id": m.id, "shard": "\(m.shard)", "reason": reason], level: .warning)
-        statusBuffer.append(StatusUpdate(id: m.id, state: .failed, failure: reason))
-        scheduleStatusFlush()
+        buffer([StatusUpdate(id: m.id, state: .failed, failure: reason)])
     }
 
     // MARK: reconcile pending messages
@@ -211,8 +210,8 @@ public actor MessagePipeline {
             let knownSet = Set(known)
             if !known.isEmpty {
                 rt.logger.event("messages_reconciled", "\(known.count) pending message(s) were already at the gateway", ["shard": "\(o.shard)", "count": "\(known.count)"])
-                for id in known { sentOnSession[id] = nil; statusBuffer.append(StatusUpdate(id: id, state: .sent)) }
-                scheduleStatusFlush()
+                for id in known { sentOnSession[id] = nil }
+                buffer(known.map { StatusUpdate(id: $0, state: .sent) })
             }
             var resent = 0
             for m in candidates where !knownSet.contains(m.id) && !sentSinceSync.contains(m.id) {
@@ -259,16 +258,14 @@ public actor MessagePipeline {
                 rt.logger.event("message_failed", "the WhatsApp server refused message \(id): \(f.reason ?? "no reason given")",
                                 ["id": id, "reason": f.reason ?? ""], level: .warning)
                 failedMessages += 1
-                statusBuffer.append(StatusUpdate(id: id, state: .failed, failure: f.reason ?? "refused by the WhatsApp server"))
-                scheduleStatusFlush()
+                buffer([StatusUpdate(id: id, state: .failed, failure: f.reason ?? "refused by the WhatsApp server")])
                 return
             }
             if state == .sent || state == .delivered || state == .read { sentOnSession[id] = nil }
             // The WhatsApp server reports delivery only of what it received: a "delivered" that
             // overtakes a late ack still owes the webhook its "sent" (a no-op when already sent).
-            if state == .delivered || state == .read { statusBuffer.append(StatusUpdate(id: id, state: .sent)) }
-            statusBuffer.append(StatusUpdate(id: id, state: state))
-            scheduleStatusFlush()
+            if state == .delivered || state == .read { buffer([StatusUpdate(id: id, state: .sent), StatusUpdate(id: id, state: state)]) }
+            else { buffer([StatusUpdate(id: id, state: state)]) }
         case .syncResult:
             syncWaiters.removeValue(forKey: f.seq ?? -1)?.resume(returning: f.ids ?? [])
         case .inbound:
@@ -278,13 +275,33 @@ public actor MessagePipeline {
         }
     }
 
-    func scheduleStatusFlush() {
-        guard !statusFlushing else { return }
-        statusFlushing = true
-        if !rt.tasks.spawn({ await self.flushStatuses() }) { statusFlushing = false }
+    /// Statuses wait for the next callback pass (`ClusterTimings.callbackPass`), or until
+    /// `statusWriteBatch` wait, and are then written in one transaction: written as each ack
+    /// came, a pass cost the database a transaction per two or three acknowledgements (the
+    /// message benchmark's largest share of database work), and the webhook hears of a status
+    /// only at a pass anyway.
+    func buffer(_ updates: [StatusUpdate]) {
+        statusBuffer += updates
+        if statusBuffer.count >= Self.statusWriteBatch, !statusFlushing {
+            statusFlushing = true
+            if !rt.tasks.spawn({ await self.flushStatuses(retrying: true) }) { statusFlushing = false }
+        }
     }
 
-    func flushStatuses() async {
+    static let statusWriteBatch = 200
+
+    /// Writes what the buffer holds, unless a write is under way (it takes what came meanwhile
+    /// too). `retrying`: keep at it while the database refuses (the owner's loops); otherwise
+    /// one attempt (a node that is stopping leaves what the database does not take to the
+    /// next owner's `sync`).
+    public func writeStatuses(retrying: Bool = true) async {
+        guard !statusFlushing, !statusBuffer.isEmpty else { return }
+        statusFlushing = true
+        await flushStatuses(retrying: retrying)
+    }
+
+    private func flushStatuses(retrying: Bool) async {
+        defer { statusFlushing = false }
         while !statusBuffer.isEmpty {
             let batch = statusBuffer
             statusBuffer = []
@@ -307,11 +324,18 @@ public actor MessagePipeline {
             } catch {
                 rt.logger.event("db_error", "could not record \(batch.count) status(es): \(error)", level: .warning)
                 statusBuffer.insert(contentsOf: batch, at: 0)
+                guard retrying else { return }
                 // Stopping (cancelled): keep the buffer and leave rather than spin on a dead database.
-                do { try await rt.clock.sleep(logicalSeconds: 0.5) } catch { break }
+                do { try await rt.clock.sleep(logicalSeconds: 0.5) } catch { return }
             }
         }
-        statusFlushing = false
+    }
+
+    /// One pass of the owner's callback loop: the statuses that came since the last one are
+    /// written, then whatever is due is delivered.
+    public func callbackPass() async {
+        await writeStatuses()
+        await deliverCallbacks()
     }
 
     func inbound(_ f: GatewayFrame) async {

@@ -23,6 +23,7 @@ public final class LineConnection: Sendable {
                 .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { ch in
                     ch.eventLoop.makeCompletedFuture {
+                        try ch.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
                         try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder()))
                         try ch.pipeline.syncOperations.addHandler(ClientLineHandler(
                             onLine: { buf in var b = buf; continuation.yield(b.readData(length: b.readableBytes) ?? Data()) },

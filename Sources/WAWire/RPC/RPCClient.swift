@@ -110,6 +110,7 @@ public final class RPCClient: Sendable {
                 .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { [weak self] ch in
                     ch.eventLoop.makeCompletedFuture {
+                        try ch.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
                         try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLength: WireLimits.answerBytes)))
                         try ch.pipeline.syncOperations.addHandler(RPCClientHandler(
                             secret: secret, peer: peerName, deadline: deadline, ready: ch.eventLoop.makePromise(),
