@@ -165,6 +165,13 @@ public final class SQLiteConnectionSource: SQLConnectionSource, @unchecked Senda
         catch { throw StoreError(.unavailable, "cannot open the SQLite file \(path): \(error); check WA_DB_PATH and its folder's permissions") }
     }
 
+    /// How many checkpoints the checkpointer has run (tests).
+    func checkpointsRun() async -> Int {
+        await withCheckedContinuation { (done: CheckedContinuation<Int, Never>) in
+            queue.async { done.resume(returning: self.connection.checkpointer?.runs ?? 0) }
+        }
+    }
+
     /// Waits until the checkpoints the writer has asked for so far have run (tests).
     func drainCheckpoints() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in

@@ -23,6 +23,9 @@ final class WALCheckpointer: Sendable {
     /// The checkpointing connection's address: used only on `queue`.
     private let handle: UInt
     private let schedule = Locked(CheckpointSchedule(every: pagesBeforeCheckpoint))
+    private let completed = Locked(0)
+    /// Checkpoints run so far.
+    var runs: Int { completed.value }
 
     init(path: String) throws {
         var db: OpaquePointer?
@@ -48,10 +51,11 @@ final class WALCheckpointer: Sendable {
     /// Called by the writer's hook after each commit with the WAL's size; returns at once.
     func committed(walPages pages: Int32) {
         guard schedule.withLock({ $0.committed(walPages: pages) }) else { return }
-        let handle = handle, schedule = schedule
+        let handle = handle, schedule = schedule, completed = completed
         queue.async {
             // PASSIVE: never waits for the writer or readers, so it cannot stall them.
             sqlite3_wal_checkpoint_v2(OpaquePointer(bitPattern: handle), nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            completed.withLock { $0 += 1 }
             schedule.withLock { $0.finished() }
         }
     }

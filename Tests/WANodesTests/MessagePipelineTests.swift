@@ -138,6 +138,7 @@ struct MessagePipelineTests {
             // A full batch does not wait for the pass.
             for m in messages.dropFirst(40).prefix(MessagePipeline.statusWriteBatch) { await ack(m, "sent") }
             #expect(await settles { (try? await f.store.message(messages[40 + MessagePipeline.statusWriteBatch - 1].id))?.state == .sent })
+            #expect(await settles { await !pipeline.statusFlushing })
             // What comes after it waits for the next pass again.
             await ack(messages.last!, "sent")
             let after = f.databaseCalls
@@ -147,6 +148,42 @@ struct MessagePipelineTests {
             #expect(f.databaseCalls == after + 2, "the look above and one write")
             let written = try await f.store.message(messages.last!.id)
             #expect(written?.state == .sent)
+        }
+    }
+
+    /// Found in review: the loops' write retried until the database came back, so a database
+    /// that was away held the callback pass (and a graceful stop) as long as it was away. The
+    /// loops make one attempt and pause; a stopping owner writes each status as it comes.
+    @Test func aDatabaseThatIsAwayNeverHoldsTheOwnersLoopsAndAStoppingOwnerWritesEachStatus() async throws {
+        let f = try await ShellFixture()
+        let (rt, pipeline) = try await owner(f) { _ in }
+        let messages = (0..<3).map { i in
+            MessageRecord(id: "gBEGaway\(i)", shard: 0, recipient: "1555000200\(i)", body: "hi", idempotencyKey: nil,
+                          state: .accepted, acceptedBy: "c1", acceptedAt: f.clock.now)
+        }
+        _ = try await f.store.acceptMessages(messages)
+        @Sendable func ack(_ m: MessageRecord) async {
+            var frame = GatewayFrame(.ack)
+            frame.id = m.id; frame.status = "sent"
+            await pipeline.receive(frame)
+        }
+        try await withSideWork(rt) {
+            await ack(messages[0])
+            f.cutDatabase()
+            let before = f.databaseCalls
+            await pipeline.writeStatuses()  // returns: one attempt, refused
+            #expect(f.databaseCalls == before + 1)
+            await pipeline.writeStatuses()  // within the pause: no attempt
+            #expect(f.databaseCalls == before + 1)
+            f.clock.advance(by: MessagePipeline.statusRetryPause)
+            f.healDatabase()
+            await pipeline.writeStatuses()
+            let first = try await f.store.message(messages[0].id)
+            #expect(first?.state == .sent, "kept and written once the database answered")
+
+            await pipeline.stopBatchingStatuses()
+            await ack(messages[1])  // a frame the closing session still delivers
+            #expect(await settles { (try? await f.store.message(messages[1].id))?.state == .sent })
         }
     }
 

@@ -150,7 +150,7 @@ public actor CoreappController {
         await apply(machine.resign())
         // What the gateway reported last is written before the shard is free (one attempt: a
         // stopping node does not wait for a database that is away).
-        await pipeline.writeStatuses(retrying: false)
+        await pipeline.stopBatchingStatuses()
         if case .serving(let a, _, _) = held {
             try? await rt.store.releaseShard(shard: a.shard, epoch: a.epoch, node: rt.nodeID)
             rt.logger.event(.shardReleased(shard: a.shard), "released shard \(a.shard) on shutdown")
@@ -166,7 +166,7 @@ public actor CoreappController {
         let leaving = session
         await apply(directives)
         await leaving?.closed()
-        await pipeline.writeStatuses(retrying: false)
+        await pipeline.writeStatuses()
         do {
             try await rt.store.releaseShard(shard: p.shard, epoch: p.epoch, node: rt.nodeID)
         } catch {

@@ -279,29 +279,57 @@ public actor MessagePipeline {
     /// `statusWriteBatch` wait, and are then written in one transaction: written as each ack
     /// came, a pass cost the database a transaction per two or three acknowledgements (the
     /// message benchmark's largest share of database work), and the webhook hears of a status
-    /// only at a pass anyway.
+    /// only at a pass anyway. Once the owner stops, each status is written as it comes: the
+    /// last frames of a closing session may still be on their way.
     func buffer(_ updates: [StatusUpdate]) {
         statusBuffer += updates
-        if statusBuffer.count >= Self.statusWriteBatch, !statusFlushing {
-            statusFlushing = true
-            if !rt.tasks.spawn({ await self.flushStatuses(retrying: true) }) { statusFlushing = false }
-        }
+        guard statusBuffer.count >= Self.statusWriteBatch || writeEachStatus, !statusFlushing else { return }
+        statusFlushing = true
+        if !rt.tasks.spawn({ await self.flushStatuses(retrying: !self.writeEachStatus) }) { finishStatusWrite() }
     }
 
     static let statusWriteBatch = 200
+    /// How long the loops leave the buffer alone after the database refused it (logical s).
+    static let statusRetryPause = 0.5
+    /// Set by `stopBatchingStatuses` when the node stops.
+    var writeEachStatus = false
+    /// A refused write holds the loops' next attempts until then.
+    var statusRetryAt = LogicalInstant(seconds: -1e9)
+    var statusWriteWaiters: [CheckedContinuation<Void, Never>] = []
 
-    /// Writes what the buffer holds, unless a write is under way (it takes what came meanwhile
-    /// too). `retrying`: keep at it while the database refuses (the owner's loops); otherwise
-    /// one attempt (a node that is stopping leaves what the database does not take to the
-    /// next owner's `sync`).
-    public func writeStatuses(retrying: Bool = true) async {
-        guard !statusFlushing, !statusBuffer.isEmpty else { return }
+    /// The owner's loops: writes what the buffer holds unless a write is under way (it takes
+    /// what came meanwhile too) or the database refused the last one less than
+    /// `statusRetryPause` ago. One attempt: the next pass is the retry, so a database that is
+    /// away never holds the loop (deliveries of callbacks kept in memory go on, and a stop is not
+    /// kept waiting).
+    public func writeStatuses() async {
+        guard !statusFlushing, !statusBuffer.isEmpty, rt.clock.now >= statusRetryAt else { return }
         statusFlushing = true
-        await flushStatuses(retrying: retrying)
+        await flushStatuses(retrying: false)
     }
 
+    /// The node stops: waits for a write under way, writes what is left once, and from now on
+    /// writes every status as it comes (what a closing session still delivers). The database
+    /// may refuse; the next owner's `sync` then finds the sent ones again.
+    func stopBatchingStatuses() async {
+        writeEachStatus = true
+        if statusFlushing { await withCheckedContinuation { statusWriteWaiters.append($0) } }
+        guard !statusFlushing, !statusBuffer.isEmpty else { return }
+        statusFlushing = true
+        await flushStatuses(retrying: false)
+    }
+
+    private func finishStatusWrite() {
+        statusFlushing = false
+        let waiters = statusWriteWaiters
+        statusWriteWaiters = []
+        for w in waiters { w.resume() }
+    }
+
+    /// `retrying`: keep at it while the database refuses (a full batch written on the side, which
+    /// the node's stop cancels); otherwise one attempt.
     private func flushStatuses(retrying: Bool) async {
-        defer { statusFlushing = false }
+        defer { finishStatusWrite() }
         while !statusBuffer.isEmpty {
             let batch = statusBuffer
             statusBuffer = []
@@ -324,9 +352,10 @@ public actor MessagePipeline {
             } catch {
                 rt.logger.event("db_error", "could not record \(batch.count) status(es): \(error)", level: .warning)
                 statusBuffer.insert(contentsOf: batch, at: 0)
+                statusRetryAt = rt.clock.now + Self.statusRetryPause
                 guard retrying else { return }
                 // Stopping (cancelled): keep the buffer and leave rather than spin on a dead database.
-                do { try await rt.clock.sleep(logicalSeconds: 0.5) } catch { return }
+                do { try await rt.clock.sleep(logicalSeconds: Self.statusRetryPause) } catch { return }
             }
         }
     }

@@ -6,7 +6,13 @@ import NIOCore
 /// was a tenth of a coreapp's and of the gateway's CPU), and the peer a wake-up and a read for
 /// each. The flush still happens in the same turn, behind the writes queued before it, so no
 /// frame waits for a timer. Put it first in the pipeline, so every handler's flush passes it.
-public final class FlushCoalescingHandler: ChannelOutboundHandler, RemovableChannelHandler {
+///
+/// What was written before a close leaves before it: a close through the pipeline flushes, and so
+/// does the end of a read, which is also where NIO closes a channel whose peer sent its last
+/// bytes and a FIN together (that close does not pass through the pipeline).
+public final class FlushCoalescingHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
     public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
@@ -20,18 +26,25 @@ public final class FlushCoalescingHandler: ChannelOutboundHandler, RemovableChan
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         context.eventLoop.execute {
             let (handler, context) = bound.value
-            guard handler.flushQueued else { return }  // a close flushed already
-            handler.flushQueued = false
-            context.flush()
+            handler.flushNow(context)
         }
     }
 
-    /// What was written before a close goes out before it: a refusal frame, then the close.
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        if flushQueued {
-            flushQueued = false
-            context.flush()
-        }
+        flushNow(context)
         context.close(mode: mode, promise: promise)
+    }
+
+    /// The replies written while this read's frames were handled go out before anything that
+    /// follows the read, an end-of-file close included.
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        context.fireChannelReadComplete()
+        flushNow(context)
+    }
+
+    private func flushNow(_ context: ChannelHandlerContext) {
+        guard flushQueued else { return }
+        flushQueued = false
+        context.flush()
     }
 }

@@ -44,6 +44,7 @@ struct WALCheckpointerTests {
             await source.drainCheckpoints()
         }
         #expect((11...14).contains(commits), "the checkpoint came after \(commits) commits of 80 pages")
+        #expect(await source.checkpointsRun() == 1, "the checkpointer ran it, not the writer's automatic checkpoint")
         #expect(size(path) > before + 3_000_000, "the checkpointer copied the frames into \(path)")
         // Everything is copied: the writer's next transaction starts the WAL over instead of growing it.
         let walBefore = size(path + "-wal")

@@ -54,4 +54,22 @@ struct FlushCoalescingHandlerTests {
         channel.embeddedEventLoop.run()
         #expect(counter.flushes == 1, "no second flush after the close")
     }
+
+    /// NIO closes a channel whose peer sent its last frame and a FIN in one read without passing
+    /// the pipeline's close, right after the read's end: the replies go out at the read's end.
+    @Test func theRepliesToAReadLeaveAtItsEnd() throws {
+        let channel = EmbeddedChannel()
+        let counter = FlushCounter()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
+        channel.writeAndFlush(ByteBuffer(string: "ack\n"), promise: nil)
+        #expect(counter.flushes == 0)
+        channel.pipeline.fireChannelReadComplete()
+        #expect(counter.flushes == 1, "flushed at the end of the read, before anything after it")
+        let reply = try channel.readOutbound(as: ByteBuffer.self)
+        #expect(reply.map { String(buffer: $0) } == "ack\n")
+        channel.embeddedEventLoop.run()
+        #expect(counter.flushes == 1)
+        _ = try channel.finish()
+    }
 }
