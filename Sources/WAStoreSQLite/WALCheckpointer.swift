@@ -24,7 +24,7 @@ final class WALCheckpointer: Sendable {
     private let handle: UInt
     private let schedule = Locked(CheckpointSchedule(every: pagesBeforeCheckpoint))
     private let completed = Locked(0)
-    /// Checkpoints run so far.
+    /// Checkpoints that ran to the end (SQLITE_OK) so far.
     var runs: Int { completed.value }
 
     init(path: String) throws {
@@ -54,8 +54,9 @@ final class WALCheckpointer: Sendable {
         let handle = handle, schedule = schedule, completed = completed
         queue.async {
             // PASSIVE: never waits for the writer or readers, so it cannot stall them.
-            sqlite3_wal_checkpoint_v2(OpaquePointer(bitPattern: handle), nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
-            completed.withLock { $0 += 1 }
+            if sqlite3_wal_checkpoint_v2(OpaquePointer(bitPattern: handle), nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil) == SQLITE_OK {
+                completed.withLock { $0 += 1 }
+            }
             schedule.withLock { $0.finished() }
         }
     }

@@ -118,6 +118,9 @@ import WAWire
                 r = try await GatewayAdmin.request(read, gateway: c.gatewayAddress, secret: c.clusterSecret, group: c.group, timeout: 5)
             }
             #expect(r.ok == true, "\(r.reason ?? "")")
+            // The database shows nothing pending once "sent" is stored; "delivered" and "read" wait
+            // in the owner's memory until its next callback pass, so the webhook itself is watched.
+            for _ in 0..<200 where webhook.statuses[id] != ["sent", "delivered", "read"] { try await Polling.pause(seconds: 0.05) }
             _ = try await drain(c, timeout: 10)
             #expect(webhook.statuses[id] == ["sent", "delivered", "read"])
             let stats = try await c.api("GET", "/v1/stats/db").json?["stats"]?["db"]

@@ -151,14 +151,14 @@ struct MessagePipelineTests {
         }
     }
 
-    /// Found in review: the loops' write retried until the database came back, so a database
-    /// that was away held the callback pass (and a graceful stop) as long as it was away. The
-    /// loops make one attempt and pause; a stopping owner writes each status as it comes.
-    @Test func aDatabaseThatIsAwayNeverHoldsTheOwnersLoopsAndAStoppingOwnerWritesEachStatus() async throws {
+    /// Found in review: writes retried until the database came back, so a database that was
+    /// away held the callback pass and a graceful stop as long as it was away. Every write is
+    /// one attempt and a refusal pauses the next; a stopping owner writes each status as it comes.
+    @Test func aDatabaseThatIsAwayNeverHoldsTheOwnersLoopsOrItsStop() async throws {
         let f = try await ShellFixture()
         let (rt, pipeline) = try await owner(f) { _ in }
-        let messages = (0..<3).map { i in
-            MessageRecord(id: "gBEGaway\(i)", shard: 0, recipient: "1555000200\(i)", body: "hi", idempotencyKey: nil,
+        let messages = (0..<(MessagePipeline.statusWriteBatch + 2)).map { i in
+            MessageRecord(id: "gBEGaway\(i)", shard: 0, recipient: "1555000\(3000 + i)", body: "hi", idempotencyKey: nil,
                           state: .accepted, acceptedBy: "c1", acceptedAt: f.clock.now)
         }
         _ = try await f.store.acceptMessages(messages)
@@ -175,15 +175,37 @@ struct MessagePipelineTests {
             #expect(f.databaseCalls == before + 1)
             await pipeline.writeStatuses()  // within the pause: no attempt
             #expect(f.databaseCalls == before + 1)
+            // A full batch is not attempted during the pause either, and nothing waits on it.
+            for m in messages.dropFirst().prefix(MessagePipeline.statusWriteBatch) { await ack(m) }
+            #expect(await !pipeline.statusFlushing && f.databaseCalls == before + 1)
             f.clock.advance(by: MessagePipeline.statusRetryPause)
-            f.healDatabase()
-            await pipeline.writeStatuses()
-            let first = try await f.store.message(messages[0].id)
-            #expect(first?.state == .sent, "kept and written once the database answered")
+            await ack(messages.last!)  // the next status past the pause tries the full batch once
+            #expect(await settles { await !pipeline.statusFlushing })
+            #expect(f.databaseCalls == before + 2)
 
+            // Stopping while the database is away returns after one attempt.
             await pipeline.stopBatchingStatuses()
-            await ack(messages[1])  // a frame the closing session still delivers
-            #expect(await settles { (try? await f.store.message(messages[1].id))?.state == .sent })
+            #expect(f.databaseCalls == before + 3)
+            f.healDatabase()
+            f.clock.advance(by: MessagePipeline.statusRetryPause)
+            await pipeline.writeStatuses()
+            let first = try await f.store.message(messages[0].id), last = try await f.store.message(messages.last!.id)
+            #expect(first?.state == .sent && last?.state == .sent, "kept and written once the database answered")
+        }
+    }
+
+    @Test func aStoppingOwnerWritesEachStatusAsItComes() async throws {
+        let f = try await ShellFixture()
+        let (rt, pipeline) = try await owner(f) { _ in }
+        let message = MessageRecord(id: "gBEGlate", shard: 0, recipient: "15550004000", body: "hi", idempotencyKey: nil,
+                                    state: .accepted, acceptedBy: "c1", acceptedAt: f.clock.now)
+        _ = try await f.store.acceptMessages([message])
+        try await withSideWork(rt) {
+            await pipeline.stopBatchingStatuses()
+            var ack = GatewayFrame(.ack)
+            ack.id = message.id; ack.status = "sent"
+            await pipeline.receive(ack)  // a frame the closing session still delivers
+            #expect(await settles { (try? await f.store.message(message.id))?.state == .sent })
         }
     }
 

@@ -166,7 +166,7 @@ public actor CoreappController {
         let leaving = session
         await apply(directives)
         await leaving?.closed()
-        await pipeline.writeStatuses()
+        await pipeline.writeStatuses(ignoringPause: true)
         do {
             try await rt.store.releaseShard(shard: p.shard, epoch: p.epoch, node: rt.nodeID)
         } catch {

@@ -283,40 +283,39 @@ public actor MessagePipeline {
     /// last frames of a closing session may still be on their way.
     func buffer(_ updates: [StatusUpdate]) {
         statusBuffer += updates
-        guard statusBuffer.count >= Self.statusWriteBatch || writeEachStatus, !statusFlushing else { return }
+        guard statusBuffer.count >= Self.statusWriteBatch || writeEachStatus, !statusFlushing,
+              rt.clock.monotonicNow >= statusRetryAt else { return }
         statusFlushing = true
-        if !rt.tasks.spawn({ await self.flushStatuses(retrying: !self.writeEachStatus) }) { finishStatusWrite() }
+        if !rt.tasks.spawn({ await self.flushStatuses() }) { finishStatusWrite() }
     }
 
     static let statusWriteBatch = 200
-    /// How long the loops leave the buffer alone after the database refused it (logical s).
+    /// How long writes wait after the database refused one (logical s, on the monotonic clock).
     static let statusRetryPause = 0.5
     /// Set by `stopBatchingStatuses` when the node stops.
     var writeEachStatus = false
-    /// A refused write holds the loops' next attempts until then.
+    /// A refused write holds the next attempts until then.
     var statusRetryAt = LogicalInstant(seconds: -1e9)
     var statusWriteWaiters: [CheckedContinuation<Void, Never>] = []
 
-    /// The owner's loops: writes what the buffer holds unless a write is under way (it takes
-    /// what came meanwhile too) or the database refused the last one less than
-    /// `statusRetryPause` ago. One attempt: the next pass is the retry, so a database that is
-    /// away never holds the loop (deliveries of callbacks kept in memory go on, and a stop is not
-    /// kept waiting).
-    public func writeStatuses() async {
-        guard !statusFlushing, !statusBuffer.isEmpty, rt.clock.now >= statusRetryAt else { return }
+    /// The owner's loops (and a handover, `ignoringPause`): writes what the buffer holds unless a
+    /// write is under way (it takes what came meanwhile too) or the database refused the last one
+    /// less than `statusRetryPause` ago. Every write is one attempt, bounded by the database
+    /// operation's deadline, and the next pass is the retry: a database that is away never holds
+    /// a loop (deliveries of callbacks kept in memory go on) or a stop.
+    public func writeStatuses(ignoringPause: Bool = false) async {
+        guard !statusFlushing, !statusBuffer.isEmpty, ignoringPause || rt.clock.monotonicNow >= statusRetryAt else { return }
         statusFlushing = true
-        await flushStatuses(retrying: false)
+        await flushStatuses()
     }
 
-    /// The node stops: waits for a write under way, writes what is left once, and from now on
+    /// The node stops: waits for the write under way, writes what is left once, and from now on
     /// writes every status as it comes (what a closing session still delivers). The database
     /// may refuse; the next owner's `sync` then finds the sent ones again.
     func stopBatchingStatuses() async {
         writeEachStatus = true
-        if statusFlushing { await withCheckedContinuation { statusWriteWaiters.append($0) } }
-        guard !statusFlushing, !statusBuffer.isEmpty else { return }
-        statusFlushing = true
-        await flushStatuses(retrying: false)
+        while statusFlushing { await withCheckedContinuation { statusWriteWaiters.append($0) } }
+        await writeStatuses(ignoringPause: true)
     }
 
     private func finishStatusWrite() {
@@ -326,9 +325,9 @@ public actor MessagePipeline {
         for w in waiters { w.resume() }
     }
 
-    /// `retrying`: keep at it while the database refuses (a full batch written on the side, which
-    /// the node's stop cancels); otherwise one attempt.
-    private func flushStatuses(retrying: Bool) async {
+    /// One attempt per batch: what came while a batch was written goes next; a refusal puts
+    /// the batch back and pauses writes for `statusRetryPause`.
+    private func flushStatuses() async {
         defer { finishStatusWrite() }
         while !statusBuffer.isEmpty {
             let batch = statusBuffer
@@ -338,6 +337,7 @@ public actor MessagePipeline {
             let stamp = CallbackStamp(unixTime: rt.unixTime, silenced: CallbackStamp.silenced(by: settings))
             do {
                 let moved = try await rt.store.applyStatuses(batch, at: rt.clock.now, callbacks: persist ? stamp : nil)
+                statusRetryAt = LogicalInstant(seconds: -1e9)
                 if persist, !moved.isEmpty { storedCallbacksMayBeDue = true }
                 if !persist {
                     for change in moved where stamp.callsBack(change.state) {
@@ -352,10 +352,8 @@ public actor MessagePipeline {
             } catch {
                 rt.logger.event("db_error", "could not record \(batch.count) status(es): \(error)", level: .warning)
                 statusBuffer.insert(contentsOf: batch, at: 0)
-                statusRetryAt = rt.clock.now + Self.statusRetryPause
-                guard retrying else { return }
-                // Stopping (cancelled): keep the buffer and leave rather than spin on a dead database.
-                do { try await rt.clock.sleep(logicalSeconds: Self.statusRetryPause) } catch { return }
+                statusRetryAt = rt.clock.monotonicNow + Self.statusRetryPause
+                return
             }
         }
     }
