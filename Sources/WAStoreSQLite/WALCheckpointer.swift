@@ -82,7 +82,7 @@ final class WALCheckpointer: Sendable {
 /// one is queued or running. A checkpoint beside the writer cannot reset the WAL (only a writer
 /// can, once everything is copied), so the size it reports may stay above the threshold; asking
 /// at every commit then would run checkpoints back to back, two `fsync`s each.
-struct CheckpointSchedule: Equatable {
+struct CheckpointSchedule {
     let every: Int32
     private(set) var running = false
     private(set) var nextAt: Int32

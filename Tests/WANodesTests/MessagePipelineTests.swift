@@ -23,6 +23,23 @@ struct MessagePipelineTests {
         return (rt, pipeline)
     }
 
+    /// `count` accepted messages of this owner, stored.
+    func stored(_ count: Int, named stem: String, in f: ShellFixture) async throws -> [MessageRecord] {
+        let messages = (0..<count).map { i in
+            MessageRecord(id: "gBEG\(stem)\(i)", shard: 0, recipient: "1555\(String(format: "%07d", i))", body: "hi", idempotencyKey: nil,
+                          state: .accepted, acceptedBy: "c1", acceptedAt: f.clock.now)
+        }
+        _ = try await f.store.acceptMessages(messages)
+        return messages
+    }
+
+    /// The WhatsApp server reports `status` of `m`: an ack for "sent", a status frame otherwise.
+    func report(_ status: String, of m: MessageRecord, to pipeline: MessagePipeline) async {
+        var frame = GatewayFrame(status == "sent" ? .ack : .status)
+        frame.id = m.id; frame.status = status
+        await pipeline.receive(frame)
+    }
+
     @Test func aFailingWebhookIsRetriedOnTheProductsLinearSchedule() async throws {
         let webhook = FakeWebhook(answers: [500, 503, 500])
         let f = try await ShellFixture(webhooks: webhook)
@@ -113,16 +130,8 @@ struct MessagePipelineTests {
     @Test func statusesAreWrittenOncePerPassOrWhenABatchIsFull() async throws {
         let f = try await ShellFixture()
         let (rt, pipeline) = try await owner(f) { _ in }
-        let messages = (0..<(MessagePipeline.statusWriteBatch + 50)).map { i in
-            MessageRecord(id: "gBEGbatch\(i)", shard: 0, recipient: "1555000\(1000 + i)", body: "hi", idempotencyKey: nil,
-                          state: .accepted, acceptedBy: "c1", acceptedAt: f.clock.now)
-        }
-        _ = try await f.store.acceptMessages(messages)
-        @Sendable func ack(_ m: MessageRecord, _ status: String) async {
-            var frame = GatewayFrame(status == "sent" ? .ack : .status)
-            frame.id = m.id; frame.status = status
-            await pipeline.receive(frame)
-        }
+        let messages = try await stored(MessagePipeline.statusWriteBatch + 50, named: "batch", in: f)
+        @Sendable func ack(_ m: MessageRecord, _ status: String) async { await report(status, of: m, to: pipeline) }
         try await withSideWork(rt) {
             let before = f.databaseCalls
             for m in messages.prefix(40) { await ack(m, "sent") }
@@ -157,16 +166,8 @@ struct MessagePipelineTests {
     @Test func aDatabaseThatIsAwayNeverHoldsTheOwnersLoopsOrItsStop() async throws {
         let f = try await ShellFixture()
         let (rt, pipeline) = try await owner(f) { _ in }
-        let messages = (0..<(MessagePipeline.statusWriteBatch + 2)).map { i in
-            MessageRecord(id: "gBEGaway\(i)", shard: 0, recipient: "1555000\(3000 + i)", body: "hi", idempotencyKey: nil,
-                          state: .accepted, acceptedBy: "c1", acceptedAt: f.clock.now)
-        }
-        _ = try await f.store.acceptMessages(messages)
-        @Sendable func ack(_ m: MessageRecord) async {
-            var frame = GatewayFrame(.ack)
-            frame.id = m.id; frame.status = "sent"
-            await pipeline.receive(frame)
-        }
+        let messages = try await stored(MessagePipeline.statusWriteBatch + 2, named: "away", in: f)
+        @Sendable func ack(_ m: MessageRecord) async { await report("sent", of: m, to: pipeline) }
         try await withSideWork(rt) {
             await ack(messages[0])
             f.cutDatabase()

@@ -13,11 +13,17 @@ struct FlushCoalescingHandlerTests {
         func flush(context: ChannelHandlerContext) { flushes += 1; context.flush() }
     }
 
-    @Test func theFlushesOfOneTurnAreOneAndNothingIsLeftUnflushed() throws {
+    /// A channel with the coalescer first and a counter of the flushes that pass it.
+    func coalescingChannel() throws -> (EmbeddedChannel, FlushCounter) {
         let channel = EmbeddedChannel()
         let counter = FlushCounter()
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
+        return (channel, counter)
+    }
+
+    @Test func theFlushesOfOneTurnAreOneAndNothingIsLeftUnflushed() throws {
+        let (channel, counter) = try coalescingChannel()
         for line in ["a\n", "b\n", "c\n"] { channel.writeAndFlush(ByteBuffer(string: line), promise: nil) }
         #expect(counter.flushes == 0, "the flush waits for the end of the turn")
         #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
@@ -40,10 +46,7 @@ struct FlushCoalescingHandlerTests {
     /// Found by the gateway's rule tests: a refusal written just before a close was dropped
     /// with the close, because its flush was still waiting for the end of the turn.
     @Test func whatWasWrittenBeforeACloseLeavesBeforeIt() throws {
-        let channel = EmbeddedChannel()
-        let counter = FlushCounter()
-        try channel.pipeline.syncOperations.addHandler(counter)
-        try channel.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
+        let (channel, counter) = try coalescingChannel()
         channel.writeAndFlush(ByteBuffer(string: "refused\n"), promise: nil)
         let last = try channel.readOutbound(as: ByteBuffer.self)
         #expect(last == nil)
@@ -58,10 +61,7 @@ struct FlushCoalescingHandlerTests {
     /// NIO closes a channel whose peer sent its last frame and a FIN in one read without passing
     /// the pipeline's close, right after the read's end: the replies go out at the read's end.
     @Test func theRepliesToAReadLeaveAtItsEnd() throws {
-        let channel = EmbeddedChannel()
-        let counter = FlushCounter()
-        try channel.pipeline.syncOperations.addHandler(counter)
-        try channel.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
+        let (channel, counter) = try coalescingChannel()
         channel.writeAndFlush(ByteBuffer(string: "ack\n"), promise: nil)
         #expect(counter.flushes == 0)
         channel.pipeline.fireChannelReadComplete()
